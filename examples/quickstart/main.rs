@@ -1,0 +1,190 @@
+//! The quickstart: fastusers configured as fastapi-users' full example, on SQLite by default.
+//!
+//! ```text
+//! cargo run --example quickstart                                  # serve on :8000
+//! cargo run --example quickstart -- create-superuser EMAIL PASSWORD
+//! cargo run --example quickstart -- promote EMAIL
+//! ```
+//!
+//! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
+//! `SECRET` (signs every token; a random one is made when unset, so tokens die with the
+//! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookie over plain HTTP.
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::routing::get;
+use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
+use fastusers::prelude::*;
+use serde_json::json;
+
+/// The user model: the base fields, UUID ids, table `user` (as the reference's).
+#[derive(User, Clone, Debug)]
+pub struct User {
+    /// Primary key, a random UUID.
+    pub id: uuid::Uuid,
+    /// Email address, unique case-insensitively.
+    pub email: String,
+    /// argon2id hash of the password.
+    pub hashed_password: String,
+    /// Whether the user may log in.
+    pub is_active: bool,
+    /// Whether the user may manage other users.
+    pub is_superuser: bool,
+    /// Whether the user verified their email.
+    pub is_verified: bool,
+}
+
+fastusers::auth_backends! {
+    /// Bearer + JWT at `/auth/jwt`, Cookie + JWT at `/auth/cookie`.
+    pub struct Auth for User {
+        jwt: BearerTransport, JwtStrategy;
+        cookie: CookieTransport, JwtStrategy;
+    }
+}
+
+/// The reference example's hooks: a password policy and some logging.
+struct AppHooks;
+
+#[fastusers::async_trait]
+impl Hooks<User> for AppHooks {
+    async fn validate_password(&self, password: &str, owner: PasswordOwner<'_, User>) -> Result<(), InvalidPassword> {
+        if password.chars().count() < 8 {
+            return Err(InvalidPassword::new("Password should be at least 8 characters"));
+        }
+        if password.contains(owner.email()) {
+            return Err(InvalidPassword::new("Password should not contain e-mail"));
+        }
+        Ok(())
+    }
+
+    async fn on_after_register(&self, user: &User, _request: RequestInfo<'_>) {
+        tracing::info!("User {} has registered.", user.id);
+    }
+
+    async fn on_after_forgot_password(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
+        tracing::info!("User {} has forgot their password. Reset token: {token}", user.id);
+    }
+
+    async fn on_after_request_verify(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
+        tracing::info!("Verification requested for user {}. Verification token: {token}", user.id);
+    }
+}
+
+async fn authenticated_route(user: ActiveUser<Auth>) -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "message": format!("Hello {}!", user.email) }))
+}
+
+struct Config {
+    database_url: String,
+    secret: String,
+    port: u16,
+    cookie_secure: bool,
+}
+
+impl Config {
+    fn from_env() -> Result<Self, String> {
+        let secret = std::env::var("SECRET").unwrap_or_else(|_| {
+            tracing::warn!("SECRET is not set: using a random secret, so tokens will not survive a restart");
+            fastusers::token::random_token()
+        });
+        let port = match std::env::var("PORT") {
+            Ok(p) => p.parse().map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
+            Err(_) => 8000,
+        };
+        let cookie_secure = match std::env::var("COOKIE_SECURE").as_deref() {
+            Ok("false" | "0" | "no") => false,
+            Ok("true" | "1" | "yes") | Err(_) => true,
+            Ok(other) => return Err(format!("COOKIE_SECURE must be true or false, not `{other}`")),
+        };
+        Ok(Self {
+            database_url: std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite:fastusers.db".to_owned()),
+            secret,
+            port,
+            cookie_secure,
+        })
+    }
+}
+
+async fn manager(config: &Config) -> Result<UserManager<User>, String> {
+    let store = fastusers::store::connect::<User>(&config.database_url).await.map_err(|e| e.to_string())?;
+    Ok(UserManager::new(store).with_hooks(AppHooks))
+}
+
+fn app(config: &Config, manager: UserManager<User>) -> Router {
+    let strategy = JwtStrategy::new(JwtKeys::hs256(&config.secret), Some(3600));
+    let auth = Auth {
+        jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
+        cookie: Backend::new(CookieTransport::new().max_age(3600).secure(config.cookie_secure), strategy),
+    };
+    Router::new()
+        .nest("/auth/jwt", Auth::jwt_router())
+        .nest("/auth/cookie", Auth::cookie_router())
+        .nest("/auth", FastUsers::<Auth>::register_router())
+        .nest("/users", FastUsers::<Auth>::users_router())
+        .route("/authenticated-route", get(authenticated_route))
+        .with_state(FastUsers::new(manager, auth))
+}
+
+async fn create_superuser(manager: &UserManager<User>, email: &str, password: &str) -> Result<(), String> {
+    let create = UserCreate {
+        email: fastusers::email::normalize(email).map_err(|e| format!("invalid email: {e}"))?,
+        password: password.to_owned(),
+        is_superuser: Some(true),
+        is_verified: Some(true),
+        ..Default::default()
+    };
+    let user = manager.create(create, false, None).await.map_err(|e| e.to_string())?;
+    println!("Created superuser {} ({})", user.email, user.id);
+    Ok(())
+}
+
+async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String> {
+    let user = manager
+        .get_by_email(email)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no user with email {email}"))?;
+    let changes = UserChanges { is_superuser: Some(true), ..Default::default() };
+    let user = manager.apply(&user, changes, None).await.map_err(|e| e.to_string())?;
+    println!("{} ({}) is now a superuser", user.email, user.id);
+    Ok(())
+}
+
+const USAGE: &str = "usage: quickstart [serve | create-superuser EMAIL PASSWORD | promote EMAIL]";
+
+async fn run() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let manager = manager(&config).await?;
+    match args.as_slice() {
+        [] | ["serve"] => {
+            let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tracing::info!("fastusers quickstart listening on http://{addr} (database: {})", config.database_url);
+            axum::serve(listener, app(&config, manager))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .map_err(|e| e.to_string())
+        }
+        ["create-superuser", email, password] => create_superuser(&manager, email, password).await,
+        ["promote", email] => promote(&manager, email).await,
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    if let Err(message) = run().await {
+        eprintln!("error: {message}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,1 @@
+//! Examples of fastusers: see `examples/quickstart`.

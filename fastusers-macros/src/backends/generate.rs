@@ -1,0 +1,102 @@
+//! Generates the backends struct, its `Backends` impl, a router and a mask constant per backend.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use super::ast::Declaration;
+
+pub(crate) fn generate(decl: &Declaration) -> TokenStream {
+    let k = &decl.krate;
+    let p = quote!(#k::__private);
+    let (attrs, vis, ident, user) = (&decl.attrs, &decl.vis, &decl.ident, &decl.user);
+    let names: Vec<String> = decl.backends.iter().map(|b| b.name.to_string()).collect();
+
+    let fields = decl.backends.iter().map(|b| {
+        let (name, transport, strategy) = (&b.name, &b.transport, &b.strategy);
+        let doc = format!("The `{name}` backend.");
+        quote!(#[doc = #doc] pub #name: #k::Backend<#transport, #strategy>)
+    });
+
+    let consts: Vec<Ident> =
+        decl.backends.iter().map(|b| format_ident!("{}", b.name.to_string().to_uppercase(), span = b.name.span())).collect();
+
+    let items = decl.backends.iter().zip(&consts).enumerate().map(|(index, (b, konst))| {
+        let (name, transport, strategy) = (&b.name, &b.transport, &b.strategy);
+        let router = format_ident!("{}_router", name);
+        let const_doc = format!(
+            "The `{name}` backend's bit, to accept only some backends in an extractor: `ActiveUser<{ident}, {{ {ident}::{konst} }}>`."
+        );
+        let router_doc = format!(
+            "The `{name}` backend's router: `POST /login` and `POST /logout`. Mount it at `/auth/{name}`."
+        );
+        quote! {
+            #[doc = #const_doc]
+            pub const #konst: u64 = 1 << #index;
+
+            #[doc = #router_doc]
+            pub fn #router<S>() -> #p::axum::Router<S>
+            where
+                S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
+                #k::FastUsers<Self>: #p::axum::extract::FromRef<S>,
+            {
+                fn pick(backends: &#ident) -> &#k::Backend<#transport, #strategy> {
+                    &backends.#name
+                }
+                #p::auth_router::<Self, #transport, #strategy, S>(pick, #index)
+            }
+        }
+    });
+
+    let tries = decl.backends.iter().zip(&consts).enumerate().map(|(index, (b, konst))| {
+        let name = &b.name;
+        quote! {
+            if enabled & Self::#konst != 0 {
+                if let ::core::option::Option::Some(found) = self.#name.authenticate(parts, manager, #index).await? {
+                    return ::core::result::Result::Ok(::core::option::Option::Some(found));
+                }
+            }
+        }
+    });
+
+    quote! {
+        #(#attrs)*
+        #vis struct #ident {
+            #(#fields,)*
+        }
+
+        impl #ident {
+            #(#items)*
+        }
+
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #ident {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(::core::stringify!(#ident)).finish_non_exhaustive()
+            }
+        }
+
+        #[automatically_derived]
+        impl #k::Backends for #ident {
+            type User = #user;
+
+            const NAMES: &'static [&'static str] = &[#(#names),*];
+
+            fn authenticate<'a>(
+                &'a self,
+                parts: &'a #p::axum::http::request::Parts,
+                manager: &'a #k::UserManager<#user>,
+                enabled: u64,
+            ) -> impl ::core::future::Future<
+                Output = ::core::result::Result<
+                    ::core::option::Option<#k::Authenticated<#user>>,
+                    #k::strategy::StrategyError,
+                >,
+            > + ::core::marker::Send + 'a {
+                async move {
+                    #(#tries)*
+                    ::core::result::Result::Ok(::core::option::Option::None)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The model of a user struct, parsed from its tokens and `#[fastusers(...)]` attributes.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
+
+use crate::ctxt::Ctxt;
+
+/// The six fields every user model declares.
+pub(crate) const BASE_FIELDS: &[&str] = &["id", "email", "hashed_password", "is_active", "is_superuser", "is_verified"];
+
+pub(crate) struct Model {
+    pub(crate) ident: Ident,
+    pub(crate) vis: Visibility,
+    pub(crate) table: String,
+    pub(crate) krate: syn::Path,
+    pub(crate) fields: Vec<Field>,
+}
+
+pub(crate) struct Field {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+    /// Whether it is one of [`BASE_FIELDS`].
+    pub(crate) base: bool,
+    pub(crate) create: bool,
+    pub(crate) update: bool,
+    pub(crate) read_only: bool,
+    pub(crate) hidden: bool,
+    pub(crate) sql_type: Option<LitStr>,
+    /// Spans of the attributes, to point errors at them.
+    pub(crate) attr_span: Option<Span>,
+}
+
+impl Field {
+    pub(crate) fn name(&self) -> String {
+        self.ident.to_string()
+    }
+
+    /// `T` when the field is `Option<T>`.
+    pub(crate) fn option_inner(&self) -> Option<&Type> {
+        option_inner(&self.ty)
+    }
+}
+
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    match args.args.first()? {
+        syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+/// The last path segment of a type without generics (`uuid::Uuid` → `Uuid`).
+pub(crate) fn simple_name(ty: &Type) -> Option<String> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    matches!(last.arguments, syn::PathArguments::None).then(|| last.ident.to_string())
+}
+
+impl Model {
+    pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput) -> Option<Self> {
+        let Data::Struct(data) = &input.data else {
+            cx.error_spanned_by(&input.ident, "#[derive(User)] works on structs with named fields only");
+            return None;
+        };
+        let Fields::Named(named) = &data.fields else {
+            cx.error_spanned_by(&input.ident, "#[derive(User)] works on structs with named fields only");
+            return None;
+        };
+        if !input.generics.params.is_empty() {
+            cx.error_spanned_by(&input.generics, "#[derive(User)] does not support generic structs");
+        }
+        let mut table = "user".to_owned();
+        let mut krate: syn::Path = syn::parse_quote!(::fastusers);
+        for attr in input.attrs.iter().filter(|a| a.path().is_ident("fastusers")) {
+            let result = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("table") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    table = lit.value();
+                    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                        return Err(meta.error("the table name may contain only ASCII letters, digits and `_`"));
+                    }
+                } else if meta.path.is_ident("crate") {
+                    let lit: LitStr = meta.value()?.parse()?;
+                    krate = lit.parse()?;
+                } else {
+                    return Err(meta.error(format!(
+                        "unknown fastusers attribute `{}` on the struct; expected `table` or `crate`",
+                        path_name(&meta.path)
+                    )));
+                }
+                Ok(())
+            });
+            if let Err(e) = result {
+                cx.syn_error(e);
+            }
+        }
+        let fields = named.named.iter().map(|f| parse_field(cx, f)).collect();
+        Some(Self { ident: input.ident.clone(), vis: input.vis.clone(), table, krate, fields })
+    }
+
+    pub(crate) fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.ident == name)
+    }
+
+    pub(crate) fn custom(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| !f.base)
+    }
+
+    pub(crate) fn suffixed(&self, suffix: &str) -> Ident {
+        Ident::new(&format!("{}{suffix}", self.ident), self.ident.span())
+    }
+}
+
+fn path_name(path: &syn::Path) -> String {
+    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+}
+
+fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
+    let ident = field.ident.clone().expect("named field");
+    let base = BASE_FIELDS.iter().any(|b| ident == b);
+    let mut parsed = Field {
+        ident,
+        ty: field.ty.clone(),
+        base,
+        create: false,
+        update: false,
+        read_only: false,
+        hidden: false,
+        sql_type: None,
+        attr_span: None,
+    };
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("fastusers")) {
+        parsed.attr_span = Some(attr.span());
+        let result = attr.parse_nested_meta(|meta| {
+            let flag = if meta.path.is_ident("create") {
+                &mut parsed.create
+            } else if meta.path.is_ident("update") {
+                &mut parsed.update
+            } else if meta.path.is_ident("read_only") {
+                &mut parsed.read_only
+            } else if meta.path.is_ident("hidden") {
+                &mut parsed.hidden
+            } else if meta.path.is_ident("sql_type") {
+                parsed.sql_type = Some(meta.value()?.parse()?);
+                return Ok(());
+            } else {
+                return Err(meta.error(format!(
+                    "unknown fastusers attribute `{}` on a field; expected `create`, `update`, `read_only`, `hidden` or `sql_type`",
+                    path_name(&meta.path)
+                )));
+            };
+            *flag = true;
+            Ok(())
+        });
+        if let Err(e) = result {
+            cx.syn_error(e);
+        }
+    }
+    parsed
+}

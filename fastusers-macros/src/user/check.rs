@@ -1,0 +1,67 @@
+//! Checks of a parsed user model; every problem is reported at the span it concerns.
+
+use super::ast::{BASE_FIELDS, Model, simple_name};
+use super::sql;
+use crate::ctxt::Ctxt;
+
+fn expected_type(field: &str) -> &'static str {
+    match field {
+        "id" => "uuid::Uuid` or `i64",
+        "email" | "hashed_password" => "String",
+        _ => "bool",
+    }
+}
+
+fn type_matches(field: &str, ty: &syn::Type) -> bool {
+    let name = simple_name(ty);
+    match field {
+        "id" => matches!(name.as_deref(), Some("Uuid" | "i64")),
+        "email" | "hashed_password" => name.as_deref() == Some("String"),
+        _ => name.as_deref() == Some("bool"),
+    }
+}
+
+pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
+    for base in BASE_FIELDS {
+        match model.field(base) {
+            None => cx.error_spanned_by(
+                &model.ident,
+                format!(
+                    "missing base field `{base}: {}`; a fastusers user declares id, email, hashed_password, is_active, is_superuser and is_verified",
+                    expected_type(base).replace('`', "")
+                ),
+            ),
+            Some(field) if !type_matches(base, &field.ty) => cx.error_spanned_by(
+                &field.ty,
+                format!("the base field `{base}` must be of type `{}`", expected_type(base)),
+            ),
+            Some(_) => {}
+        }
+    }
+    for field in &model.fields {
+        if field.base {
+            if let Some(span) = field.attr_span {
+                cx.syn_error(syn::Error::new(
+                    span,
+                    format!("the base field `{}` takes no fastusers attributes: its rules are fixed", field.ident),
+                ));
+            }
+            continue;
+        }
+        if field.read_only && (field.create || field.update) {
+            cx.syn_error(syn::Error::new(
+                field.attr_span.unwrap_or_else(|| field.ident.span()),
+                format!("the field `{}` cannot be `read_only` and also `create` or `update`", field.ident),
+            ));
+        }
+        if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "fastusers cannot tell the SQL column type of the field `{}`; add #[fastusers(sql_type = \"...\")]",
+                    field.ident
+                ),
+            );
+        }
+    }
+}

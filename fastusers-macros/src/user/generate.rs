@@ -1,0 +1,349 @@
+//! Generates the glue of `#[derive(User)]`: the read, create, update and changes types, their
+//! body parsing, the `User` impl and the SQL of each enabled database. Everything generated
+//! calls the runtime through `<crate>::__private`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::ast::{Field, Model, simple_name};
+use super::sql::{self, Dialect};
+
+const FLAGS: [&str; 3] = ["is_active", "is_superuser", "is_verified"];
+
+fn is_flag(field: &Field) -> bool {
+    FLAGS.iter().any(|f| field.ident == f)
+}
+
+/// How a field of a body is read: an expression giving `Option<field type>`.
+fn parse_expr(p: &TokenStream, field: &Field, required: bool) -> TokenStream {
+    let name = field.name();
+    if let Some(inner) = field.option_inner() {
+        return if required {
+            quote!(::core::option::Option::Some(#p::body::nullable::<#inner>(obj, #name, &mut errors).flatten()))
+        } else {
+            quote!(#p::body::nullable::<#inner>(obj, #name, &mut errors))
+        };
+    }
+    let ty = &field.ty;
+    if simple_name(ty).as_deref() == Some("bool") && !required {
+        return quote!(#p::body::optional_bool(obj, #name, &mut errors));
+    }
+    if required {
+        quote!(#p::body::required::<#ty>(obj, #name, &mut errors))
+    } else {
+        quote!(#p::body::optional::<#ty>(obj, #name, &mut errors))
+    }
+}
+
+pub(crate) fn generate(model: &Model) -> TokenStream {
+    let k = &model.krate;
+    let p = quote!(#k::__private);
+    let serde_crate = quote!(#p::serde).to_string();
+    let vis = &model.vis;
+    let name = &model.ident;
+    let (read, create, update, changes) =
+        (model.suffixed("Read"), model.suffixed("Create"), model.suffixed("Update"), model.suffixed("Changes"));
+    let id_ty = &model.field("id").expect("checked").ty;
+    let custom: Vec<&Field> = model.custom().collect();
+
+    // The read type.
+    let read_fields: Vec<&Field> = model.fields.iter().filter(|f| f.ident != "hashed_password" && !f.hidden).collect();
+    let read_defs = read_fields.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(#[allow(missing_docs)] pub #ident: #ty)
+    });
+    let read_idents: Vec<_> = read_fields.iter().map(|f| &f.ident).collect();
+
+    // The create type.
+    let create_custom: Vec<&Field> = custom.iter().copied().filter(|f| f.create).collect();
+    let create_custom_defs = create_custom.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(#[allow(missing_docs)] pub #ident: #ty)
+    });
+    let create_custom_idents: Vec<_> = create_custom.iter().map(|f| &f.ident).collect();
+    let create_custom_parse: Vec<_> = create_custom.iter().map(|f| parse_expr(&p, f, true)).collect();
+    let create_default = create_custom
+        .iter()
+        .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
+        .then(|| quote!(#[derive(Default)]));
+    let from_create_custom = custom.iter().map(|f| {
+        let ident = &f.ident;
+        if f.create {
+            quote!(#ident: create.#ident)
+        } else {
+            let ty = &f.ty;
+            quote_spanned!(ty.span()=> #ident: <#ty as ::core::default::Default>::default())
+        }
+    });
+
+    // The update type: every field but id and read-only ones.
+    let update_custom: Vec<&Field> = custom.iter().copied().filter(|f| !f.read_only).collect();
+    let update_custom_defs = update_custom.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(#[allow(missing_docs)] pub #ident: ::core::option::Option<#ty>)
+    });
+    let update_custom_idents: Vec<_> = update_custom.iter().map(|f| &f.ident).collect();
+    let update_custom_parse: Vec<_> = update_custom.iter().map(|f| parse_expr(&p, f, false)).collect();
+    let into_changes_custom = custom.iter().map(|f| {
+        let ident = &f.ident;
+        if f.read_only {
+            quote!(#ident: ::core::option::Option::None)
+        } else if f.update {
+            quote!(#ident: self.#ident)
+        } else {
+            quote!(#ident: if safe { ::core::option::Option::None } else { self.#ident })
+        }
+    });
+
+    // The changes type: every column but id.
+    let change_fields: Vec<&Field> = model.fields.iter().filter(|f| f.ident != "id").collect();
+    let change_defs = change_fields.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(#[allow(missing_docs)] pub #ident: ::core::option::Option<#ty>)
+    });
+    let change_idents: Vec<_> = change_fields.iter().map(|f| &f.ident).collect();
+
+    let flags: Vec<_> = model.fields.iter().filter(|f| is_flag(f)).map(|f| &f.ident).collect();
+    let flag_defaults: Vec<_> = flags.iter().map(|f| *f == "is_active").collect();
+
+    let sql = [(cfg!(feature = "sqlite"), Dialect::Sqlite), (cfg!(feature = "postgres"), Dialect::Postgres)]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, dialect)| sql_impl(model, &p, dialect));
+
+    let doc_read = format!("What clients see of a [`{name}`]: every field but `hashed_password` and hidden ones.");
+    let doc_create = format!("The registration body of a [`{name}`].");
+    let doc_update = format!(
+        "The PATCH body of a [`{name}`]: `None` leaves a field alone; on a nullable field `Some(None)` clears it."
+    );
+    let doc_changes = format!("Column changes to a stored [`{name}`]: `None` leaves a column alone.");
+
+    quote! {
+        #[doc = #doc_read]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #p::serde::Serialize)]
+        #[serde(crate = #serde_crate)]
+        #vis struct #read {
+            #(#read_defs,)*
+        }
+
+        #[doc = #doc_create]
+        #[derive(::core::clone::Clone, ::core::cmp::PartialEq)]
+        #create_default
+        #vis struct #create {
+            /// The email address (validated and normalised).
+            pub email: ::std::string::String,
+            /// The plain-text password.
+            pub password: ::std::string::String,
+            /// Ignored at registration; honoured when a program creates the user.
+            pub is_active: ::core::option::Option<bool>,
+            /// Ignored at registration; honoured when a program creates the user.
+            pub is_superuser: ::core::option::Option<bool>,
+            /// Ignored at registration; honoured when a program creates the user.
+            pub is_verified: ::core::option::Option<bool>,
+            #(#create_custom_defs,)*
+        }
+
+        #[doc = #doc_update]
+        #[derive(::core::clone::Clone, ::core::default::Default, ::core::cmp::PartialEq)]
+        #vis struct #update {
+            /// A new plain-text password.
+            pub password: ::core::option::Option<::std::string::String>,
+            /// A new email address.
+            pub email: ::core::option::Option<::std::string::String>,
+            /// Superuser only.
+            pub is_active: ::core::option::Option<bool>,
+            /// Superuser only.
+            pub is_superuser: ::core::option::Option<bool>,
+            /// Superuser only.
+            pub is_verified: ::core::option::Option<bool>,
+            #(#update_custom_defs,)*
+        }
+
+        #[doc = #doc_changes]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::default::Default, ::core::cmp::PartialEq)]
+        #vis struct #changes {
+            #(#change_defs,)*
+        }
+
+        const _: () = {
+            #[automatically_derived]
+            impl ::core::fmt::Debug for #create {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(::core::stringify!(#create))
+                        .field("email", &self.email)
+                        .field("password", &"<redacted>")
+                        #(.field(::core::stringify!(#create_custom_idents), &self.#create_custom_idents))*
+                        .finish()
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::fmt::Debug for #update {
+                fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                    f.debug_struct(::core::stringify!(#update))
+                        .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+                        .field("email", &self.email)
+                        #(.field(::core::stringify!(#flags), &self.#flags))*
+                        #(.field(::core::stringify!(#update_custom_idents), &self.#update_custom_idents))*
+                        .finish()
+                }
+            }
+
+            #[automatically_derived]
+            impl #k::user::User for #name {
+                type Id = #id_ty;
+                type Read = #read;
+                type Create = #create;
+                type Update = #update;
+                type Changes = #changes;
+
+                fn id(&self) -> &Self::Id { &self.id }
+                fn email(&self) -> &str { &self.email }
+                fn hashed_password(&self) -> &str { &self.hashed_password }
+                fn is_active(&self) -> bool { self.is_active }
+                fn is_superuser(&self) -> bool { self.is_superuser }
+                fn is_verified(&self) -> bool { self.is_verified }
+
+                fn to_read(&self) -> #read {
+                    #read { #(#read_idents: ::core::clone::Clone::clone(&self.#read_idents),)* }
+                }
+
+                fn from_create(create: #create, id: Self::Id, hashed_password: ::std::string::String, safe: bool) -> Self {
+                    Self {
+                        id,
+                        email: create.email,
+                        hashed_password,
+                        #(#flags: if safe { #flag_defaults } else { create.#flags.unwrap_or(#flag_defaults) },)*
+                        #(#from_create_custom,)*
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #k::user::UserCreate for #create {
+                fn email(&self) -> &str { &self.email }
+                fn password(&self) -> &str { &self.password }
+            }
+
+            #[automatically_derived]
+            impl #p::body::FromJson for #create {
+                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let obj = #p::body::object(value)?;
+                    let mut errors = #p::body::ValidationErrors::new();
+                    let email = #p::body::required_email(obj, "email", &mut errors);
+                    let password = #p::body::required::<::std::string::String>(obj, "password", &mut errors);
+                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
+                    #(let #create_custom_idents = #create_custom_parse;)*
+                    let (::core::option::Option::Some(email), ::core::option::Option::Some(password), #(::core::option::Option::Some(#create_custom_idents),)*) =
+                        (email, password, #(#create_custom_idents,)*) else { return ::core::result::Result::Err(errors) };
+                    errors.finish()?;
+                    ::core::result::Result::Ok(Self { email, password, #(#flags,)* #(#create_custom_idents,)* })
+                }
+            }
+
+            #[automatically_derived]
+            impl #p::body::FromJson for #update {
+                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let obj = #p::body::object(value)?;
+                    let mut errors = #p::body::ValidationErrors::new();
+                    let password = #p::body::optional_or_null::<::std::string::String>(obj, "password", &mut errors);
+                    let email = #p::body::optional_email(obj, "email", &mut errors);
+                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
+                    #(let #update_custom_idents = #update_custom_parse;)*
+                    errors.finish()?;
+                    ::core::result::Result::Ok(Self { password, email, #(#flags,)* #(#update_custom_idents,)* })
+                }
+            }
+
+            #[automatically_derived]
+            impl #k::user::UserUpdate<#name> for #update {
+                fn password(&self) -> ::core::option::Option<&str> { self.password.as_deref() }
+
+                fn into_changes(self, safe: bool) -> #changes {
+                    #changes {
+                        email: self.email,
+                        hashed_password: ::core::option::Option::None,
+                        #(#flags: if safe { ::core::option::Option::None } else { self.#flags },)*
+                        #(#into_changes_custom,)*
+                    }
+                }
+            }
+
+            #[automatically_derived]
+            impl #k::user::UserChanges for #changes {
+                fn email(&self) -> ::core::option::Option<&str> { self.email.as_deref() }
+                fn set_hashed_password(&mut self, hash: ::std::string::String) { self.hashed_password = ::core::option::Option::Some(hash); }
+                fn is_verified(&self) -> ::core::option::Option<bool> { self.is_verified }
+                fn set_is_verified(&mut self, value: bool) { self.is_verified = ::core::option::Option::Some(value); }
+                fn set_is_active(&mut self, value: bool) { self.is_active = ::core::option::Option::Some(value); }
+                fn set_is_superuser(&mut self, value: bool) { self.is_superuser = ::core::option::Option::Some(value); }
+                fn is_empty(&self) -> bool { true #(&& self.#change_idents.is_none())* }
+            }
+
+            #(#sql)*
+        };
+    }
+}
+
+fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
+    let name = &model.ident;
+    let changes = model.suffixed("Changes");
+    let id_ty = &model.field("id").expect("checked").ty;
+    let db = match dialect {
+        Dialect::Sqlite => quote!(#p::sqlx::Sqlite),
+        Dialect::Postgres => quote!(#p::sqlx::Postgres),
+    };
+    let s = sql::statements(model, dialect);
+    let schema = &s.schema;
+    let (by_id, by_email, insert, update, delete) = (&s.select_by_id, &s.select_by_email, &s.insert, &s.update, &s.delete);
+    let columns = model.fields.iter().map(|f| {
+        let (ident, column) = (&f.ident, f.name());
+        if f.ident == "id" {
+            quote!(id: <#id_ty as #p::SqlId<#db>>::get(row, "id")?)
+        } else {
+            quote!(#ident: #p::sqlx::Row::try_get(row, #column)?)
+        }
+    });
+    let bind_insert_id = (!sql::database_generated_id(model))
+        .then(|| quote!(let query = <#id_ty as #p::SqlId<#db>>::bind(&self.id, query);));
+    let insert_binds = model.fields.iter().filter(|f| f.ident != "id").map(|f| &f.ident);
+    let update_binds: Vec<_> = model.fields.iter().filter(|f| f.ident != "id").map(|f| &f.ident).collect();
+    let query_ty = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
+    quote! {
+        #[automatically_derived]
+        impl #p::SqlUser<#db> for #name {
+            const SCHEMA: &'static [&'static str] = &[#(#schema),*];
+            const SELECT_BY_ID: &'static str = #by_id;
+            const SELECT_BY_EMAIL: &'static str = #by_email;
+            const INSERT: &'static str = #insert;
+            const UPDATE: &'static str = #update;
+            const DELETE: &'static str = #delete;
+
+            fn from_row(row: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> {
+                ::core::result::Result::Ok(Self { #(#columns,)* })
+            }
+
+            fn bind_id<'q>(id: &#id_ty, query: #query_ty) -> #query_ty {
+                <#id_ty as #p::SqlId<#db>>::bind(id, query)
+            }
+
+            fn bind_insert<'q>(&self, query: #query_ty) -> #query_ty {
+                #bind_insert_id
+                query #(.bind(&self.#insert_binds))*
+            }
+
+            fn bind_update<'q>(changes: &#changes, query: #query_ty) -> #query_ty {
+                query #(.bind(changes.#update_binds.is_some()).bind(changes.#update_binds.as_ref()))*
+            }
+        }
+    }
+}
+
+/// What is generated when the model has errors: the type names, so that code using them does
+/// not add a cascade of "cannot find type" errors to the real ones.
+pub(crate) fn stub(model: &Model) -> TokenStream {
+    let vis = &model.vis;
+    let names = ["Read", "Create", "Update", "Changes"].map(|s| model.suffixed(s));
+    quote!(#(#[allow(missing_docs, dead_code)] #vis struct #names;)*)
+}

@@ -1,0 +1,205 @@
+//! Errors and their HTTP answers.
+//!
+//! Every error a client can see is an [`ApiError`]: a status and a `detail`, serialised as
+//! fastapi-users does (`{"detail": ...}`). The domain errors of the other modules
+//! ([`UserError`](crate::UserError), [`StoreError`](crate::StoreError)) are turned into
+//! `ApiError`s here, in one place.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::body::ValidationErrors;
+
+/// The error codes of fastapi-users' `ErrorCode` enum, sent as the `detail` of a 400.
+///
+/// They serialise as their SCREAMING_SNAKE_CASE names, exactly as the reference does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// `validate_password` refused the password at registration.
+    RegisterInvalidPassword,
+    /// A user with this email already exists (case-insensitively).
+    RegisterUserAlreadyExists,
+    /// The OAuth provider gave no email address.
+    OauthNotAvailableEmail,
+    /// The OAuth account's email belongs to an existing user.
+    OauthUserAlreadyExists,
+    /// The OAuth state or CSRF cookie is missing or wrong.
+    OauthInvalidState,
+    /// Unknown email, wrong password or inactive user: deliberately indistinguishable.
+    LoginBadCredentials,
+    /// The password was right but the user must verify their email first.
+    LoginUserNotVerified,
+    /// The reset-password token is invalid, expired or already used.
+    ResetPasswordBadToken,
+    /// `validate_password` refused the new password of a reset.
+    ResetPasswordInvalidPassword,
+    /// The verification token is invalid or expired.
+    VerifyUserBadToken,
+    /// The user is already verified.
+    VerifyUserAlreadyVerified,
+    /// Another user already has this email.
+    UpdateUserEmailAlreadyExists,
+    /// `validate_password` refused the new password of an update.
+    UpdateUserInvalidPassword,
+    /// The OAuth state token has expired.
+    AccessTokenAlreadyExpired,
+    /// The OAuth state token cannot be decoded.
+    AccessTokenDecodeError,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire, e.g. `"LOGIN_BAD_CREDENTIALS"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RegisterInvalidPassword => "REGISTER_INVALID_PASSWORD",
+            Self::RegisterUserAlreadyExists => "REGISTER_USER_ALREADY_EXISTS",
+            Self::OauthNotAvailableEmail => "OAUTH_NOT_AVAILABLE_EMAIL",
+            Self::OauthUserAlreadyExists => "OAUTH_USER_ALREADY_EXISTS",
+            Self::OauthInvalidState => "OAUTH_INVALID_STATE",
+            Self::LoginBadCredentials => "LOGIN_BAD_CREDENTIALS",
+            Self::LoginUserNotVerified => "LOGIN_USER_NOT_VERIFIED",
+            Self::ResetPasswordBadToken => "RESET_PASSWORD_BAD_TOKEN",
+            Self::ResetPasswordInvalidPassword => "RESET_PASSWORD_INVALID_PASSWORD",
+            Self::VerifyUserBadToken => "VERIFY_USER_BAD_TOKEN",
+            Self::VerifyUserAlreadyVerified => "VERIFY_USER_ALREADY_VERIFIED",
+            Self::UpdateUserEmailAlreadyExists => "UPDATE_USER_EMAIL_ALREADY_EXISTS",
+            Self::UpdateUserInvalidPassword => "UPDATE_USER_INVALID_PASSWORD",
+            Self::AccessTokenAlreadyExpired => "ACCESS_TOKEN_ALREADY_EXPIRED",
+            Self::AccessTokenDecodeError => "ACCESS_TOKEN_DECODE_ERROR",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered to a client: a status code and a JSON `{"detail": ...}` body.
+///
+/// ```
+/// use fastusers::{ApiError, ErrorCode};
+/// use axum::http::StatusCode;
+///
+/// let err = ApiError::code(ErrorCode::LoginBadCredentials);
+/// assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+/// assert_eq!(err.detail(), &serde_json::json!("LOGIN_BAD_CREDENTIALS"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    detail: Value,
+    www_authenticate: bool,
+}
+
+impl ApiError {
+    /// An error with this status and detail.
+    pub fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
+        Self { status, detail: detail.into(), www_authenticate: false }
+    }
+
+    /// An error whose detail is the status' reason phrase, as FastAPI answers a bare
+    /// `HTTPException(status)`: `{"detail": "Not Found"}`.
+    pub fn status_only(status: StatusCode) -> Self {
+        Self::new(status, status.canonical_reason().unwrap_or("Error"))
+    }
+
+    /// A 400 whose detail is an [`ErrorCode`].
+    pub fn code(code: ErrorCode) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code.as_str())
+    }
+
+    /// A 400 with the structured `{"code": ..., "reason": ...}` detail of password errors.
+    pub fn code_reason(code: ErrorCode, reason: impl Into<Value>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "code": code.as_str(), "reason": reason.into() }),
+        )
+    }
+
+    /// `401 {"detail": "Unauthorized"}` with a `WWW-Authenticate: Bearer` header
+    /// (RFC 9110 requires it on every 401; the reference omits it).
+    pub fn unauthorized() -> Self {
+        Self { www_authenticate: true, ..Self::status_only(StatusCode::UNAUTHORIZED) }
+    }
+
+    /// `403 {"detail": "Forbidden"}`.
+    pub fn forbidden() -> Self {
+        Self::status_only(StatusCode::FORBIDDEN)
+    }
+
+    /// `404 {"detail": "Not Found"}`.
+    pub fn not_found() -> Self {
+        Self::status_only(StatusCode::NOT_FOUND)
+    }
+
+    /// `503` with a detail naming the service that is down.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, detail.into())
+    }
+
+    /// `500 {"detail": "Internal Server Error"}`; the cause should have been logged.
+    pub fn internal() -> Self {
+        Self::status_only(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The `detail` value of the body.
+    pub fn detail(&self) -> &Value {
+        &self.detail
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            detail: &'a Value,
+        }
+        let mut response = (self.status, axum::Json(Body { detail: &self.detail })).into_response();
+        if self.www_authenticate {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, errors.into_value())
+    }
+}
+
+impl From<crate::StoreError> for ApiError {
+    fn from(error: crate::StoreError) -> Self {
+        match error {
+            crate::StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "user store unavailable");
+                Self::unavailable("The user database is unavailable. Try again later.")
+            }
+            other => {
+                tracing::error!(error = %other, "user store error");
+                Self::internal()
+            }
+        }
+    }
+}

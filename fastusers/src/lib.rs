@@ -1,0 +1,200 @@
+//! # fastusers
+//!
+//! User management and authentication for [axum]: registration, login and logout, the current
+//! user as an extractor, and superuser management, over SQLite or PostgreSQL. It speaks
+//! fastapi-users' HTTP API, so a frontend written for fastapi-users works unchanged.
+//!
+//! Three steps: annotate the user struct, declare the backends, mount the routes.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use fastusers::prelude::*;
+//!
+//! // 1. The user model. The derive generates UserRead, UserCreate, UserUpdate and the SQL.
+//! #[derive(User, Clone, Debug)]
+//! pub struct User {
+//!     pub id: uuid::Uuid,
+//!     pub email: String,
+//!     pub hashed_password: String,
+//!     pub is_active: bool,
+//!     pub is_superuser: bool,
+//!     pub is_verified: bool,
+//! }
+//!
+//! // 2. The backends: a name, a transport and a strategy each.
+//! fastusers::auth_backends! {
+//!     pub struct Auth for User {
+//!         jwt: BearerTransport, JwtStrategy;
+//!         cookie: CookieTransport, JwtStrategy;
+//!     }
+//! }
+//!
+//! async fn hello(user: ActiveUser<Auth>) -> String {
+//!     format!("Hello {}!", user.email)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! // 3. Mount the routes.
+//! let store = fastusers::store::connect::<User>("sqlite::memory:").await.unwrap();
+//! let strategy = JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600));
+//! let auth = Auth {
+//!     jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
+//!     cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
+//! };
+//! let users = FastUsers::new(UserManager::new(store), auth);
+//! let app: Router = Router::new()
+//!     .nest("/auth/jwt", Auth::jwt_router())
+//!     .nest("/auth/cookie", Auth::cookie_router())
+//!     .nest("/auth", FastUsers::<Auth>::register_router())
+//!     .nest("/users", FastUsers::<Auth>::users_router())
+//!     .route("/authenticated-route", get(hello))
+//!     .with_state(users);
+//! # let _ = app;
+//! # }
+//! ```
+//!
+//! ## Cargo features
+//!
+//! | feature | default | what it brings |
+//! |---|---|---|
+//! | `sqlite` | yes | the SQLite user store (SQLite is bundled) |
+//! | `postgres` | no | the PostgreSQL user store |
+//!
+//! [axum]: https://docs.rs/axum
+
+pub mod backend;
+pub mod body;
+pub mod email;
+pub mod error;
+pub mod extract;
+pub mod hooks;
+pub mod manager;
+pub mod password;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod strategy;
+pub mod token;
+pub mod transport;
+pub mod user;
+
+pub use async_trait::async_trait;
+pub use backend::{Authenticated, Backend, Backends};
+pub use error::{ApiError, ErrorCode};
+pub use extract::{ActiveUser, AuthRejection, CurrentUser, OptionalUser, Superuser, VerifiedUser};
+pub use hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner};
+pub use manager::{UserError, UserManager};
+pub use password::PasswordHelper;
+pub use state::FastUsers;
+pub use store::{StoreError, UserStore};
+pub use strategy::{JwtStrategy, Strategy};
+pub use token::JwtKeys;
+pub use transport::{BearerTransport, CookieTransport, Transport};
+pub use user::{User, UserId};
+
+/// Derives [`User`](trait@User) for a user struct: the read, create, update and changes types,
+/// and the SQL for every enabled database.
+///
+/// The struct must declare `id` (`uuid::Uuid` or `i64`), `email: String`,
+/// `hashed_password: String`, `is_active: bool`, `is_superuser: bool` and `is_verified: bool`.
+///
+/// Struct attributes, in `#[fastusers(...)]`:
+/// - `table = "name"`: the table (default `"user"`, as the reference);
+/// - `crate = "path"`: where fastusers is, if renamed (default `::fastusers`).
+///
+/// Field attributes on custom fields, in `#[fastusers(...)]`:
+/// - `create`: settable at registration;
+/// - `update`: a user may change it through `PATCH /users/me` (a superuser may change every
+///   field but `id` and `read_only` ones);
+/// - `read_only`: shown, never set through the API;
+/// - `hidden`: never shown to clients;
+/// - `sql_type = "TYPE"`: the column type, for types fastusers does not know.
+///
+/// ```
+/// use fastusers::prelude::*;
+///
+/// #[derive(User, Clone, Debug)]
+/// #[fastusers(table = "member")]
+/// pub struct Member {
+///     pub id: i64,
+///     pub email: String,
+///     pub hashed_password: String,
+///     pub is_active: bool,
+///     pub is_superuser: bool,
+///     pub is_verified: bool,
+///     #[fastusers(create, update)]
+///     pub first_name: Option<String>,
+///     #[fastusers(hidden)]
+///     pub notes: Option<String>,
+/// }
+///
+/// let read = MemberRead { id: 1, email: "a@b.co".into(), is_active: true, is_superuser: false, is_verified: false, first_name: None };
+/// assert_eq!(serde_json::to_value(&read).unwrap()["first_name"], serde_json::Value::Null);
+/// ```
+pub use fastusers_macros::User;
+
+/// Declares the application's authentication backends.
+///
+/// ```
+/// # use fastusers::prelude::*;
+/// # #[derive(User, Clone, Debug)]
+/// # pub struct User { pub id: uuid::Uuid, pub email: String, pub hashed_password: String,
+/// #     pub is_active: bool, pub is_superuser: bool, pub is_verified: bool }
+/// fastusers::auth_backends! {
+///     /// How our users log in.
+///     pub struct Auth for User {
+///         jwt: BearerTransport, JwtStrategy;
+///         cookie: CookieTransport, JwtStrategy;
+///     }
+/// }
+/// ```
+///
+/// generates:
+/// - `pub struct Auth { pub jwt: Backend<BearerTransport, JwtStrategy>, pub cookie: ... }`;
+/// - `impl Backends for Auth`, trying the backends in declared order;
+/// - a router per backend, `Auth::jwt_router()` and `Auth::cookie_router()`, with
+///   `POST /login` and `POST /logout` (mount them at `/auth/jwt`, `/auth/cookie`);
+/// - a constant per backend, `Auth::JWT` and `Auth::COOKIE`, to accept only some backends in an
+///   extractor: `ActiveUser<Auth, { Auth::JWT }>`.
+///
+/// Backend names must be unique; a duplicate is a compile error.
+#[macro_export]
+macro_rules! auth_backends {
+    ($($tokens:tt)*) => {
+        $crate::__private::auth_backends_impl! { $crate; $($tokens)* }
+    };
+}
+
+/// Everything an application needs, in one import.
+pub mod prelude {
+    pub use crate::backend::{Backend, Backends};
+    pub use crate::error::{ApiError, ErrorCode};
+    pub use crate::extract::{ActiveUser, CurrentUser, OptionalUser, Superuser, VerifiedUser};
+    pub use crate::hooks::{Hooks, InvalidPassword, PasswordOwner};
+    pub use crate::manager::UserManager;
+    pub use crate::password::PasswordHelper;
+    pub use crate::state::FastUsers;
+    pub use crate::store::UserStore;
+    pub use crate::strategy::JwtStrategy;
+    pub use crate::token::JwtKeys;
+    pub use crate::transport::{BearerTransport, CookieTransport};
+    pub use crate::user::User;
+    pub use fastusers_macros::User;
+}
+
+/// What generated code uses. Not public API: no stability promise.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::body;
+    pub use crate::routes::auth::router as auth_router;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crate::store::sql_id::SqlId;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crate::store::SqlUser;
+    pub use axum;
+    pub use fastusers_macros::auth_backends_impl;
+    pub use serde;
+    pub use serde_json;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use sqlx;
+}

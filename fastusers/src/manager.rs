@@ -1,0 +1,218 @@
+//! The user manager: every operation on users, with validation, hashing and hooks.
+
+use std::sync::Arc;
+
+use crate::hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
+use crate::password::{PasswordError, PasswordHelper};
+use crate::store::{StoreError, UserStore};
+use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
+
+/// Why a user operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// A user with this email already exists.
+    #[error("a user with this email already exists")]
+    AlreadyExists,
+    /// `validate_password` refused the password.
+    #[error(transparent)]
+    InvalidPassword(#[from] InvalidPassword),
+    /// No such user.
+    #[error("the user does not exist")]
+    NotFound,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// Creates, authenticates, updates and deletes users. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use fastusers::prelude::*;
+/// use fastusers::password::Argon2Params;
+///
+/// #[derive(User, Clone, Debug)]
+/// pub struct Member {
+///     pub id: uuid::Uuid,
+///     pub email: String,
+///     pub hashed_password: String,
+///     pub is_active: bool,
+///     pub is_superuser: bool,
+///     pub is_verified: bool,
+/// }
+///
+/// let store = fastusers::store::connect::<Member>("sqlite::memory:").await.unwrap();
+/// let manager = UserManager::new(store)
+///     .with_password_helper(PasswordHelper::new(Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap());
+/// let create = MemberCreate { email: "king.arthur@camelot.bt".into(), password: "guinevere".into(), ..Default::default() };
+/// let user = manager.create(create, true, None).await.unwrap();
+/// assert!(user.is_active && !user.is_superuser);
+/// let found = manager.authenticate("KING.ARTHUR@camelot.bt", "guinevere").await.unwrap();
+/// assert_eq!(found.unwrap().id, user.id);
+/// # }
+/// ```
+pub struct UserManager<U: User> {
+    store: Arc<dyn UserStore<U>>,
+    passwords: PasswordHelper,
+    hooks: Arc<dyn Hooks<U>>,
+}
+
+impl<U: User> Clone for UserManager<U> {
+    fn clone(&self) -> Self {
+        Self { store: self.store.clone(), passwords: self.passwords.clone(), hooks: self.hooks.clone() }
+    }
+}
+
+impl<U: User> std::fmt::Debug for UserManager<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserManager").field("passwords", &self.passwords).finish_non_exhaustive()
+    }
+}
+
+impl<U: User> UserManager<U> {
+    /// A manager on this store, with default argon2id parameters and no hooks.
+    pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
+        Self { store, passwords: PasswordHelper::default(), hooks: Arc::new(NoHooks) }
+    }
+
+    /// Uses these hooks.
+    pub fn with_hooks(mut self, hooks: impl Hooks<U>) -> Self {
+        self.hooks = Arc::new(hooks);
+        self
+    }
+
+    /// Uses this password helper (other argon2 parameters).
+    pub fn with_password_helper(mut self, passwords: PasswordHelper) -> Self {
+        self.passwords = passwords;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn UserStore<U>> {
+        &self.store
+    }
+
+    /// The hooks.
+    pub fn hooks(&self) -> &dyn Hooks<U> {
+        &*self.hooks
+    }
+
+    /// The password helper.
+    pub fn passwords(&self) -> &PasswordHelper {
+        &self.passwords
+    }
+
+    /// The user with this id.
+    pub async fn get(&self, id: &U::Id) -> Result<Option<U>, UserError> {
+        Ok(self.store.get(id).await?)
+    }
+
+    /// The user with this email (case-insensitive).
+    pub async fn get_by_email(&self, email: &str) -> Result<Option<U>, UserError> {
+        Ok(self.store.get_by_email(email).await?)
+    }
+
+    /// Registers a user: `validate_password`, then the uniqueness check, then the argon2id
+    /// hash, then the insert, then `on_after_register`. `safe` ignores the flags of the body
+    /// (`is_active`, `is_superuser`, `is_verified`), as the register route does.
+    pub async fn create(&self, create: U::Create, safe: bool, request: RequestInfo<'_>) -> Result<U, UserError> {
+        self.hooks.validate_password(create.password(), PasswordOwner::New(&create)).await?;
+        if self.store.get_by_email(create.email()).await?.is_some() {
+            return Err(UserError::AlreadyExists);
+        }
+        let hash = self.passwords.hash(create.password().to_owned()).await?;
+        let user = U::from_create(create, U::Id::generate(), hash, safe);
+        let user = self.store.create(&user).await.map_err(|e| match e {
+            // Lost a race with a concurrent registration: the unique index decided.
+            StoreError::Conflict(_) => UserError::AlreadyExists,
+            other => UserError::Store(other),
+        })?;
+        self.hooks.on_after_register(&user, request).await;
+        Ok(user)
+    }
+
+    /// Checks credentials. Returns the user when the password matches, whatever the user's
+    /// status (the routes decide what an inactive user gets). An unknown email costs the same
+    /// hashing time as a wrong password. A hash made with other parameters, or a bcrypt hash,
+    /// is replaced by a fresh argon2id hash.
+    pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<U>, UserError> {
+        let Some(user) = self.store.get_by_email(email).await? else {
+            self.passwords.burn(password.to_owned()).await?;
+            return Ok(None);
+        };
+        let (ok, new_hash) =
+            self.passwords.verify_and_update(password.to_owned(), user.hashed_password().to_owned()).await?;
+        if !ok {
+            return Ok(None);
+        }
+        match new_hash {
+            Some(hash) => {
+                let mut changes = U::Changes::default();
+                changes.set_hashed_password(hash);
+                Ok(self.store.update(user.id(), &changes).await?.or(Some(user)))
+            }
+            None => Ok(Some(user)),
+        }
+    }
+
+    /// Applies a PATCH body. `safe` keeps only what users may change about themselves. A new
+    /// email must be free and resets `is_verified` (unless the body sets it); a new password
+    /// goes through `validate_password` and is hashed. Calls `on_after_update`.
+    pub async fn update(
+        &self,
+        update: U::Update,
+        user: &U,
+        safe: bool,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
+        let password = update.password().map(str::to_owned);
+        let mut changes = update.into_changes(safe);
+        if let Some(password) = password {
+            self.hooks.validate_password(&password, PasswordOwner::Existing(user)).await?;
+            changes.set_hashed_password(self.passwords.hash(password).await?);
+        }
+        self.apply(user, changes, request).await
+    }
+
+    /// Applies column changes directly (no password validation: set a hash, not a password),
+    /// with the email rules of [`update`](Self::update) and `on_after_update`.
+    pub async fn apply(&self, user: &U, mut changes: U::Changes, request: RequestInfo<'_>) -> Result<U, UserError> {
+        if let Some(email) = changes.email().map(str::to_owned) {
+            if email == user.email() {
+                // Unchanged: nothing to check, nothing to reset.
+            } else {
+                let taken = self.store.get_by_email(&email).await?;
+                if taken.is_some_and(|other| other.id() != user.id()) {
+                    return Err(UserError::AlreadyExists);
+                }
+                if changes.is_verified().is_none() {
+                    changes.set_is_verified(false);
+                }
+            }
+        }
+        let updated = if changes.is_empty() {
+            self.store.get(user.id()).await?
+        } else {
+            self.store.update(user.id(), &changes).await.map_err(|e| match e {
+                StoreError::Conflict(_) => UserError::AlreadyExists,
+                other => UserError::Store(other),
+            })?
+        };
+        let updated = updated.ok_or(UserError::NotFound)?;
+        self.hooks.on_after_update(&updated, &changes, request).await;
+        Ok(updated)
+    }
+
+    /// Deletes a user: `on_before_delete`, the delete, `on_after_delete`.
+    pub async fn delete(&self, user: &U, request: RequestInfo<'_>) -> Result<(), UserError> {
+        self.hooks.on_before_delete(user, request).await;
+        if !self.store.delete(user.id()).await? {
+            return Err(UserError::NotFound);
+        }
+        self.hooks.on_after_delete(user, request).await;
+        Ok(())
+    }
+}

@@ -1,0 +1,209 @@
+//! Password hashing: argon2id, with bcrypt hashes verified for migrated databases.
+//!
+//! Hashing is deliberately slow, so the async API runs it on tokio's blocking pool and never
+//! on an async worker thread: a storm of logins cannot stall the rest of the server.
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// The argon2 parameters are invalid.
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    /// Hashing failed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+    /// The blocking task running the hash was cancelled or panicked.
+    #[error("password hashing task failed: {0}")]
+    Task(String),
+}
+
+/// Argon2id cost parameters.
+///
+/// The default is fastapi-users' (argon2-cffi's): 64 MiB of memory, 3 passes, 4 lanes. The lanes
+/// are computed in parallel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB (`m`).
+    pub memory_kib: u32,
+    /// Passes (`t`).
+    pub iterations: u32,
+    /// Lanes (`p`).
+    pub parallelism: u32,
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self { memory_kib: 65536, iterations: 3, parallelism: 4 }
+    }
+}
+
+/// Hashes and verifies passwords. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use fastusers::password::{Argon2Params, PasswordHelper};
+///
+/// // Small parameters keep the example fast; use the defaults in production.
+/// let helper = PasswordHelper::new(Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap();
+/// let hash = helper.hash("guinevere".to_owned()).await.unwrap();
+/// assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
+/// let (ok, new_hash) = helper.verify_and_update("guinevere".to_owned(), hash).await.unwrap();
+/// assert!(ok && new_hash.is_none());
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PasswordHelper {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    params: Argon2Params,
+    argon2: Argon2<'static>,
+    /// A hash of a random password, verified against when the email is unknown so that a
+    /// login takes as long whether or not the user exists.
+    dummy_hash: String,
+}
+
+impl Default for PasswordHelper {
+    fn default() -> Self {
+        Self::new(Argon2Params::default()).expect("the default argon2 parameters are valid")
+    }
+}
+
+impl PasswordHelper {
+    /// A helper hashing with these parameters.
+    pub fn new(params: Argon2Params) -> Result<Self, PasswordError> {
+        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
+        let mut inner = Inner { params, argon2, dummy_hash: String::new() };
+        inner.dummy_hash = inner.hash(&crate::token::random_token())?;
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> Argon2Params {
+        self.inner.params
+    }
+
+    /// Hashes a password on the blocking pool.
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
+        let inner = self.inner.clone();
+        run_blocking(move || inner.hash(&password)).await?
+    }
+
+    /// Checks `password` against `hash` on the blocking pool. Returns whether it matches and,
+    /// when it does but the hash is outdated (other argon2 parameters, or bcrypt), a new hash
+    /// to store.
+    pub async fn verify_and_update(
+        &self,
+        password: String,
+        hash: String,
+    ) -> Result<(bool, Option<String>), PasswordError> {
+        let inner = self.inner.clone();
+        run_blocking(move || inner.verify_and_update(&password, &hash)).await?
+    }
+
+    /// Spends the time of one verification without a user, so that an unknown email answers
+    /// no faster than a wrong password.
+    pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let _ = inner.verify_and_update(&password, &inner.dummy_hash);
+        })
+        .await
+    }
+
+    /// Synchronous hash, for commands and tests outside a runtime.
+    pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
+        self.inner.hash(password)
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| PasswordError::Task(e.to_string()))
+}
+
+impl Inner {
+    fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        self.argon2
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    }
+
+    fn verify_and_update(&self, password: &str, hash: &str) -> Result<(bool, Option<String>), PasswordError> {
+        if is_bcrypt(hash) {
+            let ok = bcrypt::verify(password, hash).unwrap_or(false);
+            return Ok((ok, if ok { Some(self.hash(password)?) } else { None }));
+        }
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            tracing::warn!("stored password hash is in an unknown format");
+            return Ok((false, None));
+        };
+        if self.argon2.verify_password(password.as_bytes(), &parsed).is_err() {
+            return Ok((false, None));
+        }
+        let current = parsed.algorithm.as_str() == "argon2id"
+            && Params::try_from(&parsed).is_ok_and(|p| {
+                p.m_cost() == self.params.memory_kib
+                    && p.t_cost() == self.params.iterations
+                    && p.p_cost() == self.params.parallelism
+            });
+        Ok((true, if current { None } else { Some(self.hash(password)?) }))
+    }
+}
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| hash.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> PasswordHelper {
+        PasswordHelper::new(Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 2 }).unwrap()
+    }
+
+    #[tokio::test]
+    async fn hash_then_verify() {
+        let helper = small();
+        let hash = helper.hash("lancelot".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=2$"));
+        assert_eq!(helper.verify_and_update("lancelot".into(), hash.clone()).await.unwrap(), (true, None));
+        assert_eq!(helper.verify_and_update("galahad".into(), hash).await.unwrap(), (false, None));
+    }
+
+    #[tokio::test]
+    async fn outdated_parameters_are_rehashed() {
+        let old = PasswordHelper::new(Argon2Params { memory_kib: 512, iterations: 1, parallelism: 1 }).unwrap();
+        let hash = old.hash("lancelot".into()).await.unwrap();
+        let (ok, new_hash) = small().verify_and_update("lancelot".into(), hash).await.unwrap();
+        assert!(ok);
+        assert!(new_hash.unwrap().starts_with("$argon2id$v=19$m=1024,t=1,p=2$"));
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_verify_and_upgrade() {
+        let helper = PasswordHelper::default();
+        // bcrypt (verify-only legacy in the reference), cost 4 to keep the test fast.
+        let bcrypt_hash = bcrypt::hash_with_result("guinevere", 4).unwrap().format_for_version(bcrypt::Version::TwoB);
+        let (ok, new_hash) = helper.verify_and_update("guinevere".into(), bcrypt_hash.clone()).await.unwrap();
+        assert!(ok);
+        assert!(new_hash.unwrap().starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
+        assert_eq!(helper.verify_and_update("wrong".into(), bcrypt_hash).await.unwrap(), (false, None));
+    }
+
+    #[tokio::test]
+    async fn unknown_format_is_a_mismatch() {
+        assert_eq!(small().verify_and_update("x".into(), "plain".into()).await.unwrap(), (false, None));
+    }
+}

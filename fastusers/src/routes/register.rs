@@ -1,0 +1,38 @@
+//! `POST /register`.
+
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::post;
+use axum::{Json, Router};
+
+use super::user_error;
+use crate::backend::Backends;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ErrorCode};
+use crate::state::FastUsers;
+use crate::user::User;
+
+type Read<A> = <<A as Backends>::User as User>::Read;
+type Create<A> = <<A as Backends>::User as User>::Create;
+
+/// The register router: `POST /register`, answering `201` with the new user.
+pub fn router<A, S>() -> Router<S>
+where
+    A: Backends,
+    S: Clone + Send + Sync + 'static,
+    FastUsers<A>: FromRef<S>,
+{
+    Router::new().route("/register", post(register::<A>))
+}
+
+async fn register<A: Backends>(
+    State(state): State<FastUsers<A>>,
+    parts: Parts,
+    JsonBody(create): JsonBody<Create<A>>,
+) -> Result<(StatusCode, Json<Read<A>>), ApiError> {
+    let user = state.manager().create(create, true, Some(&parts)).await.map_err(|e| {
+        user_error(e, ErrorCode::RegisterInvalidPassword, ErrorCode::RegisterUserAlreadyExists)
+    })?;
+    Ok((StatusCode::CREATED, Json(user.to_read())))
+}

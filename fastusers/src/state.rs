@@ -1,0 +1,89 @@
+//! [`FastUsers`]: the state every fastusers route and extractor reads.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+
+use crate::backend::Backends;
+use crate::manager::UserManager;
+use crate::routes;
+
+/// The user manager and the authentication backends, shared by the routes and extractors.
+/// Cheap to clone.
+///
+/// Use it as the router's state, or implement `FromRef<YourState>` for it to keep your own
+/// state (see axum's `FromRef`).
+pub struct FastUsers<A: Backends> {
+    inner: Arc<Inner<A>>,
+}
+
+struct Inner<A: Backends> {
+    manager: UserManager<A::User>,
+    backends: A,
+    requires_verification: bool,
+}
+
+impl<A: Backends> Clone for FastUsers<A> {
+    fn clone(&self) -> Self {
+        Self { inner: self.inner.clone() }
+    }
+}
+
+impl<A: Backends> std::fmt::Debug for FastUsers<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FastUsers")
+            .field("backends", &A::NAMES)
+            .field("requires_verification", &self.inner.requires_verification)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Backends> FastUsers<A> {
+    /// Pairs a user manager with the application's backends.
+    pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
+        Self { inner: Arc::new(Inner { manager, backends, requires_verification: false }) }
+    }
+
+    /// Requires a verified email to log in (400 `LOGIN_USER_NOT_VERIFIED`) and to use the
+    /// users routes (403), as the reference's `requires_verification=True`. Default: false.
+    pub fn requires_verification(self, required: bool) -> Self {
+        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| {
+            panic!("FastUsers::requires_verification must be called before the state is cloned")
+        });
+        Self { inner: Arc::new(Inner { requires_verification: required, ..inner }) }
+    }
+
+    /// The user manager.
+    pub fn manager(&self) -> &UserManager<A::User> {
+        &self.inner.manager
+    }
+
+    /// The backends.
+    pub fn backends(&self) -> &A {
+        &self.inner.backends
+    }
+
+    /// Whether verification is required.
+    pub fn verification_required(&self) -> bool {
+        self.inner.requires_verification
+    }
+
+    /// `POST /register` (mount it at `/auth`).
+    pub fn register_router<S>() -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::register::router::<A, S>()
+    }
+
+    /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).
+    pub fn users_router<S>() -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::users::router::<A, S>()
+    }
+}

@@ -1,0 +1,143 @@
+//! Where users are kept: the [`UserStore`] trait and its SQL implementations.
+//!
+//! `#[derive(User)]` writes the SQL for each database (complete statements, no query built at
+//! run time); [`SqlStore`] runs it on a sqlx pool. [`connect`] picks the database from a URL.
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[doc(hidden)]
+pub mod sql_id;
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{SqlStore, SqlUser};
+
+use async_trait::async_trait;
+
+use crate::user::User;
+
+/// Why the store could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached (down, restarting, pool exhausted). Answered as a 503;
+    /// the pool reconnects by itself when the database is back.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// A unique constraint refused the write (the email is taken).
+    #[error("a unique constraint was violated: {0}")]
+    Conflict(String),
+    /// Any other database error.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => Self::Unavailable(error.to_string()),
+            // PostgreSQL shutting down or refusing connections (class 57P, 53, 08).
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("53") || c.starts_with("08")) =>
+            {
+                Self::Unavailable(error.to_string())
+            }
+            _ => Self::Database(error.to_string()),
+        }
+    }
+}
+
+/// Storage of users. The user manager is its only caller in fastusers; implement it to keep
+/// users somewhere other than SQL.
+#[async_trait]
+pub trait UserStore<U: User>: Send + Sync + 'static {
+    /// The user with this id.
+    async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError>;
+    /// The user with this email, compared case-insensitively.
+    async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError>;
+    /// Inserts a new user and returns it as stored (with its database-generated id, if any).
+    /// An email already taken (case-insensitively) is a [`StoreError::Conflict`].
+    async fn create(&self, user: &U) -> Result<U, StoreError>;
+    /// Applies the changes that are set and returns the updated user; `None` when no such user.
+    async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError>;
+    /// Deletes the user; whether there was one.
+    async fn delete(&self, id: &U::Id) -> Result<bool, StoreError>;
+}
+
+/// Why [`connect`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL names a database this build does not support.
+    #[error(
+        "unsupported database URL `{0}`: expected `sqlite:...` (feature `sqlite`) or `postgres://...` (feature `postgres`)"
+    )]
+    Unsupported(String),
+    /// Connecting or migrating failed.
+    #[error("could not open the user database: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Opens the user store named by `url` (`sqlite:users.db`, `sqlite::memory:`,
+/// `postgres://user@host/db`) and creates the user table if it does not exist.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use fastusers::prelude::*;
+///
+/// #[derive(User, Clone, Debug)]
+/// pub struct Member {
+///     pub id: uuid::Uuid,
+///     pub email: String,
+///     pub hashed_password: String,
+///     pub is_active: bool,
+///     pub is_superuser: bool,
+///     pub is_verified: bool,
+/// }
+///
+/// let store = fastusers::store::connect::<Member>("sqlite::memory:").await.unwrap();
+/// assert!(store.get_by_email("nobody@example.com").await.unwrap().is_none());
+/// # }
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub async fn connect<U>(url: &str) -> Result<std::sync::Arc<dyn UserStore<U>>, ConnectError>
+where
+    U: ConnectableUser,
+{
+    #[cfg(feature = "sqlite")]
+    if url.starts_with("sqlite:") {
+        let store = SqlStore::<U, sqlx::Sqlite>::connect_sqlite(url).await?;
+        store.migrate().await?;
+        return Ok(std::sync::Arc::new(store));
+    }
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = SqlStore::<U, sqlx::Postgres>::connect_postgres(url).await?;
+        store.migrate().await?;
+        return Ok(std::sync::Arc::new(store));
+    }
+    Err(ConnectError::Unsupported(url.to_owned()))
+}
+
+/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+pub trait ConnectableUser: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres> {}
+#[cfg(all(feature = "sqlite", feature = "postgres"))]
+impl<U: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres>> ConnectableUser for U {}
+
+/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+pub trait ConnectableUser: SqlUser<sqlx::Sqlite> {}
+#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+impl<U: SqlUser<sqlx::Sqlite>> ConnectableUser for U {}
+
+/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+pub trait ConnectableUser: SqlUser<sqlx::Postgres> {}
+#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+impl<U: SqlUser<sqlx::Postgres>> ConnectableUser for U {}

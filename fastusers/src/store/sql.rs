@@ -1,0 +1,158 @@
+//! The SQL user store on a sqlx pool, for SQLite and PostgreSQL.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::query::Query;
+use sqlx::{Database, Pool};
+
+use super::{StoreError, UserStore};
+use crate::user::User;
+
+/// The SQL of a user model for one database, written by `#[derive(User)]`.
+///
+/// Every statement is a complete literal: the derive knows the columns, so nothing is built at
+/// run time. The update statement writes each column as `CASE WHEN <set?> THEN <value> ELSE
+/// <column> END`, so that one prepared statement updates exactly the fields that were set.
+pub trait SqlUser<DB: Database>: User {
+    /// Statements that create the table and its indexes if they do not exist.
+    const SCHEMA: &'static [&'static str];
+    /// Selects one user by id (`$1`).
+    const SELECT_BY_ID: &'static str;
+    /// Selects one user by email, case-insensitively (`lower(email) = lower($1)`).
+    const SELECT_BY_EMAIL: &'static str;
+    /// Inserts a user and returns the stored row.
+    const INSERT: &'static str;
+    /// Updates the columns whose flag is set and returns the row.
+    const UPDATE: &'static str;
+    /// Deletes a user by id.
+    const DELETE: &'static str;
+
+    /// Reads a user from a row of the table.
+    fn from_row(row: &DB::Row) -> Result<Self, sqlx::Error>;
+    /// Binds an id.
+    fn bind_id<'q>(id: &Self::Id, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
+    /// Binds the values of [`Self::INSERT`].
+    fn bind_insert<'q>(&self, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
+    /// Binds the flags and values of [`Self::UPDATE`] after the id.
+    fn bind_update<'q>(changes: &Self::Changes, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
+}
+
+/// A [`UserStore`] on a sqlx pool.
+pub struct SqlStore<U, DB: Database> {
+    pool: Pool<DB>,
+    user: PhantomData<fn() -> U>,
+}
+
+impl<U, DB: Database> std::fmt::Debug for SqlStore<U, DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore").field("database", &DB::NAME).finish_non_exhaustive()
+    }
+}
+
+impl<U, DB: Database> Clone for SqlStore<U, DB> {
+    fn clone(&self) -> Self {
+        Self { pool: self.pool.clone(), user: PhantomData }
+    }
+}
+
+impl<U, DB: Database> SqlStore<U, DB> {
+    /// A store on an existing pool. Call [`migrate`](Self::migrate) to create the table.
+    pub fn from_pool(pool: Pool<DB>) -> Self {
+        Self { pool, user: PhantomData }
+    }
+
+    /// The pool, to share it with the rest of the application.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+}
+
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[cfg(feature = "sqlite")]
+impl<U> SqlStore<U, sqlx::Sqlite> {
+    /// Opens a SQLite database (created if missing, WAL journal). `sqlite::memory:` gets a
+    /// single shared connection, since every connection would see its own empty database.
+    pub async fn connect_sqlite(url: &str) -> Result<Self, StoreError> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        use std::str::FromStr;
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = if memory { options } else { options.journal_mode(SqliteJournalMode::Wal) };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Ok(Self::from_pool(pool))
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl<U> SqlStore<U, sqlx::Postgres> {
+    /// Connects to PostgreSQL. Connections are made as needed, so the store comes back by
+    /// itself after the server restarts.
+    pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        Ok(Self::from_pool(pool))
+    }
+}
+
+macro_rules! sql_store {
+    ($feature:literal, $db:ty) => {
+        #[cfg(feature = $feature)]
+        impl<U: SqlUser<$db>> SqlStore<U, $db> {
+            /// Creates the user table and its indexes if they do not exist.
+            pub async fn migrate(&self) -> Result<(), StoreError> {
+                for statement in U::SCHEMA {
+                    sqlx::query::<$db>(*statement).execute(&self.pool).await?;
+                }
+                Ok(())
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        #[async_trait]
+        impl<U: SqlUser<$db>> UserStore<U> for SqlStore<U, $db> {
+            async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
+                let row = U::bind_id(id, sqlx::query(U::SELECT_BY_ID)).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+            }
+
+            async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
+                let row = sqlx::query(U::SELECT_BY_EMAIL).bind(email).fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+            }
+
+            async fn create(&self, user: &U) -> Result<U, StoreError> {
+                let row = user.bind_insert(sqlx::query(U::INSERT)).fetch_one(&self.pool).await?;
+                Ok(U::from_row(&row)?)
+            }
+
+            async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError> {
+                let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
+                let row = query.fetch_optional(&self.pool).await?;
+                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+            }
+
+            async fn delete(&self, id: &U::Id) -> Result<bool, StoreError> {
+                let done = U::bind_id(id, sqlx::query(U::DELETE)).execute(&self.pool).await?;
+                Ok(done.rows_affected() > 0)
+            }
+        }
+    };
+}
+
+sql_store!("sqlite", sqlx::Sqlite);
+sql_store!("postgres", sqlx::Postgres);

@@ -1,0 +1,223 @@
+//! Transports: how a token travels between client and server.
+
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Carries tokens: reads one from a request, and writes the login and logout responses.
+pub trait Transport: Send + Sync + 'static {
+    /// The token of this request, if it carries one.
+    fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
+    /// The answer to a successful login.
+    fn login_response(&self, token: String) -> Response;
+    /// The answer to a logout.
+    fn logout_response(&self) -> Response;
+}
+
+/// `Authorization: Bearer <token>`; login answers `200 {"access_token", "token_type": "bearer"}`.
+#[derive(Debug, Clone)]
+pub struct BearerTransport {
+    token_url: String,
+}
+
+impl BearerTransport {
+    /// A bearer transport whose login route is `token_url` (relative, e.g. `auth/jwt/login`;
+    /// documented in OpenAPI as the password flow's token URL).
+    pub fn new(token_url: impl Into<String>) -> Self {
+        Self { token_url: token_url.into() }
+    }
+
+    /// The login route's URL.
+    pub fn token_url(&self) -> &str {
+        &self.token_url
+    }
+}
+
+#[derive(Serialize)]
+struct BearerResponse {
+    access_token: String,
+    token_type: &'static str,
+}
+
+impl Transport for BearerTransport {
+    fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.split_once(' ')?;
+        (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+    }
+
+    fn login_response(&self, token: String) -> Response {
+        axum::Json(BearerResponse { access_token: token, token_type: "bearer" }).into_response()
+    }
+
+    fn logout_response(&self) -> Response {
+        StatusCode::NO_CONTENT.into_response()
+    }
+}
+
+/// The `SameSite` attribute of a cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SameSite {
+    /// `SameSite=lax` (the default).
+    #[default]
+    Lax,
+    /// `SameSite=strict`.
+    Strict,
+    /// `SameSite=none` (requires `Secure`).
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Lax => "lax",
+            Self::Strict => "strict",
+            Self::None => "none",
+        }
+    }
+}
+
+/// A cookie holding the token; login and logout answer `204` with `Set-Cookie`.
+///
+/// The defaults are fastapi-users': name `fastapiusersauth`, a session cookie (no `Max-Age`),
+/// `Path=/`, no domain, `Secure`, `HttpOnly`, `SameSite=lax`.
+///
+/// ```
+/// use fastusers::transport::CookieTransport;
+/// let cookie = CookieTransport::new().max_age(3600).secure(false);
+/// assert_eq!(cookie.set_cookie_value("t"), "fastapiusersauth=t; HttpOnly; Max-Age=3600; Path=/; SameSite=lax");
+/// ```
+#[derive(Debug, Clone)]
+pub struct CookieTransport {
+    name: String,
+    max_age: Option<u64>,
+    path: String,
+    domain: Option<String>,
+    secure: bool,
+    http_only: bool,
+    same_site: SameSite,
+}
+
+impl Default for CookieTransport {
+    fn default() -> Self {
+        Self {
+            name: "fastapiusersauth".to_owned(),
+            max_age: None,
+            path: "/".to_owned(),
+            domain: None,
+            secure: true,
+            http_only: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+impl CookieTransport {
+    /// A cookie transport with the reference's defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The cookie's name (default `fastapiusersauth`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// `Max-Age` in seconds (default: none, a session cookie).
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        self.max_age = Some(seconds);
+        self
+    }
+
+    /// `Path` (default `/`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// `Domain` (default: none).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// `Secure` (default true; turn it off only for plain-HTTP development).
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// `HttpOnly` (default true).
+    pub fn http_only(mut self, http_only: bool) -> Self {
+        self.http_only = http_only;
+        self
+    }
+
+    /// `SameSite` (default lax).
+    pub fn same_site(mut self, same_site: SameSite) -> Self {
+        self.same_site = same_site;
+        self
+    }
+
+    /// The cookie's name.
+    pub fn cookie_name(&self) -> &str {
+        &self.name
+    }
+
+    /// The `Set-Cookie` value that stores `token`, attributes in Starlette's order.
+    pub fn set_cookie_value(&self, token: &str) -> String {
+        self.cookie(token, self.max_age)
+    }
+
+    fn cookie(&self, value: &str, max_age: Option<u64>) -> String {
+        let mut cookie = format!("{}={}", self.name, value);
+        if let Some(domain) = &self.domain {
+            cookie.push_str(&format!("; Domain={domain}"));
+        }
+        if self.http_only {
+            cookie.push_str("; HttpOnly");
+        }
+        if let Some(age) = max_age {
+            cookie.push_str(&format!("; Max-Age={age}"));
+        }
+        cookie.push_str(&format!("; Path={}", self.path));
+        cookie.push_str(&format!("; SameSite={}", self.same_site.as_str()));
+        if self.secure {
+            cookie.push_str("; Secure");
+        }
+        cookie
+    }
+
+    fn with_cookie(&self, value: String) -> Response {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::SET_COOKIE, v);
+        }
+        response
+    }
+}
+
+impl Transport for CookieTransport {
+    fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(name, _)| *name == self.name)
+            .map(|(_, value)| value.trim_matches('"'))
+            .filter(|value| !value.is_empty())
+    }
+
+    fn login_response(&self, token: String) -> Response {
+        self.with_cookie(self.set_cookie_value(&token))
+    }
+
+    fn logout_response(&self) -> Response {
+        self.with_cookie(self.cookie("\"\"", Some(0)))
+    }
+}
