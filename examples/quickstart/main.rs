@@ -48,9 +48,15 @@ struct AppHooks;
 
 #[fastusers::async_trait]
 impl Hooks<User> for AppHooks {
-    async fn validate_password(&self, password: &str, owner: PasswordOwner<'_, User>) -> Result<(), InvalidPassword> {
+    async fn validate_password(
+        &self,
+        password: &str,
+        owner: PasswordOwner<'_, User>,
+    ) -> Result<(), InvalidPassword> {
         if password.chars().count() < 8 {
-            return Err(InvalidPassword::new("Password should be at least 8 characters"));
+            return Err(InvalidPassword::new(
+                "Password should be at least 8 characters",
+            ));
         }
         if password.contains(owner.email()) {
             return Err(InvalidPassword::new("Password should not contain e-mail"));
@@ -63,11 +69,17 @@ impl Hooks<User> for AppHooks {
     }
 
     async fn on_after_forgot_password(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
-        tracing::info!("User {} has forgot their password. Reset token: {token}", user.id);
+        tracing::info!(
+            "User {} has forgot their password. Reset token: {token}",
+            user.id
+        );
     }
 
     async fn on_after_request_verify(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
-        tracing::info!("Verification requested for user {}. Verification token: {token}", user.id);
+        tracing::info!(
+            "Verification requested for user {}. Verification token: {token}",
+            user.id
+        );
     }
 }
 
@@ -85,20 +97,29 @@ struct Config {
 impl Config {
     fn from_env() -> Result<Self, String> {
         let secret = std::env::var("SECRET").unwrap_or_else(|_| {
-            tracing::warn!("SECRET is not set: using a random secret, so tokens will not survive a restart");
+            tracing::warn!(
+                "SECRET is not set: using a random secret, so tokens will not survive a restart"
+            );
             fastusers::token::random_token()
         });
         let port = match std::env::var("PORT") {
-            Ok(p) => p.parse().map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
+            Ok(p) => p
+                .parse()
+                .map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
             Err(_) => 8000,
         };
         let cookie_secure = match std::env::var("COOKIE_SECURE").as_deref() {
             Ok("false" | "0" | "no") => false,
             Ok("true" | "1" | "yes") | Err(_) => true,
-            Ok(other) => return Err(format!("COOKIE_SECURE must be true or false, not `{other}`")),
+            Ok(other) => {
+                return Err(format!(
+                    "COOKIE_SECURE must be true or false, not `{other}`"
+                ));
+            }
         };
         Ok(Self {
-            database_url: std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite:fastusers.db".to_owned()),
+            database_url: std::env::var("DATABASE_URL")
+                .unwrap_or_else(|_| "sqlite:fastusers.db".to_owned()),
             secret,
             port,
             cookie_secure,
@@ -107,7 +128,9 @@ impl Config {
 }
 
 async fn manager(config: &Config) -> Result<UserManager<User>, String> {
-    let store = fastusers::store::connect::<User>(&config.database_url).await.map_err(|e| e.to_string())?;
+    let store = fastusers::store::connect::<User>(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(UserManager::new(store).with_hooks(AppHooks))
 }
 
@@ -115,7 +138,12 @@ fn app(config: &Config, manager: UserManager<User>) -> Router {
     let strategy = JwtStrategy::new(JwtKeys::hs256(&config.secret), Some(3600));
     let auth = Auth {
         jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
-        cookie: Backend::new(CookieTransport::new().max_age(3600).secure(config.cookie_secure), strategy),
+        cookie: Backend::new(
+            CookieTransport::new()
+                .max_age(3600)
+                .secure(config.cookie_secure),
+            strategy,
+        ),
     };
     Router::new()
         .nest("/auth/jwt", Auth::jwt_router())
@@ -126,7 +154,11 @@ fn app(config: &Config, manager: UserManager<User>) -> Router {
         .with_state(FastUsers::new(manager, auth))
 }
 
-async fn create_superuser(manager: &UserManager<User>, email: &str, password: &str) -> Result<(), String> {
+async fn create_superuser(
+    manager: &UserManager<User>,
+    email: &str,
+    password: &str,
+) -> Result<(), String> {
     let create = UserCreate {
         email: fastusers::email::normalize(email).map_err(|e| format!("invalid email: {e}"))?,
         password: password.to_owned(),
@@ -134,7 +166,10 @@ async fn create_superuser(manager: &UserManager<User>, email: &str, password: &s
         is_verified: Some(true),
         ..Default::default()
     };
-    let user = manager.create(create, false, None).await.map_err(|e| e.to_string())?;
+    let user = manager
+        .create(create, false, None)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("Created superuser {} ({})", user.email, user.id);
     Ok(())
 }
@@ -145,8 +180,14 @@ async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String>
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no user with email {email}"))?;
-    let changes = UserChanges { is_superuser: Some(true), ..Default::default() };
-    let user = manager.apply(&user, changes, None).await.map_err(|e| e.to_string())?;
+    let changes = UserChanges {
+        is_superuser: Some(true),
+        ..Default::default()
+    };
+    let user = manager
+        .apply(&user, changes, None)
+        .await
+        .map_err(|e| e.to_string())?;
     println!("{} ({}) is now a superuser", user.email, user.id);
     Ok(())
 }
@@ -161,8 +202,13 @@ async fn run() -> Result<(), String> {
     match args.as_slice() {
         [] | ["serve"] => {
             let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            tracing::info!("fastusers quickstart listening on http://{addr} (database: {})", config.database_url);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            tracing::info!(
+                "fastusers quickstart listening on http://{addr} (database: {})",
+                config.database_url
+            );
             axum::serve(listener, app(&config, manager))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;

@@ -11,7 +11,8 @@ pub(crate) struct Ctxt {
 
 impl Ctxt {
     pub(crate) fn error_spanned_by(&mut self, tokens: impl ToTokens, message: impl Display) {
-        self.errors.push(syn::Error::new_spanned(tokens.into_token_stream(), message));
+        self.errors
+            .push(syn::Error::new_spanned(tokens.into_token_stream(), message));
     }
 
     pub(crate) fn syn_error(&mut self, error: syn::Error) {
@@ -23,6 +24,10 @@ impl Ctxt {
         if self.errors.is_empty() {
             return Ok(());
         }
-        Err(self.errors.into_iter().map(|e| e.to_compile_error()).collect())
+        Err(self
+            .errors
+            .into_iter()
+            .map(|e| e.to_compile_error())
+            .collect())
     }
 }

@@ -27,7 +27,10 @@ pub struct Backend<T, S> {
 impl<T, S> Backend<T, S> {
     /// Pairs a transport with a strategy.
     pub fn new(transport: T, strategy: S) -> Self {
-        Self { transport, strategy }
+        Self {
+            transport,
+            strategy,
+        }
     }
 }
 
@@ -54,12 +57,18 @@ impl<T: Transport, S> Backend<T, S> {
     where
         S: Strategy<U>,
     {
-        let Some(token) = self.transport.token(parts) else { return Ok(None) };
+        let Some(token) = self.transport.token(parts) else {
+            return Ok(None);
+        };
         Ok(self
             .strategy
             .read_token(token, manager)
             .await?
-            .map(|user| Authenticated { user, token: token.to_owned(), backend: index }))
+            .map(|user| Authenticated {
+                user,
+                token: token.to_owned(),
+                backend: index,
+            }))
     }
 }
 

@@ -70,7 +70,8 @@ impl ValidationErrors {
             self.0
                 .into_iter()
                 .map(|e| {
-                    let mut item = json!({"type": e.kind, "loc": e.loc, "msg": e.msg, "input": e.input});
+                    let mut item =
+                        json!({"type": e.kind, "loc": e.loc, "msg": e.msg, "input": e.input});
                     if let Some(ctx) = e.ctx {
                         item["ctx"] = ctx;
                     }
@@ -101,7 +102,13 @@ fn loc(parts: &[&str]) -> Vec<Value> {
 }
 
 fn body_error(kind: &'static str, msg: &str, input: Value) -> ValidationError {
-    ValidationError { kind, loc: loc(&["body"]), msg: msg.to_owned(), input, ctx: None }
+    ValidationError {
+        kind,
+        loc: loc(&["body"]),
+        msg: msg.to_owned(),
+        input,
+        ctx: None,
+    }
 }
 
 /// Reads the request body, turning the body limit's rejection into a JSON 413.
@@ -120,7 +127,12 @@ async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Ap
 /// `application/json`, or `application/*+json`.
 fn is_json_content_type(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match essence.strip_prefix("application/") {
         Some(subtype) => subtype == "json" || subtype.ends_with("+json"),
         None => false,
@@ -130,7 +142,11 @@ fn is_json_content_type(content_type: Option<&str>) -> bool {
 /// Parses a JSON body into a [`Value`], with FastAPI's answers for empty and malformed bodies.
 pub fn parse_json(bytes: &[u8], content_type: Option<&str>) -> Result<Value, ValidationErrors> {
     if bytes.is_empty() {
-        return Err(ValidationErrors::single(body_error("missing", "Field required", Value::Null)));
+        return Err(ValidationErrors::single(body_error(
+            "missing",
+            "Field required",
+            Value::Null,
+        )));
     }
     if !is_json_content_type(content_type) {
         // FastAPI validates the raw body text against the model: not an object.
@@ -142,7 +158,12 @@ pub fn parse_json(bytes: &[u8], content_type: Option<&str>) -> Result<Value, Val
         )));
     }
     serde_json::from_slice(bytes).map_err(|err| {
-        let position = byte_offset(bytes, err.line(), err.column());
+        // Python's json reports where it stopped: past the end for a truncated document.
+        let position = if err.is_eof() {
+            bytes.len()
+        } else {
+            byte_offset(bytes, err.line(), err.column())
+        };
         ValidationErrors::single(ValidationError {
             kind: "json_invalid",
             loc: vec![Value::from("body"), Value::from(position)],
@@ -177,8 +198,11 @@ impl<T: FromJson, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type =
-            req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = read_bytes(req, state).await?;
         let value = parse_json(&bytes, content_type.as_deref())?;
         Ok(Self(T::from_json(&value)?))
@@ -208,9 +232,18 @@ fn type_error(name: &str, value: &Value, err: &serde_json::Error) -> ValidationE
     } else if text.contains("expected f") {
         ("float_type", "Input should be a valid number".to_owned())
     } else {
-        ("value_error", format!("Value error, {}", json_error_reason(err)))
+        (
+            "value_error",
+            format!("Value error, {}", json_error_reason(err)),
+        )
     };
-    ValidationError { kind, loc: loc(&["body", name]), msg, input: value.clone(), ctx: None }
+    ValidationError {
+        kind,
+        loc: loc(&["body", name]),
+        msg,
+        input: value.clone(),
+        ctx: None,
+    }
 }
 
 fn missing(name: &str, obj: &Map<String, Value>) -> ValidationError {
@@ -223,7 +256,11 @@ fn missing(name: &str, obj: &Map<String, Value>) -> ValidationError {
     }
 }
 
-fn convert<T: DeserializeOwned>(name: &str, value: &Value, errors: &mut ValidationErrors) -> Option<T> {
+fn convert<T: DeserializeOwned>(
+    name: &str,
+    value: &Value,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
     match T::deserialize(value) {
         Ok(v) => Some(v),
         Err(err) => {
@@ -302,14 +339,19 @@ fn lax_bool(value: &Value) -> Option<bool> {
 }
 
 /// An optional boolean, parsed as leniently as Pydantic does; `null` is an error.
-pub fn optional_bool(obj: &Map<String, Value>, name: &str, errors: &mut ValidationErrors) -> Option<bool> {
+pub fn optional_bool(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<bool> {
     let value = obj.get(name)?;
     let parsed = lax_bool(value);
     if parsed.is_none() {
         let (kind, msg) = match value {
-            Value::String(_) | Value::Number(_) => {
-                ("bool_parsing", "Input should be a valid boolean, unable to interpret input")
-            }
+            Value::String(_) | Value::Number(_) => (
+                "bool_parsing",
+                "Input should be a valid boolean, unable to interpret input",
+            ),
             _ => ("bool_type", "Input should be a valid boolean"),
         };
         errors.push(ValidationError {
@@ -341,7 +383,11 @@ fn checked_email(name: &str, value: &Value, errors: &mut ValidationErrors) -> Op
 }
 
 /// A required email address, validated and normalised (domain lower-cased).
-pub fn required_email(obj: &Map<String, Value>, name: &str, errors: &mut ValidationErrors) -> Option<String> {
+pub fn required_email(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
     match obj.get(name) {
         None => {
             errors.push(missing(name, obj));
@@ -352,8 +398,13 @@ pub fn required_email(obj: &Map<String, Value>, name: &str, errors: &mut Validat
 }
 
 /// An optional email address that may not be `null`.
-pub fn optional_email(obj: &Map<String, Value>, name: &str, errors: &mut ValidationErrors) -> Option<String> {
-    obj.get(name).and_then(|value| checked_email(name, value, errors))
+pub fn optional_email(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    obj.get(name)
+        .and_then(|value| checked_email(name, value, errors))
 }
 
 /// The OAuth2 password-flow form of `POST /login`: `username` (the email) and `password`.
@@ -370,7 +421,9 @@ pub struct LoginForm {
 
 impl std::fmt::Debug for LoginForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginForm").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("LoginForm")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -395,14 +448,20 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
                 .map_err(|e| ApiError::new(e.status(), e.body_text()))?
             {
                 let name = field.name().unwrap_or_default().to_owned();
-                let text = field.text().await.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
                 fields.push((name, text));
             }
             fields
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
             let bytes = read_bytes(req, state).await?;
             serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-                ApiError::new(StatusCode::BAD_REQUEST, "The form body is not valid URL-encoded data")
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "The form body is not valid URL-encoded data",
+                )
             })?
         } else {
             // FastAPI reads no form from other content types: every field is missing.
@@ -416,7 +475,12 @@ impl LoginForm {
     /// Validates the form's fields as FastAPI does.
     pub fn from_fields(fields: &[(String, String)]) -> Result<Self, ValidationErrors> {
         // An empty value counts as missing, as in FastAPI's form parsing.
-        let get = |name: &str| fields.iter().find(|(k, v)| k == name && !v.is_empty()).map(|(_, v)| v.clone());
+        let get = |name: &str| {
+            fields
+                .iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.clone())
+        };
         let mut errors = ValidationErrors::new();
         if let Some(grant) = get("grant_type")
             && grant != "password"
@@ -445,6 +509,9 @@ impl LoginForm {
         let username = field("username");
         let password = field("password");
         errors.finish()?;
-        Ok(Self { username: username.unwrap_or_default(), password: password.unwrap_or_default() })
+        Ok(Self {
+            username: username.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+        })
     }
 }

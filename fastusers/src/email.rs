@@ -19,7 +19,9 @@ const MAX_DOMAIN: usize = 253;
 const SPECIAL_USE: &[&str] = &["arpa", "invalid", "local", "localhost", "onion", "test"];
 
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control())
 }
 
 fn invalid_chars(part: &str, ok: impl Fn(char) -> bool) -> Option<String> {
@@ -28,7 +30,12 @@ fn invalid_chars(part: &str, ok: impl Fn(char) -> bool) -> Option<String> {
     if bad.is_empty() {
         None
     } else {
-        Some(bad.iter().map(|c| format!("'{c}'")).collect::<Vec<_>>().join(", "))
+        Some(
+            bad.iter()
+                .map(|c| format!("'{c}'"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
     }
 }
 
@@ -44,14 +51,18 @@ fn invalid_chars(part: &str, ok: impl Fn(char) -> bool) -> Option<String> {
 /// ```
 pub fn normalize(input: &str) -> Result<String, InvalidEmail> {
     if input.len() > MAX_INPUT {
-        return Err(invalid(format!("Length must not exceed {MAX_INPUT} characters")));
+        return Err(invalid(format!(
+            "Length must not exceed {MAX_INPUT} characters"
+        )));
     }
     let mut address = input.trim();
     if let (Some(open), true) = (address.rfind('<'), address.ends_with('>')) {
         address = address[open + 1..address.len() - 1].trim();
     }
     if address.contains('\r') || address.contains('\n') {
-        return Err(invalid("Carriage return and line feed characters are not allowed"));
+        return Err(invalid(
+            "Carriage return and line feed characters are not allowed",
+        ));
     }
     let Some(at) = address.find('@') else {
         return Err(invalid("An email address must have an @-sign."));
@@ -64,37 +75,53 @@ pub fn normalize(input: &str) -> Result<String, InvalidEmail> {
         return Err(invalid("There must be something after the @-sign."));
     }
     if local.starts_with('"') {
-        return Err(invalid("Quoting the part before the @-sign is not allowed here."));
+        return Err(invalid(
+            "Quoting the part before the @-sign is not allowed here.",
+        ));
     }
     if domain.starts_with('[') {
-        return Err(invalid("A bracketed IP address after the @-sign is not allowed here."));
+        return Err(invalid(
+            "A bracketed IP address after the @-sign is not allowed here.",
+        ));
     }
     if let Some(chars) = invalid_chars(local, |c| is_atext(c) || c == '.') {
-        return Err(invalid(format!("The email address contains invalid characters before the @-sign: {chars}.")));
+        return Err(invalid(format!(
+            "The email address contains invalid characters before the @-sign: {chars}."
+        )));
     }
     if local.starts_with('.') {
         return Err(invalid("An email address cannot start with a period."));
     }
     if local.ends_with('.') {
-        return Err(invalid("An email address cannot have a period immediately before the @-sign."));
+        return Err(invalid(
+            "An email address cannot have a period immediately before the @-sign.",
+        ));
     }
     if local.contains("..") {
-        return Err(invalid("An email address cannot have two periods in a row."));
+        return Err(invalid(
+            "An email address cannot have two periods in a row.",
+        ));
     }
     let domain = domain.to_lowercase();
-    if let Some(chars) =
-        invalid_chars(&domain, |c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || (!c.is_ascii() && c.is_alphanumeric()))
-    {
-        return Err(invalid(format!("The part after the @-sign contains invalid characters: {chars}.")));
+    if let Some(chars) = invalid_chars(&domain, |c| {
+        c.is_ascii_alphanumeric() || c == '-' || c == '.' || (!c.is_ascii() && c.is_alphanumeric())
+    }) {
+        return Err(invalid(format!(
+            "The part after the @-sign contains invalid characters: {chars}."
+        )));
     }
     if domain.starts_with('.') {
-        return Err(invalid("An email address cannot have a period immediately after the @-sign."));
+        return Err(invalid(
+            "An email address cannot have a period immediately after the @-sign.",
+        ));
     }
     if domain.ends_with('.') {
         return Err(invalid("An email address cannot end with a period."));
     }
     if domain.contains("..") {
-        return Err(invalid("An email address cannot have two periods in a row."));
+        return Err(invalid(
+            "An email address cannot have two periods in a row.",
+        ));
     }
     for label in domain.split('.') {
         if label.starts_with('-') {
@@ -105,19 +132,30 @@ pub fn normalize(input: &str) -> Result<String, InvalidEmail> {
             }));
         }
         if label.ends_with('-') {
-            return Err(invalid("An email address cannot have a hyphen immediately before a period or at the end."));
+            return Err(invalid(
+                "An email address cannot have a hyphen immediately before a period or at the end.",
+            ));
         }
         if label.len() > 63 {
-            return Err(invalid("The part after the @-sign is not valid. A label is too long."));
+            return Err(invalid(
+                "The part after the @-sign is not valid. A label is too long.",
+            ));
         }
     }
     let Some(tld) = domain.rsplit('.').next().filter(|_| domain.contains('.')) else {
-        return Err(invalid("The part after the @-sign is not valid. It should have a period."));
+        return Err(invalid(
+            "The part after the @-sign is not valid. It should have a period.",
+        ));
     };
     if tld.chars().all(|c| c.is_ascii_digit()) {
-        return Err(invalid("The part after the @-sign is not valid. It is not within a valid top-level domain."));
+        return Err(invalid(
+            "The part after the @-sign is not valid. It is not within a valid top-level domain.",
+        ));
     }
-    if SPECIAL_USE.iter().any(|s| domain == *s || domain.ends_with(&format!(".{s}"))) {
+    if SPECIAL_USE
+        .iter()
+        .any(|s| domain == *s || domain.ends_with(&format!(".{s}")))
+    {
         return Err(invalid(
             "The part after the @-sign is a special-use or reserved name that cannot be used with email.",
         ));
@@ -146,16 +184,37 @@ mod tests {
 
     #[test]
     fn keeps_local_case_and_lowers_domain() {
-        assert_eq!(normalize("King.Arthur@CAMELOT.BT").unwrap(), "King.Arthur@camelot.bt");
-        assert_eq!(normalize("King <King.Arthur@CAMELOT.BT>").unwrap(), "King.Arthur@camelot.bt");
+        assert_eq!(
+            normalize("King.Arthur@CAMELOT.BT").unwrap(),
+            "King.Arthur@camelot.bt"
+        );
+        assert_eq!(
+            normalize("King <King.Arthur@CAMELOT.BT>").unwrap(),
+            "King.Arthur@camelot.bt"
+        );
     }
 
     #[test]
     fn refuses_malformed_addresses() {
-        for bad in ["notanemail", "a@b", "@x.com", "x@", "x@@y.com", "a..b@x.com", ".a@x.com", "a@-x.com", "a@x.123"] {
+        for bad in [
+            "notanemail",
+            "a@b",
+            "@x.com",
+            "x@",
+            "x@@y.com",
+            "a..b@x.com",
+            ".a@x.com",
+            "a@-x.com",
+            "a@x.123",
+        ] {
             assert!(normalize(bad).is_err(), "{bad} should be refused");
         }
         let long = format!("{}@x.com", "a".repeat(250));
-        assert!(normalize(&long).unwrap_err().to_string().contains("too long"));
+        assert!(
+            normalize(&long)
+                .unwrap_err()
+                .to_string()
+                .contains("too long")
+        );
     }
 }

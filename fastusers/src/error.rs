@@ -100,7 +100,11 @@ pub struct ApiError {
 impl ApiError {
     /// An error with this status and detail.
     pub fn new(status: StatusCode, detail: impl Into<Value>) -> Self {
-        Self { status, detail: detail.into(), www_authenticate: false }
+        Self {
+            status,
+            detail: detail.into(),
+            www_authenticate: false,
+        }
     }
 
     /// An error whose detail is the status' reason phrase, as FastAPI answers a bare
@@ -125,7 +129,10 @@ impl ApiError {
     /// `401 {"detail": "Unauthorized"}` with a `WWW-Authenticate: Bearer` header
     /// (RFC 9110 requires it on every 401; the reference omits it).
     pub fn unauthorized() -> Self {
-        Self { www_authenticate: true, ..Self::status_only(StatusCode::UNAUTHORIZED) }
+        Self {
+            www_authenticate: true,
+            ..Self::status_only(StatusCode::UNAUTHORIZED)
+        }
     }
 
     /// `403 {"detail": "Forbidden"}`.
@@ -173,7 +180,13 @@ impl IntoResponse for ApiError {
         struct Body<'a> {
             detail: &'a Value,
         }
-        let mut response = (self.status, axum::Json(Body { detail: &self.detail })).into_response();
+        let mut response = (
+            self.status,
+            axum::Json(Body {
+                detail: &self.detail,
+            }),
+        )
+            .into_response();
         if self.www_authenticate {
             response
                 .headers_mut()

@@ -106,13 +106,18 @@ pub async fn authenticate<A: Backends>(
     requirements: Requirements,
     enabled: u64,
 ) -> Result<Authenticated<A::User>, AuthRejection> {
-    let found = state.backends().authenticate(parts, state.manager(), enabled).await?;
+    let found = state
+        .backends()
+        .authenticate(parts, state.manager(), enabled)
+        .await?;
     let found = found.ok_or(AuthRejection::Unauthorized)?;
     let user = &found.user;
     if requirements.active && !user.is_active() {
         return Err(AuthRejection::Unauthorized);
     }
-    if (requirements.verified && !user.is_verified()) || (requirements.superuser && !user.is_superuser()) {
+    if (requirements.verified && !user.is_verified())
+        || (requirements.superuser && !user.is_superuser())
+    {
         return Err(AuthRejection::Forbidden);
     }
     Ok(found)
@@ -192,7 +197,10 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = FastUsers::<A>::from_ref(state);
-        let requirements = Requirements { active: true, ..Requirements::default() };
+        let requirements = Requirements {
+            active: true,
+            ..Requirements::default()
+        };
         match authenticate(parts, &state, requirements, B).await {
             Ok(found) => Ok(Self(Some(found.user))),
             Err(AuthRejection::Unauthorized | AuthRejection::Forbidden) => Ok(Self(None)),

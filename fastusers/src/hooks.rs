@@ -19,7 +19,9 @@ pub struct InvalidPassword {
 impl InvalidPassword {
     /// A refusal with this reason.
     pub fn new(reason: impl Into<Value>) -> Self {
-        Self { reason: reason.into() }
+        Self {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -75,7 +77,11 @@ pub type RequestInfo<'a> = Option<&'a Parts>;
 #[allow(unused_variables)]
 pub trait Hooks<U: User>: Send + Sync + 'static {
     /// Checks a password before it is hashed, at registration, update and reset.
-    async fn validate_password(&self, password: &str, owner: PasswordOwner<'_, U>) -> Result<(), InvalidPassword> {
+    async fn validate_password(
+        &self,
+        password: &str,
+        owner: PasswordOwner<'_, U>,
+    ) -> Result<(), InvalidPassword> {
         Ok(())
     }
 

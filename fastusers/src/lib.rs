@@ -188,9 +188,9 @@ pub mod __private {
     pub use crate::body;
     pub use crate::routes::auth::router as auth_router;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
-    pub use crate::store::sql_id::SqlId;
-    #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crate::store::sql_id::SqlId;
     pub use axum;
     pub use fastusers_macros::auth_backends_impl;
     pub use serde;

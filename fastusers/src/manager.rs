@@ -62,20 +62,30 @@ pub struct UserManager<U: User> {
 
 impl<U: User> Clone for UserManager<U> {
     fn clone(&self) -> Self {
-        Self { store: self.store.clone(), passwords: self.passwords.clone(), hooks: self.hooks.clone() }
+        Self {
+            store: self.store.clone(),
+            passwords: self.passwords.clone(),
+            hooks: self.hooks.clone(),
+        }
     }
 }
 
 impl<U: User> std::fmt::Debug for UserManager<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UserManager").field("passwords", &self.passwords).finish_non_exhaustive()
+        f.debug_struct("UserManager")
+            .field("passwords", &self.passwords)
+            .finish_non_exhaustive()
     }
 }
 
 impl<U: User> UserManager<U> {
     /// A manager on this store, with default argon2id parameters and no hooks.
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
-        Self { store, passwords: PasswordHelper::default(), hooks: Arc::new(NoHooks) }
+        Self {
+            store,
+            passwords: PasswordHelper::default(),
+            hooks: Arc::new(NoHooks),
+        }
     }
 
     /// Uses these hooks.
@@ -118,8 +128,15 @@ impl<U: User> UserManager<U> {
     /// Registers a user: `validate_password`, then the uniqueness check, then the argon2id
     /// hash, then the insert, then `on_after_register`. `safe` ignores the flags of the body
     /// (`is_active`, `is_superuser`, `is_verified`), as the register route does.
-    pub async fn create(&self, create: U::Create, safe: bool, request: RequestInfo<'_>) -> Result<U, UserError> {
-        self.hooks.validate_password(create.password(), PasswordOwner::New(&create)).await?;
+    pub async fn create(
+        &self,
+        create: U::Create,
+        safe: bool,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
+        self.hooks
+            .validate_password(create.password(), PasswordOwner::New(&create))
+            .await?;
         if self.store.get_by_email(create.email()).await?.is_some() {
             return Err(UserError::AlreadyExists);
         }
@@ -143,8 +160,10 @@ impl<U: User> UserManager<U> {
             self.passwords.burn(password.to_owned()).await?;
             return Ok(None);
         };
-        let (ok, new_hash) =
-            self.passwords.verify_and_update(password.to_owned(), user.hashed_password().to_owned()).await?;
+        let (ok, new_hash) = self
+            .passwords
+            .verify_and_update(password.to_owned(), user.hashed_password().to_owned())
+            .await?;
         if !ok {
             return Ok(None);
         }
@@ -171,7 +190,9 @@ impl<U: User> UserManager<U> {
         let password = update.password().map(str::to_owned);
         let mut changes = update.into_changes(safe);
         if let Some(password) = password {
-            self.hooks.validate_password(&password, PasswordOwner::Existing(user)).await?;
+            self.hooks
+                .validate_password(&password, PasswordOwner::Existing(user))
+                .await?;
             changes.set_hashed_password(self.passwords.hash(password).await?);
         }
         self.apply(user, changes, request).await
@@ -179,7 +200,12 @@ impl<U: User> UserManager<U> {
 
     /// Applies column changes directly (no password validation: set a hash, not a password),
     /// with the email rules of [`update`](Self::update) and `on_after_update`.
-    pub async fn apply(&self, user: &U, mut changes: U::Changes, request: RequestInfo<'_>) -> Result<U, UserError> {
+    pub async fn apply(
+        &self,
+        user: &U,
+        mut changes: U::Changes,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
         if let Some(email) = changes.email().map(str::to_owned) {
             if email == user.email() {
                 // Unchanged: nothing to check, nothing to reset.
@@ -196,13 +222,18 @@ impl<U: User> UserManager<U> {
         let updated = if changes.is_empty() {
             self.store.get(user.id()).await?
         } else {
-            self.store.update(user.id(), &changes).await.map_err(|e| match e {
-                StoreError::Conflict(_) => UserError::AlreadyExists,
-                other => UserError::Store(other),
-            })?
+            self.store
+                .update(user.id(), &changes)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => UserError::AlreadyExists,
+                    other => UserError::Store(other),
+                })?
         };
         let updated = updated.ok_or(UserError::NotFound)?;
-        self.hooks.on_after_update(&updated, &changes, request).await;
+        self.hooks
+            .on_after_update(&updated, &changes, request)
+            .await;
         Ok(updated)
     }
 

@@ -39,7 +39,11 @@ pub struct Argon2Params {
 
 impl Default for Argon2Params {
     fn default() -> Self {
-        Self { memory_kib: 65536, iterations: 3, parallelism: 4 }
+        Self {
+            memory_kib: 65536,
+            iterations: 3,
+            parallelism: 4,
+        }
     }
 }
 
@@ -80,12 +84,23 @@ impl Default for PasswordHelper {
 impl PasswordHelper {
     /// A helper hashing with these parameters.
     pub fn new(params: Argon2Params) -> Result<Self, PasswordError> {
-        let p = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-            .map_err(|e| PasswordError::Params(e.to_string()))?;
+        let p = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            Some(32),
+        )
+        .map_err(|e| PasswordError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let mut inner = Inner { params, argon2, dummy_hash: String::new() };
+        let mut inner = Inner {
+            params,
+            argon2,
+            dummy_hash: String::new(),
+        };
         inner.dummy_hash = inner.hash(&crate::token::random_token())?;
-        Ok(Self { inner: Arc::new(inner) })
+        Ok(Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The parameters new hashes are made with.
@@ -127,8 +142,12 @@ impl PasswordHelper {
     }
 }
 
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, PasswordError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| PasswordError::Task(e.to_string()))
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, PasswordError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PasswordError::Task(e.to_string()))
 }
 
 impl Inner {
@@ -139,7 +158,11 @@ impl Inner {
             .map_err(|e| PasswordError::Hash(e.to_string()))
     }
 
-    fn verify_and_update(&self, password: &str, hash: &str) -> Result<(bool, Option<String>), PasswordError> {
+    fn verify_and_update(
+        &self,
+        password: &str,
+        hash: &str,
+    ) -> Result<(bool, Option<String>), PasswordError> {
         if is_bcrypt(hash) {
             let ok = bcrypt::verify(password, hash).unwrap_or(false);
             return Ok((ok, if ok { Some(self.hash(password)?) } else { None }));
@@ -148,7 +171,11 @@ impl Inner {
             tracing::warn!("stored password hash is in an unknown format");
             return Ok((false, None));
         };
-        if self.argon2.verify_password(password.as_bytes(), &parsed).is_err() {
+        if self
+            .argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
             return Ok((false, None));
         }
         let current = parsed.algorithm.as_str() == "argon2id"
@@ -157,12 +184,21 @@ impl Inner {
                     && p.t_cost() == self.params.iterations
                     && p.p_cost() == self.params.parallelism
             });
-        Ok((true, if current { None } else { Some(self.hash(password)?) }))
+        Ok((
+            true,
+            if current {
+                None
+            } else {
+                Some(self.hash(password)?)
+            },
+        ))
     }
 }
 
 fn is_bcrypt(hash: &str) -> bool {
-    ["$2a$", "$2b$", "$2x$", "$2y$"].iter().any(|p| hash.starts_with(p))
+    ["$2a$", "$2b$", "$2x$", "$2y$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
 }
 
 #[cfg(test)]
@@ -170,7 +206,12 @@ mod tests {
     use super::*;
 
     fn small() -> PasswordHelper {
-        PasswordHelper::new(Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 2 }).unwrap()
+        PasswordHelper::new(Argon2Params {
+            memory_kib: 1024,
+            iterations: 1,
+            parallelism: 2,
+        })
+        .unwrap()
     }
 
     #[tokio::test]
@@ -178,32 +219,98 @@ mod tests {
         let helper = small();
         let hash = helper.hash("lancelot".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=1024,t=1,p=2$"));
-        assert_eq!(helper.verify_and_update("lancelot".into(), hash.clone()).await.unwrap(), (true, None));
-        assert_eq!(helper.verify_and_update("galahad".into(), hash).await.unwrap(), (false, None));
+        assert_eq!(
+            helper
+                .verify_and_update("lancelot".into(), hash.clone())
+                .await
+                .unwrap(),
+            (true, None)
+        );
+        assert_eq!(
+            helper
+                .verify_and_update("galahad".into(), hash)
+                .await
+                .unwrap(),
+            (false, None)
+        );
     }
 
     #[tokio::test]
     async fn outdated_parameters_are_rehashed() {
-        let old = PasswordHelper::new(Argon2Params { memory_kib: 512, iterations: 1, parallelism: 1 }).unwrap();
+        let old = PasswordHelper::new(Argon2Params {
+            memory_kib: 512,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap();
         let hash = old.hash("lancelot".into()).await.unwrap();
-        let (ok, new_hash) = small().verify_and_update("lancelot".into(), hash).await.unwrap();
+        let (ok, new_hash) = small()
+            .verify_and_update("lancelot".into(), hash)
+            .await
+            .unwrap();
         assert!(ok);
-        assert!(new_hash.unwrap().starts_with("$argon2id$v=19$m=1024,t=1,p=2$"));
+        assert!(
+            new_hash
+                .unwrap()
+                .starts_with("$argon2id$v=19$m=1024,t=1,p=2$")
+        );
     }
 
     #[tokio::test]
     async fn bcrypt_hashes_verify_and_upgrade() {
         let helper = PasswordHelper::default();
         // bcrypt (verify-only legacy in the reference), cost 4 to keep the test fast.
-        let bcrypt_hash = bcrypt::hash_with_result("guinevere", 4).unwrap().format_for_version(bcrypt::Version::TwoB);
-        let (ok, new_hash) = helper.verify_and_update("guinevere".into(), bcrypt_hash.clone()).await.unwrap();
+        let bcrypt_hash = bcrypt::hash_with_result("guinevere", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        let (ok, new_hash) = helper
+            .verify_and_update("guinevere".into(), bcrypt_hash.clone())
+            .await
+            .unwrap();
         assert!(ok);
-        assert!(new_hash.unwrap().starts_with("$argon2id$v=19$m=65536,t=3,p=4$"));
-        assert_eq!(helper.verify_and_update("wrong".into(), bcrypt_hash).await.unwrap(), (false, None));
+        assert!(
+            new_hash
+                .unwrap()
+                .starts_with("$argon2id$v=19$m=65536,t=3,p=4$")
+        );
+        assert_eq!(
+            helper
+                .verify_and_update("wrong".into(), bcrypt_hash)
+                .await
+                .unwrap(),
+            (false, None)
+        );
+    }
+
+    #[tokio::test]
+    async fn fastapi_users_argon2_hashes_verify_without_rehash() {
+        // Made by fastapi-users 15.0.5's pwdlib (argon2-cffi defaults) for "guinevere".
+        let hash = "$argon2id$v=19$m=65536,t=3,p=4$KR6AyksI1Z9oZKnh0zYl/w$cNyHjwh7Acvuo9yzwPtjMzNAm0zvtBMUj4FFmYer1fM";
+        let helper = PasswordHelper::default();
+        assert_eq!(
+            helper
+                .verify_and_update("guinevere".into(), hash.into())
+                .await
+                .unwrap(),
+            (true, None)
+        );
+        assert_eq!(
+            helper
+                .verify_and_update("lancelot".into(), hash.into())
+                .await
+                .unwrap(),
+            (false, None)
+        );
     }
 
     #[tokio::test]
     async fn unknown_format_is_a_mismatch() {
-        assert_eq!(small().verify_and_update("x".into(), "plain".into()).await.unwrap(), (false, None));
+        assert_eq!(
+            small()
+                .verify_and_update("x".into(), "plain".into())
+                .await
+                .unwrap(),
+            (false, None)
+        );
     }
 }

@@ -26,7 +26,9 @@ struct Inner<A: Backends> {
 
 impl<A: Backends> Clone for FastUsers<A> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone() }
+        Self {
+            inner: self.inner.clone(),
+        }
     }
 }
 
@@ -42,7 +44,13 @@ impl<A: Backends> std::fmt::Debug for FastUsers<A> {
 impl<A: Backends> FastUsers<A> {
     /// Pairs a user manager with the application's backends.
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
-        Self { inner: Arc::new(Inner { manager, backends, requires_verification: false }) }
+        Self {
+            inner: Arc::new(Inner {
+                manager,
+                backends,
+                requires_verification: false,
+            }),
+        }
     }
 
     /// Requires a verified email to log in (400 `LOGIN_USER_NOT_VERIFIED`) and to use the
@@ -51,7 +59,12 @@ impl<A: Backends> FastUsers<A> {
         let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| {
             panic!("FastUsers::requires_verification must be called before the state is cloned")
         });
-        Self { inner: Arc::new(Inner { requires_verification: required, ..inner }) }
+        Self {
+            inner: Arc::new(Inner {
+                requires_verification: required,
+                ..inner
+            }),
+        }
     }
 
     /// The user manager.

@@ -43,7 +43,11 @@ pub trait Strategy<U: User>: Send + Sync + 'static {
     fn write_token(&self, user: &U) -> impl Future<Output = Result<String, StrategyError>> + Send;
 
     /// Revokes the token, where the strategy can (see [`JwtStrategy`]: it cannot).
-    fn destroy_token(&self, token: &str, user: &U) -> impl Future<Output = Result<(), StrategyError>> + Send;
+    fn destroy_token(
+        &self,
+        token: &str,
+        user: &U,
+    ) -> impl Future<Output = Result<(), StrategyError>> + Send;
 }
 
 /// The audience of access tokens.
@@ -82,7 +86,11 @@ struct ReadClaims {
 impl JwtStrategy {
     /// Tokens signed with `keys`, valid for `lifetime_seconds` (`None`: no `exp`, never expire).
     pub fn new(keys: JwtKeys, lifetime_seconds: Option<u64>) -> Self {
-        Self { keys, lifetime_seconds, audience: vec![AUTH_AUDIENCE.to_owned()] }
+        Self {
+            keys,
+            lifetime_seconds,
+            audience: vec![AUTH_AUDIENCE.to_owned()],
+        }
     }
 
     /// Uses this audience instead of `["fastapi-users:auth"]`.
@@ -100,7 +108,11 @@ impl JwtStrategy {
 }
 
 impl<U: User> Strategy<U> for JwtStrategy {
-    async fn read_token(&self, token: &str, manager: &UserManager<U>) -> Result<Option<U>, StrategyError> {
+    async fn read_token(
+        &self,
+        token: &str,
+        manager: &UserManager<U>,
+    ) -> Result<Option<U>, StrategyError> {
         match self.user_id::<U::Id>(token) {
             Some(id) => Ok(manager.get(&id).await?),
             None => Ok(None),
@@ -113,7 +125,9 @@ impl<U: User> Strategy<U> for JwtStrategy {
             aud: self.audience.clone(),
             exp: self.lifetime_seconds.map(|l| token::now() + l),
         };
-        self.keys.encode(&claims).map_err(|e| StrategyError::Issue(e.to_string()))
+        self.keys
+            .encode(&claims)
+            .map_err(|e| StrategyError::Issue(e.to_string()))
     }
 
     async fn destroy_token(&self, _token: &str, _user: &U) -> Result<(), StrategyError> {

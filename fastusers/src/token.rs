@@ -34,7 +34,9 @@ pub struct JwtKeys {
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtKeys").field("algorithm", &self.algorithm).finish_non_exhaustive()
+        f.debug_struct("JwtKeys")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +55,8 @@ impl JwtKeys {
     pub fn rs256_pem(private_pem: &[u8], public_pem: &[u8]) -> Result<Self, KeyError> {
         Ok(Self {
             algorithm: Algorithm::RS256,
-            encoding: EncodingKey::from_rsa_pem(private_pem).map_err(|e| KeyError(e.to_string()))?,
+            encoding: EncodingKey::from_rsa_pem(private_pem)
+                .map_err(|e| KeyError(e.to_string()))?,
             decoding: DecodingKey::from_rsa_pem(public_pem).map_err(|e| KeyError(e.to_string()))?,
         })
     }
@@ -86,13 +89,18 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["aud"]);
         validation.leeway = 0;
         validation.validate_exp = true;
-        jsonwebtoken::decode::<C>(token, &self.decoding, &validation).ok().map(|data| data.claims)
+        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
     }
 }
 
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// 32 bytes from the operating system's CSPRNG, URL-safe base64 without padding: 43 characters,
@@ -114,16 +122,23 @@ mod tests {
     fn random_tokens_are_43_url_safe_characters_and_differ() {
         let (a, b) = (random_token(), random_token());
         assert_eq!(a.len(), 43);
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(a, b);
     }
 
     #[test]
     fn expired_tokens_are_refused_without_leeway() {
         let keys = JwtKeys::hs256("s");
-        let token = keys.encode(&json!({"sub": "1", "aud": AUD, "exp": now() - 1})).unwrap();
+        let token = keys
+            .encode(&json!({"sub": "1", "aud": AUD, "exp": now() - 1}))
+            .unwrap();
         assert!(keys.decode::<Value>(&token, AUD).is_none());
-        let token = keys.encode(&json!({"sub": "1", "aud": AUD, "exp": now() + 60})).unwrap();
+        let token = keys
+            .encode(&json!({"sub": "1", "aud": AUD, "exp": now() + 60}))
+            .unwrap();
         assert!(keys.decode::<Value>(&token, AUD).is_some());
     }
 
@@ -139,10 +154,17 @@ mod tests {
     #[test]
     fn alg_none_and_other_secrets_are_refused() {
         let keys = JwtKeys::hs256("s");
-        let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-        let unsigned = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&json!({"sub": "1", "aud": AUD})));
+        let b64 =
+            |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let unsigned = format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT"})),
+            b64(&json!({"sub": "1", "aud": AUD}))
+        );
         assert!(keys.decode::<Value>(&unsigned, AUD).is_none());
-        let forged = JwtKeys::hs256("other").encode(&json!({"sub": "1", "aud": AUD})).unwrap();
+        let forged = JwtKeys::hs256("other")
+            .encode(&json!({"sub": "1", "aud": AUD}))
+            .unwrap();
         assert!(keys.decode::<Value>(&forged, AUD).is_none());
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
@@ -150,13 +172,18 @@ mod tests {
             &EncodingKey::from_secret(b"s"),
         )
         .unwrap();
-        assert!(keys.decode::<Value>(&hs512, AUD).is_none(), "the algorithm is pinned");
+        assert!(
+            keys.decode::<Value>(&hs512, AUD).is_none(),
+            "the algorithm is pinned"
+        );
     }
 
     #[test]
     fn non_numeric_exp_is_refused() {
         let keys = JwtKeys::hs256("s");
-        let token = keys.encode(&json!({"sub": "1", "aud": AUD, "exp": "tomorrow"})).unwrap();
+        let token = keys
+            .encode(&json!({"sub": "1", "aud": AUD, "exp": "tomorrow"}))
+            .unwrap();
         assert!(keys.decode::<Value>(&token, AUD).is_none());
     }
 }

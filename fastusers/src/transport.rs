@@ -25,7 +25,9 @@ impl BearerTransport {
     /// A bearer transport whose login route is `token_url` (relative, e.g. `auth/jwt/login`;
     /// documented in OpenAPI as the password flow's token URL).
     pub fn new(token_url: impl Into<String>) -> Self {
-        Self { token_url: token_url.into() }
+        Self {
+            token_url: token_url.into(),
+        }
     }
 
     /// The login route's URL.
@@ -48,7 +50,11 @@ impl Transport for BearerTransport {
     }
 
     fn login_response(&self, token: String) -> Response {
-        axum::Json(BearerResponse { access_token: token, token_type: "bearer" }).into_response()
+        axum::Json(BearerResponse {
+            access_token: token,
+            token_type: "bearer",
+        })
+        .into_response()
     }
 
     fn logout_response(&self) -> Response {

@@ -93,7 +93,8 @@ pub trait User: Clone + Debug + Send + Sync + Unpin + 'static {
 
     /// A new user from a registration body. `safe` drops the flags a client may not set
     /// itself (`is_active`, `is_superuser`, `is_verified`).
-    fn from_create(create: Self::Create, id: Self::Id, hashed_password: String, safe: bool) -> Self;
+    fn from_create(create: Self::Create, id: Self::Id, hashed_password: String, safe: bool)
+    -> Self;
 }
 
 /// What the user manager needs to read from a registration body.

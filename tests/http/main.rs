@@ -1,1 +1,6 @@
-fn main(){}
+//! HTTP-level integration tests: every route, status and `detail`, on SQLite and PostgreSQL.
+
+mod extract;
+mod login;
+mod register;
+mod users;

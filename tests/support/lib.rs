@@ -1,1 +1,426 @@
-//! Test support.
+//! Test support: the application under test, a fresh database per test on SQLite or
+//! PostgreSQL, and an HTTP client that drives the router in-process.
+//!
+//! PostgreSQL tests need `FASTUSERS_TEST_POSTGRES_URL`, which `scripts/test` sets after starting
+//! a real server; without it they fail (never skip) with a message saying so.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use axum::routing::get;
+use fastusers::hooks::{InvalidPassword, PasswordOwner};
+use fastusers::password::Argon2Params;
+use fastusers::prelude::*;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The model under test: the base fields and custom fields of each kind.
+#[derive(User, Clone, Debug)]
+pub struct User {
+    /// Primary key.
+    pub id: uuid::Uuid,
+    /// Email.
+    pub email: String,
+    /// Hash.
+    pub hashed_password: String,
+    /// Active.
+    pub is_active: bool,
+    /// Superuser.
+    pub is_superuser: bool,
+    /// Verified.
+    pub is_verified: bool,
+    /// Settable at registration and by the user.
+    #[fastusers(create, update)]
+    pub first_name: Option<String>,
+    /// Settable by a superuser only.
+    pub plan: Option<String>,
+    /// Never shown.
+    #[fastusers(hidden)]
+    pub notes: Option<String>,
+    /// Shown, never set through the API.
+    #[fastusers(read_only)]
+    pub login_count: i64,
+}
+
+fastusers::auth_backends! {
+    /// Bearer + JWT and Cookie + JWT, as the quickstart.
+    pub struct Auth for User {
+        jwt: BearerTransport, JwtStrategy;
+        cookie: CookieTransport, JwtStrategy;
+    }
+}
+
+/// The secret of every token in the tests.
+pub const SECRET: &str = "SECRET";
+
+/// The quickstart's password policy.
+#[derive(Debug)]
+pub struct TestHooks;
+
+#[fastusers::async_trait]
+impl Hooks<User> for TestHooks {
+    async fn validate_password(
+        &self,
+        password: &str,
+        owner: PasswordOwner<'_, User>,
+    ) -> Result<(), InvalidPassword> {
+        if password.chars().count() < 8 {
+            return Err(InvalidPassword::new(
+                "Password should be at least 8 characters",
+            ));
+        }
+        if password.contains(owner.email()) {
+            return Err(InvalidPassword::new("Password should not contain e-mail"));
+        }
+        Ok(())
+    }
+}
+
+/// Which real database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// An in-memory SQLite database of its own.
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of `FASTUSERS_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// Cheap argon2 parameters: the tests exercise the flows, not the cost.
+pub fn fast_passwords() -> PasswordHelper {
+    PasswordHelper::new(Argon2Params {
+        memory_kib: 256,
+        iterations: 1,
+        parallelism: 1,
+    })
+    .expect("valid parameters")
+}
+
+/// The URL of a fresh, empty database.
+pub async fn fresh_database(db: Db) -> String {
+    match db {
+        Db::Sqlite => "sqlite::memory:".to_owned(),
+        Db::Postgres => {
+            let base = std::env::var("FASTUSERS_TEST_POSTGRES_URL").expect(
+                "FASTUSERS_TEST_POSTGRES_URL is not set: PostgreSQL tests need a real server; run them with scripts/test",
+            );
+            let name = format!("fastusers_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&base)
+                .await
+                .expect("connect to the test PostgreSQL server");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&admin)
+                .await
+                .expect("create a test database");
+            admin.close().await;
+            let (prefix, _) = base
+                .rsplit_once('/')
+                .expect("a database URL ends with /dbname");
+            format!("{prefix}/{name}")
+        }
+    }
+}
+
+/// The application under test and its pieces.
+#[allow(missing_debug_implementations)]
+pub struct TestApp {
+    /// The router, as the quickstart mounts it, plus test routes.
+    pub router: Router,
+    /// The state, to reach the manager and store directly.
+    pub state: FastUsers<Auth>,
+    /// The database URL.
+    pub url: String,
+}
+
+/// Options of [`TestApp::with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `requires_verification`.
+    pub requires_verification: bool,
+}
+
+async fn optional_route(user: fastusers::OptionalUser<Auth>) -> String {
+    user.0
+        .map(|u| u.email)
+        .unwrap_or_else(|| "anonymous".to_owned())
+}
+
+async fn cookie_only(user: ActiveUser<Auth, { Auth::COOKIE }>) -> String {
+    user.email.clone()
+}
+
+async fn verified_only(user: VerifiedUser<Auth>) -> String {
+    user.email.clone()
+}
+
+async fn any_status(user: CurrentUser<Auth>) -> String {
+    format!("{} active={}", user.email, user.is_active)
+}
+
+async fn authenticated_route(user: ActiveUser<Auth>) -> axum::Json<Value> {
+    axum::Json(json!({ "message": format!("Hello {}!", user.email) }))
+}
+
+impl TestApp {
+    /// The default application on a fresh database.
+    pub async fn new(db: Db) -> Self {
+        Self::with(db, Options::default()).await
+    }
+
+    /// An application with options, on a fresh database.
+    pub async fn with(db: Db, options: Options) -> Self {
+        let url = fresh_database(db).await;
+        let store = fastusers::store::connect::<User>(&url)
+            .await
+            .expect("open the store");
+        Self::on_store(store, url, options)
+    }
+
+    /// An application on a given store.
+    pub fn on_store(store: Arc<dyn UserStore<User>>, url: String, options: Options) -> Self {
+        let manager = UserManager::new(store)
+            .with_hooks(TestHooks)
+            .with_password_helper(fast_passwords());
+        let strategy = JwtStrategy::new(JwtKeys::hs256(SECRET), Some(3600));
+        let auth = Auth {
+            jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
+            cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
+        };
+        let state =
+            FastUsers::new(manager, auth).requires_verification(options.requires_verification);
+        let router = Router::new()
+            .nest("/auth/jwt", Auth::jwt_router())
+            .nest("/auth/cookie", Auth::cookie_router())
+            .nest("/auth", FastUsers::<Auth>::register_router())
+            .nest("/users", FastUsers::<Auth>::users_router())
+            .route("/authenticated-route", get(authenticated_route))
+            .route("/optional", get(optional_route))
+            .route("/cookie-only", get(cookie_only))
+            .route("/verified-only", get(verified_only))
+            .route("/any-status", get(any_status))
+            .with_state(state.clone());
+        Self { router, state, url }
+    }
+
+    /// Sends a request.
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("read the body")
+            .to_bytes();
+        Response {
+            status,
+            headers,
+            body: bytes.to_vec(),
+        }
+    }
+
+    /// A request builder.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder<'_> {
+        RequestBuilder {
+            app: self,
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
+    }
+
+    /// `POST /auth/register` with a JSON body.
+    pub async fn register_json(&self, body: Value) -> Response {
+        self.request(Method::POST, "/auth/register")
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// Registers a user and returns its JSON.
+    pub async fn register(&self, email: &str, password: &str) -> Value {
+        let response = self
+            .register_json(json!({"email": email, "password": password}))
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::CREATED,
+            "register {email}: {}",
+            response.text()
+        );
+        response.json()
+    }
+
+    /// `POST /auth/jwt/login` with a form.
+    pub async fn login_form(&self, backend: &str, fields: &[(&str, &str)]) -> Response {
+        self.request(Method::POST, &format!("/auth/{backend}/login"))
+            .form(fields)
+            .send()
+            .await
+    }
+
+    /// Logs in with the bearer backend and returns the token.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let response = self
+            .login_form("jwt", &[("username", email), ("password", password)])
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::OK,
+            "login {email}: {}",
+            response.text()
+        );
+        response.json()["access_token"]
+            .as_str()
+            .expect("a token")
+            .to_owned()
+    }
+
+    /// Registers a user, makes it a superuser directly in the store, and returns its token.
+    pub async fn superuser(&self, email: &str) -> String {
+        let user = self.register(email, "excalibur!").await;
+        let id = uuid::Uuid::parse_str(user["id"].as_str().expect("id")).expect("uuid");
+        let changes = UserChanges {
+            is_superuser: Some(true),
+            ..Default::default()
+        };
+        self.state
+            .manager()
+            .store()
+            .update(&id, &changes)
+            .await
+            .expect("promote")
+            .expect("the user exists");
+        self.token(email, "excalibur!").await
+    }
+}
+
+/// Builds a request for [`TestApp`].
+#[allow(missing_debug_implementations)]
+pub struct RequestBuilder<'a> {
+    app: &'a TestApp,
+    builder: axum::http::request::Builder,
+    body: Body,
+}
+
+impl RequestBuilder<'_> {
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.builder = self.builder.header(name, value);
+        self
+    }
+
+    /// `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A JSON body.
+    pub fn json(self, value: &Value) -> Self {
+        self.raw("application/json", value.to_string())
+    }
+
+    /// A URL-encoded form body.
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
+        let body = serde_urlencoded_pairs(fields);
+        self.raw("application/x-www-form-urlencoded", body)
+    }
+
+    /// A body with this content type.
+    pub fn raw(mut self, content_type: &str, body: impl Into<Body>) -> Self {
+        self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
+        self.body = body.into();
+        self
+    }
+
+    /// A body without a content type.
+    pub fn body(mut self, body: impl Into<Body>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Sends it.
+    pub async fn send(self) -> Response {
+        self.app
+            .send(self.builder.body(self.body).expect("a valid request"))
+            .await
+    }
+}
+
+fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Response {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The body as JSON (panics with the body when it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+    }
+
+    /// Asserts the status and the JSON body.
+    pub fn assert(&self, status: StatusCode, body: Value) {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(self.json(), body);
+    }
+}
+
+/// Runs each listed async test function on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! db_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Db::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::Db::Postgres).await })*
+        }
+    };
+}

@@ -42,15 +42,24 @@ impl Declaration {
         for backend in &self.backends {
             let name = backend.name.to_string();
             if seen.contains(&name) {
-                cx.error_spanned_by(&backend.name, format!("duplicate backend name `{name}`: each backend needs its own name"));
+                cx.error_spanned_by(
+                    &backend.name,
+                    format!("duplicate backend name `{name}`: each backend needs its own name"),
+                );
             }
             seen.push(name);
         }
         if self.backends.is_empty() {
-            cx.error_spanned_by(&self.ident, "declare at least one backend: `name: Transport, Strategy;`");
+            cx.error_spanned_by(
+                &self.ident,
+                "declare at least one backend: `name: Transport, Strategy;`",
+            );
         }
         if self.backends.len() > MAX_BACKENDS {
-            cx.error_spanned_by(&self.backends[MAX_BACKENDS].name, "at most 64 backends can be declared");
+            cx.error_spanned_by(
+                &self.backends[MAX_BACKENDS].name,
+                "at most 64 backends can be declared",
+            );
         }
     }
 }
@@ -66,7 +75,10 @@ impl Parse for Declaration {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis: Visibility = input.parse()?;
         input.parse::<Token![struct]>().map_err(|e| {
-            syn::Error::new(e.span(), "expected `struct Name for UserType { name: Transport, Strategy; ... }`")
+            syn::Error::new(
+                e.span(),
+                "expected `struct Name for UserType { name: Transport, Strategy; ... }`",
+            )
         })?;
         let ident: Ident = input.parse()?;
         input.parse::<Token![for]>().map_err(|e| {
@@ -87,8 +99,19 @@ impl Parse for Declaration {
             if !content.is_empty() {
                 content.parse::<Token![;]>()?;
             }
-            backends.push(BackendDecl { name, transport, strategy });
+            backends.push(BackendDecl {
+                name,
+                transport,
+                strategy,
+            });
         }
-        Ok(Self { krate, attrs, vis, ident, user, backends })
+        Ok(Self {
+            krate,
+            attrs,
+            vis,
+            ident,
+            user,
+            backends,
+        })
     }
 }

@@ -17,8 +17,17 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
         quote!(#[doc = #doc] pub #name: #k::Backend<#transport, #strategy>)
     });
 
-    let consts: Vec<Ident> =
-        decl.backends.iter().map(|b| format_ident!("{}", b.name.to_string().to_uppercase(), span = b.name.span())).collect();
+    let consts: Vec<Ident> = decl
+        .backends
+        .iter()
+        .map(|b| {
+            format_ident!(
+                "{}",
+                b.name.to_string().to_uppercase(),
+                span = b.name.span()
+            )
+        })
+        .collect();
 
     let items = decl.backends.iter().zip(&consts).enumerate().map(|(index, (b, konst))| {
         let (name, transport, strategy) = (&b.name, &b.transport, &b.strategy);

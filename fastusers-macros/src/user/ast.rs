@@ -7,7 +7,14 @@ use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
 use crate::ctxt::Ctxt;
 
 /// The six fields every user model declares.
-pub(crate) const BASE_FIELDS: &[&str] = &["id", "email", "hashed_password", "is_active", "is_superuser", "is_verified"];
+pub(crate) const BASE_FIELDS: &[&str] = &[
+    "id",
+    "email",
+    "hashed_password",
+    "is_active",
+    "is_superuser",
+    "is_verified",
+];
 
 pub(crate) struct Model {
     pub(crate) ident: Ident,
@@ -48,7 +55,9 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     if last.ident != "Option" {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
     match args.args.first()? {
         syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
         _ => None,
@@ -68,19 +77,32 @@ pub(crate) fn simple_name(ty: &Type) -> Option<String> {
 impl Model {
     pub(crate) fn parse(cx: &mut Ctxt, input: &DeriveInput) -> Option<Self> {
         let Data::Struct(data) = &input.data else {
-            cx.error_spanned_by(&input.ident, "#[derive(User)] works on structs with named fields only");
+            cx.error_spanned_by(
+                &input.ident,
+                "#[derive(User)] works on structs with named fields only",
+            );
             return None;
         };
         let Fields::Named(named) = &data.fields else {
-            cx.error_spanned_by(&input.ident, "#[derive(User)] works on structs with named fields only");
+            cx.error_spanned_by(
+                &input.ident,
+                "#[derive(User)] works on structs with named fields only",
+            );
             return None;
         };
         if !input.generics.params.is_empty() {
-            cx.error_spanned_by(&input.generics, "#[derive(User)] does not support generic structs");
+            cx.error_spanned_by(
+                &input.generics,
+                "#[derive(User)] does not support generic structs",
+            );
         }
         let mut table = "user".to_owned();
         let mut krate: syn::Path = syn::parse_quote!(::fastusers);
-        for attr in input.attrs.iter().filter(|a| a.path().is_ident("fastusers")) {
+        for attr in input
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("fastusers"))
+        {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("table") {
                     let lit: LitStr = meta.value()?.parse()?;
@@ -104,7 +126,13 @@ impl Model {
             }
         }
         let fields = named.named.iter().map(|f| parse_field(cx, f)).collect();
-        Some(Self { ident: input.ident.clone(), vis: input.vis.clone(), table, krate, fields })
+        Some(Self {
+            ident: input.ident.clone(),
+            vis: input.vis.clone(),
+            table,
+            krate,
+            fields,
+        })
     }
 
     pub(crate) fn field(&self, name: &str) -> Option<&Field> {
@@ -121,7 +149,11 @@ impl Model {
 }
 
 fn path_name(path: &syn::Path) -> String {
-    path.segments.iter().map(|s| s.ident.to_string()).collect::<Vec<_>>().join("::")
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
 }
 
 fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
@@ -138,7 +170,11 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
         sql_type: None,
         attr_span: None,
     };
-    for attr in field.attrs.iter().filter(|a| a.path().is_ident("fastusers")) {
+    for attr in field
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("fastusers"))
+    {
         parsed.attr_span = Some(attr.span());
         let result = attr.parse_nested_meta(|meta| {
             let flag = if meta.path.is_ident("create") {

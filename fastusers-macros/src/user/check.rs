@@ -43,7 +43,10 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
             if let Some(span) = field.attr_span {
                 cx.syn_error(syn::Error::new(
                     span,
-                    format!("the base field `{}` takes no fastusers attributes: its rules are fixed", field.ident),
+                    format!(
+                        "the base field `{}` takes no fastusers attributes: its rules are fixed",
+                        field.ident
+                    ),
                 ));
             }
             continue;
@@ -51,7 +54,10 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
         if field.read_only && (field.create || field.update) {
             cx.syn_error(syn::Error::new(
                 field.attr_span.unwrap_or_else(|| field.ident.span()),
-                format!("the field `{}` cannot be `read_only` and also `create` or `update`", field.ident),
+                format!(
+                    "the field `{}` cannot be `read_only` and also `create` or `update`",
+                    field.ident
+                ),
             ));
         }
         if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {

@@ -42,13 +42,21 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     let serde_crate = quote!(#p::serde).to_string();
     let vis = &model.vis;
     let name = &model.ident;
-    let (read, create, update, changes) =
-        (model.suffixed("Read"), model.suffixed("Create"), model.suffixed("Update"), model.suffixed("Changes"));
+    let (read, create, update, changes) = (
+        model.suffixed("Read"),
+        model.suffixed("Create"),
+        model.suffixed("Update"),
+        model.suffixed("Changes"),
+    );
     let id_ty = &model.field("id").expect("checked").ty;
     let custom: Vec<&Field> = model.custom().collect();
 
     // The read type.
-    let read_fields: Vec<&Field> = model.fields.iter().filter(|f| f.ident != "hashed_password" && !f.hidden).collect();
+    let read_fields: Vec<&Field> = model
+        .fields
+        .iter()
+        .filter(|f| f.ident != "hashed_password" && !f.hidden)
+        .collect();
     let read_defs = read_fields.iter().map(|f| {
         let (ident, ty) = (&f.ident, &f.ty);
         quote!(#[allow(missing_docs)] pub #ident: #ty)
@@ -62,7 +70,10 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: #ty)
     });
     let create_custom_idents: Vec<_> = create_custom.iter().map(|f| &f.ident).collect();
-    let create_custom_parse: Vec<_> = create_custom.iter().map(|f| parse_expr(&p, f, true)).collect();
+    let create_custom_parse: Vec<_> = create_custom
+        .iter()
+        .map(|f| parse_expr(&p, f, true))
+        .collect();
     let create_default = create_custom
         .iter()
         .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
@@ -84,7 +95,10 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: ::core::option::Option<#ty>)
     });
     let update_custom_idents: Vec<_> = update_custom.iter().map(|f| &f.ident).collect();
-    let update_custom_parse: Vec<_> = update_custom.iter().map(|f| parse_expr(&p, f, false)).collect();
+    let update_custom_parse: Vec<_> = update_custom
+        .iter()
+        .map(|f| parse_expr(&p, f, false))
+        .collect();
     let into_changes_custom = custom.iter().map(|f| {
         let ident = &f.ident;
         if f.read_only {
@@ -104,20 +118,31 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     });
     let change_idents: Vec<_> = change_fields.iter().map(|f| &f.ident).collect();
 
-    let flags: Vec<_> = model.fields.iter().filter(|f| is_flag(f)).map(|f| &f.ident).collect();
+    let flags: Vec<_> = model
+        .fields
+        .iter()
+        .filter(|f| is_flag(f))
+        .map(|f| &f.ident)
+        .collect();
     let flag_defaults: Vec<_> = flags.iter().map(|f| *f == "is_active").collect();
 
-    let sql = [(cfg!(feature = "sqlite"), Dialect::Sqlite), (cfg!(feature = "postgres"), Dialect::Postgres)]
-        .into_iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, dialect)| sql_impl(model, &p, dialect));
+    let sql = [
+        (cfg!(feature = "sqlite"), Dialect::Sqlite),
+        (cfg!(feature = "postgres"), Dialect::Postgres),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, dialect)| sql_impl(model, &p, dialect));
 
-    let doc_read = format!("What clients see of a [`{name}`]: every field but `hashed_password` and hidden ones.");
+    let doc_read = format!(
+        "What clients see of a [`{name}`]: every field but `hashed_password` and hidden ones."
+    );
     let doc_create = format!("The registration body of a [`{name}`].");
     let doc_update = format!(
         "The PATCH body of a [`{name}`]: `None` leaves a field alone; on a nullable field `Some(None)` clears it."
     );
-    let doc_changes = format!("Column changes to a stored [`{name}`]: `None` leaves a column alone.");
+    let doc_changes =
+        format!("Column changes to a stored [`{name}`]: `None` leaves a column alone.");
 
     quote! {
         #[doc = #doc_read]
@@ -296,7 +321,13 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     };
     let s = sql::statements(model, dialect);
     let schema = &s.schema;
-    let (by_id, by_email, insert, update, delete) = (&s.select_by_id, &s.select_by_email, &s.insert, &s.update, &s.delete);
+    let (by_id, by_email, insert, update, delete) = (
+        &s.select_by_id,
+        &s.select_by_email,
+        &s.insert,
+        &s.update,
+        &s.delete,
+    );
     let columns = model.fields.iter().map(|f| {
         let (ident, column) = (&f.ident, f.name());
         if f.ident == "id" {
@@ -307,8 +338,17 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     });
     let bind_insert_id = (!sql::database_generated_id(model))
         .then(|| quote!(let query = <#id_ty as #p::SqlId<#db>>::bind(&self.id, query);));
-    let insert_binds = model.fields.iter().filter(|f| f.ident != "id").map(|f| &f.ident);
-    let update_binds: Vec<_> = model.fields.iter().filter(|f| f.ident != "id").map(|f| &f.ident).collect();
+    let insert_binds = model
+        .fields
+        .iter()
+        .filter(|f| f.ident != "id")
+        .map(|f| &f.ident);
+    let update_binds: Vec<_> = model
+        .fields
+        .iter()
+        .filter(|f| f.ident != "id")
+        .map(|f| &f.ident)
+        .collect();
     let query_ty = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
     quote! {
         #[automatically_derived]

@@ -72,7 +72,11 @@ fn column_definition(field: &Field, dialect: Dialect) -> String {
                     (if pg { p } else { s }).to_owned()
                 }
             };
-            if field.option_inner().is_some() { ty } else { format!("{ty} NOT NULL") }
+            if field.option_inner().is_some() {
+                ty
+            } else {
+                format!("{ty} NOT NULL")
+            }
         }
     };
     format!("{} {ty}", quote_ident(&name))
@@ -89,30 +93,53 @@ pub(crate) struct Statements {
 
 /// Whether the id is left to the database on insert.
 pub(crate) fn database_generated_id(model: &Model) -> bool {
-    model.field("id").is_some_and(|f| simple_name(&f.ty).as_deref() == Some("i64"))
+    model
+        .field("id")
+        .is_some_and(|f| simple_name(&f.ty).as_deref() == Some("i64"))
 }
 
 pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
     let table = quote_ident(&model.table);
-    let columns: Vec<String> = model.fields.iter().map(|f| quote_ident(&f.name())).collect();
+    let columns: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| quote_ident(&f.name()))
+        .collect();
     let column_list = columns.join(", ");
     let p = |n| dialect.param(n);
 
-    let definitions: Vec<String> = model.fields.iter().map(|f| column_definition(f, dialect)).collect();
+    let definitions: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| column_definition(f, dialect))
+        .collect();
     let schema = vec![
-        format!("CREATE TABLE IF NOT EXISTS {table} (\n    {}\n)", definitions.join(",\n    ")),
+        format!(
+            "CREATE TABLE IF NOT EXISTS {table} (\n    {}\n)",
+            definitions.join(",\n    ")
+        ),
         format!(
             "CREATE UNIQUE INDEX IF NOT EXISTS {} ON {table} (lower(\"email\"))",
             quote_ident(&format!("ix_{}_email_lower", model.table))
         ),
     ];
 
-    let insert_fields: Vec<&Field> =
-        model.fields.iter().filter(|f| !(f.ident == "id" && database_generated_id(model))).collect();
+    let insert_fields: Vec<&Field> = model
+        .fields
+        .iter()
+        .filter(|f| !(f.ident == "id" && database_generated_id(model)))
+        .collect();
     let insert = format!(
         "INSERT INTO {table} ({}) VALUES ({}) RETURNING {column_list}",
-        insert_fields.iter().map(|f| quote_ident(&f.name())).collect::<Vec<_>>().join(", "),
-        (1..=insert_fields.len()).map(p).collect::<Vec<_>>().join(", "),
+        insert_fields
+            .iter()
+            .map(|f| quote_ident(&f.name()))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (1..=insert_fields.len())
+            .map(p)
+            .collect::<Vec<_>>()
+            .join(", "),
     );
 
     let sets: Vec<String> = model
@@ -122,15 +149,26 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         .enumerate()
         .map(|(i, f)| {
             let col = quote_ident(&f.name());
-            format!("{col} = CASE WHEN {} THEN {} ELSE {col} END", p(2 + 2 * i), p(3 + 2 * i))
+            format!(
+                "{col} = CASE WHEN {} THEN {} ELSE {col} END",
+                p(2 + 2 * i),
+                p(3 + 2 * i)
+            )
         })
         .collect();
-    let update = format!("UPDATE {table} SET {} WHERE \"id\" = {} RETURNING {column_list}", sets.join(", "), p(1));
+    let update = format!(
+        "UPDATE {table} SET {} WHERE \"id\" = {} RETURNING {column_list}",
+        sets.join(", "),
+        p(1)
+    );
 
     Statements {
         schema,
         select_by_id: format!("SELECT {column_list} FROM {table} WHERE \"id\" = {}", p(1)),
-        select_by_email: format!("SELECT {column_list} FROM {table} WHERE lower(\"email\") = lower({})", p(1)),
+        select_by_email: format!(
+            "SELECT {column_list} FROM {table} WHERE lower(\"email\") = lower({})",
+            p(1)
+        ),
         insert,
         update,
         delete: format!("DELETE FROM {table} WHERE \"id\" = {}", p(1)),

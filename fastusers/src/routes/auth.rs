@@ -1,10 +1,10 @@
 //! `POST /login` and `POST /logout` for one backend.
 
+use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::post;
-use axum::Router;
 
 use super::user_error;
 use crate::backend::{Backend, Backends};
@@ -31,13 +31,17 @@ where
     Router::new()
         .route(
             "/login",
-            post(move |State(state): State<FastUsers<A>>, parts: Parts, form: LoginForm| {
-                login(state, parts, form, backend)
-            }),
+            post(
+                move |State(state): State<FastUsers<A>>, parts: Parts, form: LoginForm| {
+                    login(state, parts, form, backend)
+                },
+            ),
         )
         .route(
             "/logout",
-            post(move |State(state): State<FastUsers<A>>, parts: Parts| logout(state, parts, backend, index)),
+            post(move |State(state): State<FastUsers<A>>, parts: Parts| {
+                logout(state, parts, backend, index)
+            }),
         )
 }
 
@@ -53,18 +57,34 @@ where
     St: Strategy<A::User>,
 {
     let manager = state.manager();
-    let found = manager.authenticate(&form.username, &form.password).await.map_err(|e| {
-        user_error(e, ErrorCode::LoginBadCredentials, ErrorCode::LoginBadCredentials)
-    })?;
+    let found = manager
+        .authenticate(&form.username, &form.password)
+        .await
+        .map_err(|e| {
+            user_error(
+                e,
+                ErrorCode::LoginBadCredentials,
+                ErrorCode::LoginBadCredentials,
+            )
+        })?;
     // Unknown email, wrong password and inactive user must look the same.
-    let user = found.filter(User::is_active).ok_or_else(|| ApiError::code(ErrorCode::LoginBadCredentials))?;
+    let user = found
+        .filter(User::is_active)
+        .ok_or_else(|| ApiError::code(ErrorCode::LoginBadCredentials))?;
     if state.verification_required() && !user.is_verified() {
         return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
     }
     let backend = backend(state.backends());
-    let token = backend.strategy.write_token(&user).await.map_err(|e| ApiError::from(AuthRejection::from(e)))?;
+    let token = backend
+        .strategy
+        .write_token(&user)
+        .await
+        .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
     let mut response = backend.transport.login_response(token);
-    manager.hooks().on_after_login(&user, Some(&parts), &mut response).await;
+    manager
+        .hooks()
+        .on_after_login(&user, Some(&parts), &mut response)
+        .await;
     Ok(response)
 }
 
@@ -79,11 +99,18 @@ where
     T: Transport,
     St: Strategy<A::User>,
 {
-    let requirements = Requirements { active: true, verified: state.verification_required(), superuser: false };
+    let requirements = Requirements {
+        active: true,
+        verified: state.verification_required(),
+        superuser: false,
+    };
     let backend_ref = backend(state.backends());
     match authenticate(&parts, &state, requirements, 1 << index).await {
         Ok(found) => {
-            backend_ref.strategy.destroy_token(&found.token, &found.user).await?;
+            backend_ref
+                .strategy
+                .destroy_token(&found.token, &found.user)
+                .await?;
         }
         // The reference accepts a token of any backend here; only this backend's own token
         // is destroyed.

@@ -18,7 +18,11 @@ use crate::state::FastUsers;
 
 /// Turns a manager error into its answer, with the route's codes for a refused password and a
 /// taken email.
-fn user_error(error: UserError, invalid_password: ErrorCode, already_exists: ErrorCode) -> ApiError {
+fn user_error(
+    error: UserError,
+    invalid_password: ErrorCode,
+    already_exists: ErrorCode,
+) -> ApiError {
     match error {
         UserError::InvalidPassword(e) => ApiError::code_reason(invalid_password, e.reason),
         UserError::AlreadyExists => ApiError::code(already_exists),
@@ -43,8 +47,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = FastUsers::<A>::from_ref(state);
-        let requirements =
-            Requirements { active: true, verified: state.verification_required(), superuser: SUPER };
-        Ok(Self(authenticate(parts, &state, requirements, ALL_BACKENDS).await?.user))
+        let requirements = Requirements {
+            active: true,
+            verified: state.verification_required(),
+            superuser: SUPER,
+        };
+        Ok(Self(
+            authenticate(parts, &state, requirements, ALL_BACKENDS)
+                .await?
+                .user,
+        ))
     }
 }

@@ -31,8 +31,16 @@ async fn register<A: Backends>(
     parts: Parts,
     JsonBody(create): JsonBody<Create<A>>,
 ) -> Result<(StatusCode, Json<Read<A>>), ApiError> {
-    let user = state.manager().create(create, true, Some(&parts)).await.map_err(|e| {
-        user_error(e, ErrorCode::RegisterInvalidPassword, ErrorCode::RegisterUserAlreadyExists)
-    })?;
+    let user = state
+        .manager()
+        .create(create, true, Some(&parts))
+        .await
+        .map_err(|e| {
+            user_error(
+                e,
+                ErrorCode::RegisterInvalidPassword,
+                ErrorCode::RegisterUserAlreadyExists,
+            )
+        })?;
     Ok((StatusCode::CREATED, Json(user.to_read())))
 }

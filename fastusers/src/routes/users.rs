@@ -25,11 +25,20 @@ where
 {
     Router::new()
         .route("/me", get(me::<A>).patch(patch_me::<A>))
-        .route("/{id}", get(get_user::<A>).patch(patch_user::<A>).delete(delete_user::<A>))
+        .route(
+            "/{id}",
+            get(get_user::<A>)
+                .patch(patch_user::<A>)
+                .delete(delete_user::<A>),
+        )
 }
 
 fn update_error(error: crate::UserError) -> ApiError {
-    user_error(error, ErrorCode::UpdateUserInvalidPassword, ErrorCode::UpdateUserEmailAlreadyExists)
+    user_error(
+        error,
+        ErrorCode::UpdateUserInvalidPassword,
+        ErrorCode::UpdateUserEmailAlreadyExists,
+    )
 }
 
 async fn me<A: Backends>(RouteUser(user): RouteUser<A, false>) -> Json<Read<A>> {
@@ -42,14 +51,23 @@ async fn patch_me<A: Backends>(
     parts: Parts,
     JsonBody(update): JsonBody<Update<A>>,
 ) -> Result<Json<Read<A>>, ApiError> {
-    let user = state.manager().update(update, &user, true, Some(&parts)).await.map_err(update_error)?;
+    let user = state
+        .manager()
+        .update(update, &user, true, Some(&parts))
+        .await
+        .map_err(update_error)?;
     Ok(Json(user.to_read()))
 }
 
 /// The user named by the path; an id that does not parse is a 404, as in the reference.
 async fn target<A: Backends>(state: &FastUsers<A>, id: &str) -> Result<A::User, ApiError> {
     let id = <A::User as User>::Id::parse(id).ok_or_else(ApiError::not_found)?;
-    state.manager().get(&id).await.map_err(update_error)?.ok_or_else(ApiError::not_found)
+    state
+        .manager()
+        .get(&id)
+        .await
+        .map_err(update_error)?
+        .ok_or_else(ApiError::not_found)
 }
 
 async fn get_user<A: Backends>(
@@ -68,7 +86,11 @@ async fn patch_user<A: Backends>(
     JsonBody(update): JsonBody<Update<A>>,
 ) -> Result<Json<Read<A>>, ApiError> {
     let user = target(&state, &id).await?;
-    let user = state.manager().update(update, &user, false, Some(&parts)).await.map_err(update_error)?;
+    let user = state
+        .manager()
+        .update(update, &user, false, Some(&parts))
+        .await
+        .map_err(update_error)?;
     Ok(Json(user.to_read()))
 }
 
@@ -79,6 +101,10 @@ async fn delete_user<A: Backends>(
     parts: Parts,
 ) -> Result<StatusCode, ApiError> {
     let user = target(&state, &id).await?;
-    state.manager().delete(&user, Some(&parts)).await.map_err(update_error)?;
+    state
+        .manager()
+        .delete(&user, Some(&parts))
+        .await
+        .map_err(update_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -35,7 +35,9 @@ pub enum StoreError {
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         match &error {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(db.message().to_owned()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
@@ -44,7 +46,9 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::Protocol(_) => Self::Unavailable(error.to_string()),
             // PostgreSQL shutting down or refusing connections (class 57P, 53, 08).
             sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("53") || c.starts_with("08")) =>
+                if db.code().is_some_and(|c| {
+                    c.starts_with("57P") || c.starts_with("53") || c.starts_with("08")
+                }) =>
             {
                 Self::Unavailable(error.to_string())
             }

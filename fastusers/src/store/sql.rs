@@ -32,11 +32,17 @@ pub trait SqlUser<DB: Database>: User {
     /// Reads a user from a row of the table.
     fn from_row(row: &DB::Row) -> Result<Self, sqlx::Error>;
     /// Binds an id.
-    fn bind_id<'q>(id: &Self::Id, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
+    fn bind_id<'q>(
+        id: &Self::Id,
+        query: Query<'q, DB, DB::Arguments>,
+    ) -> Query<'q, DB, DB::Arguments>;
     /// Binds the values of [`Self::INSERT`].
     fn bind_insert<'q>(&self, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
     /// Binds the flags and values of [`Self::UPDATE`] after the id.
-    fn bind_update<'q>(changes: &Self::Changes, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
+    fn bind_update<'q>(
+        changes: &Self::Changes,
+        query: Query<'q, DB, DB::Arguments>,
+    ) -> Query<'q, DB, DB::Arguments>;
 }
 
 /// A [`UserStore`] on a sqlx pool.
@@ -47,20 +53,28 @@ pub struct SqlStore<U, DB: Database> {
 
 impl<U, DB: Database> std::fmt::Debug for SqlStore<U, DB> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlStore").field("database", &DB::NAME).finish_non_exhaustive()
+        f.debug_struct("SqlStore")
+            .field("database", &DB::NAME)
+            .finish_non_exhaustive()
     }
 }
 
 impl<U, DB: Database> Clone for SqlStore<U, DB> {
     fn clone(&self) -> Self {
-        Self { pool: self.pool.clone(), user: PhantomData }
+        Self {
+            pool: self.pool.clone(),
+            user: PhantomData,
+        }
     }
 }
 
 impl<U, DB: Database> SqlStore<U, DB> {
     /// A store on an existing pool. Call [`migrate`](Self::migrate) to create the table.
     pub fn from_pool(pool: Pool<DB>) -> Self {
-        Self { pool, user: PhantomData }
+        Self {
+            pool,
+            user: PhantomData,
+        }
     }
 
     /// The pool, to share it with the rest of the application.
@@ -83,7 +97,11 @@ impl<U> SqlStore<U, sqlx::Sqlite> {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = if memory { options } else { options.journal_mode(SqliteJournalMode::Wal) };
+        let options = if memory {
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal)
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(if memory { 1 } else { 8 })
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -126,28 +144,42 @@ macro_rules! sql_store {
         #[async_trait]
         impl<U: SqlUser<$db>> UserStore<U> for SqlStore<U, $db> {
             async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
-                let row = U::bind_id(id, sqlx::query(U::SELECT_BY_ID)).fetch_optional(&self.pool).await?;
+                let row = U::bind_id(id, sqlx::query(U::SELECT_BY_ID))
+                    .fetch_optional(&self.pool)
+                    .await?;
                 Ok(row.map(|r| U::from_row(&r)).transpose()?)
             }
 
             async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
-                let row = sqlx::query(U::SELECT_BY_EMAIL).bind(email).fetch_optional(&self.pool).await?;
+                let row = sqlx::query(U::SELECT_BY_EMAIL)
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 Ok(row.map(|r| U::from_row(&r)).transpose()?)
             }
 
             async fn create(&self, user: &U) -> Result<U, StoreError> {
-                let row = user.bind_insert(sqlx::query(U::INSERT)).fetch_one(&self.pool).await?;
+                let row = user
+                    .bind_insert(sqlx::query(U::INSERT))
+                    .fetch_one(&self.pool)
+                    .await?;
                 Ok(U::from_row(&row)?)
             }
 
-            async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError> {
+            async fn update(
+                &self,
+                id: &U::Id,
+                changes: &U::Changes,
+            ) -> Result<Option<U>, StoreError> {
                 let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
                 let row = query.fetch_optional(&self.pool).await?;
                 Ok(row.map(|r| U::from_row(&r)).transpose()?)
             }
 
             async fn delete(&self, id: &U::Id) -> Result<bool, StoreError> {
-                let done = U::bind_id(id, sqlx::query(U::DELETE)).execute(&self.pool).await?;
+                let done = U::bind_id(id, sqlx::query(U::DELETE))
+                    .execute(&self.pool)
+                    .await?;
                 Ok(done.rows_affected() > 0)
             }
         }
