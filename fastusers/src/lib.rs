@@ -198,3 +198,8 @@ pub mod __private {
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use sqlx;
 }
+
+/// The README's Rust samples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -303,6 +303,35 @@ mod tests {
         );
     }
 
+    /// On a runtime with one worker thread, other tasks keep running while a hash is computed:
+    /// the hash is on the blocking pool. Were it computed inline, the ticker could not run.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_never_blocks_the_async_worker() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let helper = PasswordHelper::default();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let ticker = tokio::spawn({
+            let ticks = ticks.clone();
+            async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    ticks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        tokio::task::yield_now().await;
+        for _ in 0..2 {
+            let before = ticks.load(Ordering::SeqCst);
+            let hash = helper.hash("guinevere".into()).await.unwrap();
+            let (ok, _) = helper.verify_and_update("guinevere".into(), hash).await.unwrap();
+            assert!(ok);
+            helper.burn("guinevere".into()).await.unwrap();
+            let during = ticks.load(Ordering::SeqCst) - before;
+            assert!(during >= 3, "the worker was blocked: {during} ticks during three argon2id computations");
+        }
+        ticker.abort();
+    }
+
     #[tokio::test]
     async fn unknown_format_is_a_mismatch() {
         assert_eq!(
