@@ -151,6 +151,10 @@ fn app(config: &Config, manager: UserManager<User>) -> Router {
         .nest("/auth", FastUsers::<Auth>::register_router())
         .nest("/users", FastUsers::<Auth>::users_router())
         .route("/authenticated-route", get(authenticated_route))
+        .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)
+        })
         .with_state(FastUsers::new(manager, auth))
 }
 

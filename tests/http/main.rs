@@ -3,4 +3,5 @@
 mod extract;
 mod login;
 mod register;
+mod strategy;
 mod users;

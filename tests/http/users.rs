@@ -323,6 +323,7 @@ async fn verification_required(db: Db) {
         db,
         Options {
             requires_verification: true,
+            ..Options::default()
         },
     )
     .await;

@@ -135,10 +135,12 @@ pub struct TestApp {
 }
 
 /// Options of [`TestApp::with`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// `requires_verification`.
     pub requires_verification: bool,
+    /// The access tokens' keys (default: HS256 with [`SECRET`]).
+    pub keys: Option<JwtKeys>,
 }
 
 async fn optional_route(user: fastusers::OptionalUser<Auth>) -> String {
@@ -183,7 +185,8 @@ impl TestApp {
         let manager = UserManager::new(store)
             .with_hooks(TestHooks)
             .with_password_helper(fast_passwords());
-        let strategy = JwtStrategy::new(JwtKeys::hs256(SECRET), Some(3600));
+        let keys = options.keys.unwrap_or_else(|| JwtKeys::hs256(SECRET));
+        let strategy = JwtStrategy::new(keys, Some(3600));
         let auth = Auth {
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
             cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
