@@ -323,11 +323,17 @@ mod tests {
         for _ in 0..2 {
             let before = ticks.load(Ordering::SeqCst);
             let hash = helper.hash("guinevere".into()).await.unwrap();
-            let (ok, _) = helper.verify_and_update("guinevere".into(), hash).await.unwrap();
+            let (ok, _) = helper
+                .verify_and_update("guinevere".into(), hash)
+                .await
+                .unwrap();
             assert!(ok);
             helper.burn("guinevere".into()).await.unwrap();
             let during = ticks.load(Ordering::SeqCst) - before;
-            assert!(during >= 3, "the worker was blocked: {during} ticks during three argon2id computations");
+            assert!(
+                during >= 3,
+                "the worker was blocked: {during} ticks during three argon2id computations"
+            );
         }
         ticker.abort();
     }

@@ -60,7 +60,7 @@ impl UserId for i64 {
 /// A user model. Implement it with `#[derive(User)]`, not by hand.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a fastusers user model",
-    label = "add `#[derive(fastusers::User)]` to this struct",
+    label = "`{Self}` needs `#[derive(fastusers::User)]`",
     note = "the derive generates the read, create and update types and the SQL queries"
 )]
 pub trait User: Clone + Debug + Send + Sync + Unpin + 'static {

@@ -93,11 +93,11 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
             fn authenticate<'a>(
                 &'a self,
                 parts: &'a #p::axum::http::request::Parts,
-                manager: &'a #k::UserManager<#user>,
+                manager: &'a #k::UserManager<Self::User>,
                 enabled: u64,
             ) -> impl ::core::future::Future<
                 Output = ::core::result::Result<
-                    ::core::option::Option<#k::Authenticated<#user>>,
+                    ::core::option::Option<#k::Authenticated<Self::User>>,
                     #k::strategy::StrategyError,
                 >,
             > + ::core::marker::Send + 'a {

@@ -1,7 +1,5 @@
 //! The model of a user struct, parsed from its tokens and `#[fastusers(...)]` attributes.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Ident, LitStr, Type, Visibility};
 
 use crate::ctxt::Ctxt;
@@ -34,8 +32,8 @@ pub(crate) struct Field {
     pub(crate) read_only: bool,
     pub(crate) hidden: bool,
     pub(crate) sql_type: Option<LitStr>,
-    /// Spans of the attributes, to point errors at them.
-    pub(crate) attr_span: Option<Span>,
+    /// The field's `#[fastusers(...)]` attributes, to point errors at them.
+    pub(crate) attrs: Vec<syn::Attribute>,
 }
 
 impl Field {
@@ -168,14 +166,14 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
         read_only: false,
         hidden: false,
         sql_type: None,
-        attr_span: None,
+        attrs: Vec::new(),
     };
     for attr in field
         .attrs
         .iter()
         .filter(|a| a.path().is_ident("fastusers"))
     {
-        parsed.attr_span = Some(attr.span());
+        parsed.attrs.push(attr.clone());
         let result = attr.parse_nested_meta(|meta| {
             let flag = if meta.path.is_ident("create") {
                 &mut parsed.create

@@ -40,25 +40,26 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
     }
     for field in &model.fields {
         if field.base {
-            if let Some(span) = field.attr_span {
-                cx.syn_error(syn::Error::new(
-                    span,
+            if let Some(attr) = field.attrs.first() {
+                cx.error_spanned_by(
+                    attr,
                     format!(
                         "the base field `{}` takes no fastusers attributes: its rules are fixed",
                         field.ident
                     ),
-                ));
+                );
             }
             continue;
         }
         if field.read_only && (field.create || field.update) {
-            cx.syn_error(syn::Error::new(
-                field.attr_span.unwrap_or_else(|| field.ident.span()),
+            let attrs = &field.attrs;
+            cx.error_spanned_by(
+                quote::quote!(#(#attrs)*),
                 format!(
                     "the field `{}` cannot be `read_only` and also `create` or `update`",
                     field.ident
                 ),
-            ));
+            );
         }
         if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
             cx.error_spanned_by(

@@ -1,0 +1,19 @@
+use fastusers::prelude::*;
+
+#[derive(User, Clone, Debug)]
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub is_verified: bool,
+}
+
+fastusers::auth_backends! {
+    pub struct Auth {
+        jwt: BearerTransport, JwtStrategy;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use fastusers::prelude::*;
+
+#[derive(User, Clone, Debug)]
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub hashed_password: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+}
+
+fn main() {}

@@ -1,0 +1,13 @@
+use fastusers::prelude::*;
+
+#[derive(User, Clone, Debug)]
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: i32,
+    pub hashed_password: String,
+    pub is_active: bool,
+    pub is_superuser: bool,
+    pub is_verified: bool,
+}
+
+fn main() {}
