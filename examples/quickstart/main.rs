@@ -8,7 +8,8 @@
 //!
 //! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
 //! `SECRET` (signs every token; a random one is made when unset, so tokens die with the
-//! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookie over plain HTTP.
+//! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
+//! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`).
 
 use std::net::SocketAddr;
 
@@ -16,6 +17,7 @@ use axum::Router;
 use axum::routing::get;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::prelude::*;
+use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use serde_json::json;
 
 /// The user model: the base fields, UUID ids, table `user` (as the reference's).
@@ -36,10 +38,13 @@ pub struct User {
 }
 
 fastusers::auth_backends! {
-    /// Bearer + JWT at `/auth/jwt`, Cookie + JWT at `/auth/cookie`.
+    /// Bearer + JWT at `/auth/jwt`, Cookie + JWT at `/auth/cookie`, Bearer + Redis at
+    /// `/auth/redis` (when `REDIS_URL` is set), Cookie + database token at `/auth/session`.
     pub struct Auth for User {
         jwt: BearerTransport, JwtStrategy;
         cookie: CookieTransport, JwtStrategy;
+        redis: BearerTransport, Option<RedisStrategy>;
+        session: CookieTransport, DatabaseStrategy<User>;
     }
 }
 
@@ -89,6 +94,7 @@ async fn authenticated_route(user: ActiveUser<Auth>) -> axum::Json<serde_json::V
 
 struct Config {
     database_url: String,
+    redis_url: Option<String>,
     secret: String,
     port: u16,
     cookie_secure: bool,
@@ -120,6 +126,7 @@ impl Config {
         Ok(Self {
             database_url: std::env::var("DATABASE_URL")
                 .unwrap_or_else(|_| "sqlite:fastusers.db".to_owned()),
+            redis_url: std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()),
             secret,
             port,
             cookie_secure,
@@ -134,28 +141,47 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     Ok(UserManager::new(store).with_hooks(AppHooks))
 }
 
-fn app(config: &Config, manager: UserManager<User>) -> Router {
-    let strategy = JwtStrategy::new(JwtKeys::hs256(&config.secret), Some(3600));
-    let auth = Auth {
-        jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
-        cookie: Backend::new(
-            CookieTransport::new()
-                .max_age(3600)
-                .secure(config.cookie_secure),
-            strategy,
+async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
+    const LIFETIME: Option<u64> = Some(3600);
+    let jwt = JwtStrategy::new(JwtKeys::hs256(&config.secret), LIFETIME);
+    let redis = match &config.redis_url {
+        Some(url) => Some(
+            RedisStrategy::connect(url, LIFETIME)
+                .await
+                .map_err(|e| format!("REDIS_URL: {e}"))?,
         ),
+        None => None,
     };
-    Router::new()
+    let database =
+        DatabaseStrategy::new(manager.store().as_ref(), LIFETIME).map_err(|e| e.to_string())?;
+    let cookie = CookieTransport::new()
+        .max_age(3600)
+        .secure(config.cookie_secure);
+    let auth = Auth {
+        jwt: Backend::new(BearerTransport::new("auth/jwt/login"), jwt.clone()),
+        cookie: Backend::new(cookie.clone(), jwt),
+        redis: Backend::new(BearerTransport::new("auth/redis/login"), redis),
+        session: Backend::new(cookie.name("fastusers_session"), database),
+    };
+    let mut router = Router::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth/cookie", Auth::cookie_router())
+        .nest("/auth/session", Auth::session_router());
+    if config.redis_url.is_some() {
+        router = router.nest("/auth/redis", Auth::redis_router());
+    }
+    Ok(router
         .nest("/auth", FastUsers::<Auth>::register_router())
-        .nest("/users", FastUsers::<Auth>::users_router())
+        .nest(
+            "/users",
+            FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
+        )
         .route("/authenticated-route", get(authenticated_route))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
-        .with_state(FastUsers::new(manager, auth))
+        .with_state(FastUsers::new(manager, auth)))
 }
 
 async fn create_superuser(
@@ -209,11 +235,13 @@ async fn run() -> Result<(), String> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let app = app(&config, manager).await?;
             tracing::info!(
-                "fastusers quickstart listening on http://{addr} (database: {})",
-                config.database_url
+                "fastusers quickstart listening on http://{addr} (database: {}, redis: {})",
+                config.database_url,
+                config.redis_url.as_deref().unwrap_or("off")
             );
-            axum::serve(listener, app(&config, manager))
+            axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

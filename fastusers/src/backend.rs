@@ -6,7 +6,7 @@ use std::future::Future;
 use axum::http::request::Parts;
 
 use crate::manager::UserManager;
-use crate::strategy::{Strategy, StrategyError};
+use crate::strategy::{Session, Strategy, StrategyError};
 use crate::transport::Transport;
 use crate::user::User;
 
@@ -93,4 +93,23 @@ pub trait Backends: Send + Sync + Sized + 'static {
         manager: &'a UserManager<Self::User>,
         enabled: u64,
     ) -> impl Future<Output = Result<Option<Authenticated<Self::User>>, StrategyError>> + Send + 'a;
+
+    /// Revokes every token of the user in every backend.
+    fn revoke_all<'a>(
+        &'a self,
+        user: &'a Self::User,
+    ) -> impl Future<Output = Result<(), StrategyError>> + Send + 'a;
+
+    /// The user's server-side sessions in every backend that keeps them, with the backend's index.
+    fn sessions<'a>(
+        &'a self,
+        user: &'a Self::User,
+    ) -> impl Future<Output = Result<Vec<(usize, Session)>, StrategyError>> + Send + 'a;
+
+    /// Revokes the user's session with this id, in whichever backend has it.
+    fn revoke_session<'a>(
+        &'a self,
+        user: &'a Self::User,
+        id: &'a str,
+    ) -> impl Future<Output = Result<bool, StrategyError>> + Send + 'a;
 }

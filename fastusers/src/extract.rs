@@ -82,7 +82,8 @@ impl IntoResponse for AuthRejection {
 impl From<StrategyError> for AuthRejection {
     fn from(error: StrategyError) -> Self {
         match error {
-            StrategyError::Store(crate::StoreError::Unavailable(cause)) => Self::Unavailable(cause),
+            StrategyError::Store(crate::StoreError::Unavailable(cause))
+            | StrategyError::Unavailable(cause) => Self::Unavailable(cause),
             other => Self::Internal(other.to_string()),
         }
     }

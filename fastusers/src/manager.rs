@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
 use crate::password::{PasswordError, PasswordHelper};
 use crate::store::{StoreError, UserStore};
+use crate::strategy::StrategyError;
 use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
 
 /// Why a user operation failed.
@@ -25,6 +26,17 @@ pub enum UserError {
     /// Hashing failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
+    /// Revoking the user's tokens failed.
+    #[error(transparent)]
+    Tokens(StrategyError),
+}
+
+/// Revokes every server-side token of a user. [`FastUsers::new`](crate::FastUsers::new)
+/// installs the application's backends as the manager's revoker.
+#[async_trait::async_trait]
+pub trait TokenRevoker<U: User>: Send + Sync + 'static {
+    /// Revokes every token of the user in every backend that keeps tokens.
+    async fn revoke_all(&self, user: &U) -> Result<(), StrategyError>;
 }
 
 /// Creates, authenticates, updates and deletes users. Cheap to clone.
@@ -58,6 +70,8 @@ pub struct UserManager<U: User> {
     store: Arc<dyn UserStore<U>>,
     passwords: PasswordHelper,
     hooks: Arc<dyn Hooks<U>>,
+    revoker: Option<Arc<dyn TokenRevoker<U>>>,
+    revoke_on_change: bool,
 }
 
 impl<U: User> Clone for UserManager<U> {
@@ -66,6 +80,8 @@ impl<U: User> Clone for UserManager<U> {
             store: self.store.clone(),
             passwords: self.passwords.clone(),
             hooks: self.hooks.clone(),
+            revoker: self.revoker.clone(),
+            revoke_on_change: self.revoke_on_change,
         }
     }
 }
@@ -85,6 +101,30 @@ impl<U: User> UserManager<U> {
             store,
             passwords: PasswordHelper::default(),
             hooks: Arc::new(NoHooks),
+            revoker: None,
+            revoke_on_change: true,
+        }
+    }
+
+    /// Whether a password change, a deactivation or a deletion revokes the user's server-side
+    /// tokens (Redis, database) at once. Default: true (the reference leaves them alive).
+    pub fn revoke_tokens_on_change(mut self, revoke: bool) -> Self {
+        self.revoke_on_change = revoke;
+        self
+    }
+
+    /// Uses this revoker; [`FastUsers::new`](crate::FastUsers::new) sets the backends.
+    pub fn with_revoker(mut self, revoker: Arc<dyn TokenRevoker<U>>) -> Self {
+        self.revoker = Some(revoker);
+        self
+    }
+
+    /// Revokes every server-side token of the user (logs them out everywhere but from JWTs,
+    /// which cannot be revoked).
+    pub async fn revoke_tokens(&self, user: &U) -> Result<(), UserError> {
+        match &self.revoker {
+            Some(revoker) => revoker.revoke_all(user).await.map_err(UserError::Tokens),
+            None => Ok(()),
         }
     }
 
@@ -231,6 +271,10 @@ impl<U: User> UserManager<U> {
                 })?
         };
         let updated = updated.ok_or(UserError::NotFound)?;
+        let password_changed = changes.hashed_password().is_some();
+        if self.revoke_on_change && (password_changed || changes.is_active() == Some(false)) {
+            self.revoke_tokens(&updated).await?;
+        }
         self.hooks
             .on_after_update(&updated, &changes, request)
             .await;
@@ -240,6 +284,9 @@ impl<U: User> UserManager<U> {
     /// Deletes a user: `on_before_delete`, the delete, `on_after_delete`.
     pub async fn delete(&self, user: &U, request: RequestInfo<'_>) -> Result<(), UserError> {
         self.hooks.on_before_delete(user, request).await;
+        if self.revoke_on_change {
+            self.revoke_tokens(user).await?;
+        }
         if !self.store.delete(user.id()).await? {
             return Err(UserError::NotFound);
         }

@@ -6,8 +6,9 @@ use axum::Router;
 use axum::extract::FromRef;
 
 use crate::backend::Backends;
-use crate::manager::UserManager;
+use crate::manager::{TokenRevoker, UserManager};
 use crate::routes;
+use crate::strategy::StrategyError;
 
 /// The user manager and the authentication backends, shared by the routes and extractors.
 /// Cheap to clone.
@@ -20,8 +21,18 @@ pub struct FastUsers<A: Backends> {
 
 struct Inner<A: Backends> {
     manager: UserManager<A::User>,
-    backends: A,
+    backends: Arc<A>,
     requires_verification: bool,
+}
+
+/// The backends as the manager's token revoker.
+struct BackendsRevoker<A>(Arc<A>);
+
+#[async_trait::async_trait]
+impl<A: Backends> TokenRevoker<A::User> for BackendsRevoker<A> {
+    async fn revoke_all(&self, user: &A::User) -> Result<(), StrategyError> {
+        self.0.revoke_all(user).await
+    }
 }
 
 impl<A: Backends> Clone for FastUsers<A> {
@@ -42,8 +53,11 @@ impl<A: Backends> std::fmt::Debug for FastUsers<A> {
 }
 
 impl<A: Backends> FastUsers<A> {
-    /// Pairs a user manager with the application's backends.
+    /// Pairs a user manager with the application's backends. The manager can then revoke a
+    /// user's tokens in every backend (see [`UserManager::revoke_tokens`]).
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
+        let backends = Arc::new(backends);
+        let manager = manager.with_revoker(Arc::new(BackendsRevoker(backends.clone())));
         Self {
             inner: Arc::new(Inner {
                 manager,
@@ -89,6 +103,18 @@ impl<A: Backends> FastUsers<A> {
         Self: FromRef<S>,
     {
         routes::register::router::<A, S>()
+    }
+
+    /// `GET /me/sessions` (the current user's server-side sessions, never their tokens: each
+    /// has an `id`, the `backend` that keeps it (the first declared backend of its store) and
+    /// `created_at`) and `DELETE /me/sessions/{id}`. Merge it into the users router:
+    /// `users_router().merge(sessions_router())`.
+    pub fn sessions_router<S>() -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::sessions::router::<A, S>()
     }
 
     /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).

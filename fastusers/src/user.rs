@@ -119,8 +119,12 @@ pub trait UserUpdate<U: User> {
 pub trait UserChanges {
     /// The new email, if it changes.
     fn email(&self) -> Option<&str>;
+    /// The new password hash, if it changes.
+    fn hashed_password(&self) -> Option<&str>;
     /// Sets the new password hash.
     fn set_hashed_password(&mut self, hash: String);
+    /// The new `is_active`, if it changes.
+    fn is_active(&self) -> Option<bool>;
     /// The new `is_verified`, if it changes.
     fn is_verified(&self) -> Option<bool>;
     /// Sets `is_verified`.

@@ -103,7 +103,7 @@ async fn a_closed_store_answers_503(db: Db) {
             store.migrate().await.unwrap();
             let pool = store.pool().clone();
             (
-                TestApp::on_store(std::sync::Arc::new(store), url, Options::default()),
+                TestApp::on_store(std::sync::Arc::new(store), url, Options::default(), None),
                 Box::pin(async move { pool.close().await }),
             )
         }
@@ -114,7 +114,7 @@ async fn a_closed_store_answers_503(db: Db) {
             store.migrate().await.unwrap();
             let pool = store.pool().clone();
             (
-                TestApp::on_store(std::sync::Arc::new(store), url, Options::default()),
+                TestApp::on_store(std::sync::Arc::new(store), url, Options::default(), None),
                 Box::pin(async move { pool.close().await }),
             )
         }

@@ -3,5 +3,6 @@
 mod extract;
 mod login;
 mod register;
+mod sessions;
 mod strategy;
 mod users;

@@ -13,6 +13,7 @@ use axum::routing::get;
 use fastusers::hooks::{InvalidPassword, PasswordOwner};
 use fastusers::password::Argon2Params;
 use fastusers::prelude::*;
+use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -46,11 +47,21 @@ pub struct User {
 }
 
 fastusers::auth_backends! {
-    /// Bearer + JWT and Cookie + JWT, as the quickstart.
+    /// Every transport with every strategy.
     pub struct Auth for User {
         jwt: BearerTransport, JwtStrategy;
         cookie: CookieTransport, JwtStrategy;
+        redis: BearerTransport, Option<RedisStrategy>;
+        rediscookie: CookieTransport, Option<RedisStrategy>;
+        database: BearerTransport, DatabaseStrategy<User>;
+        session: CookieTransport, DatabaseStrategy<User>;
     }
+}
+
+/// The URL of the test Redis server (`scripts/test` starts one).
+pub fn redis_url() -> String {
+    std::env::var("FASTUSERS_TEST_REDIS_URL")
+        .expect("FASTUSERS_TEST_REDIS_URL is not set: Redis tests need a real server; run them with scripts/test")
 }
 
 /// The secret of every token in the tests.
@@ -141,6 +152,8 @@ pub struct Options {
     pub requires_verification: bool,
     /// The access tokens' keys (default: HS256 with [`SECRET`]).
     pub keys: Option<JwtKeys>,
+    /// Connect the Redis backends to this server (default: none, the backends are off).
+    pub redis_url: Option<String>,
 }
 
 async fn optional_route(user: fastusers::OptionalUser<Auth>) -> String {
@@ -177,11 +190,27 @@ impl TestApp {
         let store = fastusers::store::connect::<User>(&url)
             .await
             .expect("open the store");
-        Self::on_store(store, url, options)
+        let redis = match &options.redis_url {
+            Some(redis_url) => Some(
+                RedisStrategy::connect(redis_url, Some(3600))
+                    .await
+                    .expect("connect to the test Redis server")
+                    .key_prefix(format!("test:{}:", uuid::Uuid::new_v4().simple())),
+            ),
+            None => None,
+        };
+        Self::on_store(store, url, options, redis)
     }
 
-    /// An application on a given store.
-    pub fn on_store(store: Arc<dyn UserStore<User>>, url: String, options: Options) -> Self {
+    /// An application on a given store and Redis strategy.
+    pub fn on_store(
+        store: Arc<dyn UserStore<User>>,
+        url: String,
+        options: Options,
+        redis: Option<RedisStrategy>,
+    ) -> Self {
+        let database =
+            DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let manager = UserManager::new(store)
             .with_hooks(TestHooks)
             .with_password_helper(fast_passwords());
@@ -190,14 +219,28 @@ impl TestApp {
         let auth = Auth {
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
             cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
+            redis: Backend::new(BearerTransport::new("auth/redis/login"), redis.clone()),
+            rediscookie: Backend::new(CookieTransport::new().name("fastusers_redis"), redis),
+            database: Backend::new(
+                BearerTransport::new("auth/database/login"),
+                database.clone(),
+            ),
+            session: Backend::new(CookieTransport::new().name("fastusers_session"), database),
         };
         let state =
             FastUsers::new(manager, auth).requires_verification(options.requires_verification);
         let router = Router::new()
             .nest("/auth/jwt", Auth::jwt_router())
             .nest("/auth/cookie", Auth::cookie_router())
+            .nest("/auth/redis", Auth::redis_router())
+            .nest("/auth/rediscookie", Auth::rediscookie_router())
+            .nest("/auth/database", Auth::database_router())
+            .nest("/auth/session", Auth::session_router())
             .nest("/auth", FastUsers::<Auth>::register_router())
-            .nest("/users", FastUsers::<Auth>::users_router())
+            .nest(
+                "/users",
+                FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
+            )
             .route("/authenticated-route", get(authenticated_route))
             .route("/optional", get(optional_route))
             .route("/cookie-only", get(cookie_only))

@@ -298,6 +298,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
             #[automatically_derived]
             impl #k::user::UserChanges for #changes {
                 fn email(&self) -> ::core::option::Option<&str> { self.email.as_deref() }
+                fn hashed_password(&self) -> ::core::option::Option<&str> { self.hashed_password.as_deref() }
+                fn is_active(&self) -> ::core::option::Option<bool> { self.is_active }
                 fn set_hashed_password(&mut self, hash: ::std::string::String) { self.hashed_password = ::core::option::Option::Some(hash); }
                 fn is_verified(&self) -> ::core::option::Option<bool> { self.is_verified }
                 fn set_is_verified(&mut self, value: bool) { self.is_verified = ::core::option::Option::Some(value); }
@@ -328,6 +330,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
         &s.update,
         &s.delete,
     );
+    let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
     let columns = model.fields.iter().map(|f| {
         let (ident, column) = (&f.ident, f.name());
         if f.ident == "id" {
@@ -359,6 +362,8 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
             const INSERT: &'static str = #insert;
             const UPDATE: &'static str = #update;
             const DELETE: &'static str = #delete;
+            const TOKEN_SCHEMA: &'static [&'static str] = &[#(#token_schema),*];
+            const SELECT_BY_TOKEN: &'static str = #by_token;
 
             fn from_row(row: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> {
                 ::core::result::Result::Ok(Self { #(#columns,)* })

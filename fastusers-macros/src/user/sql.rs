@@ -89,6 +89,8 @@ pub(crate) struct Statements {
     pub(crate) insert: String,
     pub(crate) update: String,
     pub(crate) delete: String,
+    pub(crate) token_schema: Vec<String>,
+    pub(crate) select_by_token: String,
 }
 
 /// Whether the id is left to the database on insert.
@@ -162,7 +164,37 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         p(1)
     );
 
+    let int_id = database_generated_id(model);
+    let pg = dialect == Dialect::Postgres;
+    let user_id_type = match (int_id, pg) {
+        (true, true) => "BIGINT",
+        (true, false) => "INTEGER",
+        (false, true) => "UUID",
+        (false, false) => "CHAR(36)",
+    };
+    let token_schema = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS \"accesstoken\" (\n    \"token\" VARCHAR(43) NOT NULL PRIMARY KEY,\n    \"created_at\" {} NOT NULL,\n    \"user_id\" {user_id_type} NOT NULL REFERENCES {table} (\"id\") ON DELETE CASCADE\n)",
+            if pg { "TIMESTAMPTZ" } else { "DATETIME" }
+        ),
+        "CREATE INDEX IF NOT EXISTS \"ix_accesstoken_created_at\" ON \"accesstoken\" (\"created_at\")".to_owned(),
+        "CREATE INDEX IF NOT EXISTS \"ix_accesstoken_user_id\" ON \"accesstoken\" (\"user_id\")".to_owned(),
+    ];
+    let qualified: Vec<String> = model
+        .fields
+        .iter()
+        .map(|f| format!("u.{}", quote_ident(&f.name())))
+        .collect();
+    let select_by_token = format!(
+        "SELECT {} FROM {table} AS u JOIN \"accesstoken\" AS t ON t.\"user_id\" = u.\"id\" WHERE t.\"token\" = {} AND t.\"created_at\" >= {}",
+        qualified.join(", "),
+        p(1),
+        p(2)
+    );
+
     Statements {
+        token_schema,
+        select_by_token,
         schema,
         select_by_id: format!("SELECT {column_list} FROM {table} WHERE \"id\" = {}", p(1)),
         select_by_email: format!(

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod register;
+pub mod sessions;
 pub mod users;
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -28,6 +29,7 @@ fn user_error(
         UserError::AlreadyExists => ApiError::code(already_exists),
         UserError::NotFound => ApiError::not_found(),
         UserError::Store(e) => e.into(),
+        UserError::Tokens(e) => crate::extract::AuthRejection::from(e).into(),
         UserError::Password(e) => {
             tracing::error!(error = %e, "password hashing failed");
             ApiError::internal()
@@ -37,7 +39,7 @@ fn user_error(
 
 /// The user of a users route: active, verified when the application requires it, and a
 /// superuser when `SUPER` is set.
-struct RouteUser<A: Backends, const SUPER: bool>(A::User);
+pub(crate) struct RouteUser<A: Backends, const SUPER: bool>(A::User);
 
 impl<A: Backends, S: Send + Sync, const SUPER: bool> FromRequestParts<S> for RouteUser<A, SUPER>
 where

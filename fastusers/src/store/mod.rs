@@ -72,6 +72,38 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
     async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError>;
     /// Deletes the user; whether there was one.
     async fn delete(&self, id: &U::Id) -> Result<bool, StoreError>;
+
+    /// The store's access tokens, for [`DatabaseStrategy`](crate::strategy::DatabaseStrategy);
+    /// `None` when it keeps none.
+    fn access_tokens(&self) -> Option<std::sync::Arc<dyn AccessTokenStore<U>>> {
+        None
+    }
+}
+
+/// Storage of opaque access tokens (the `accesstoken` table).
+#[async_trait]
+pub trait AccessTokenStore<U: User>: Send + Sync + 'static {
+    /// Stores a new token for the user, created now.
+    async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError>;
+    /// The user of a token younger than `lifetime_seconds` (`None`: any age). An expired token
+    /// is deleted on the way.
+    async fn user_by_token(
+        &self,
+        token: &str,
+        lifetime_seconds: Option<u64>,
+    ) -> Result<Option<U>, StoreError>;
+    /// Deletes a token.
+    async fn delete(&self, token: &str) -> Result<(), StoreError>;
+    /// Deletes every token of a user.
+    async fn delete_for_user(&self, user_id: &U::Id) -> Result<(), StoreError>;
+    /// A user's live tokens and their creation times (seconds since the epoch).
+    async fn list_for_user(
+        &self,
+        user_id: &U::Id,
+        lifetime_seconds: Option<u64>,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+    /// Deletes the tokens older than `lifetime_seconds`; how many.
+    async fn purge_expired(&self, lifetime_seconds: u64) -> Result<u64, StoreError>;
 }
 
 /// Why [`connect`] failed.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
-use super::{StoreError, UserStore};
+use super::{AccessTokenStore, StoreError, UserStore};
 use crate::user::User;
 
 /// The SQL of a user model for one database, written by `#[derive(User)]`.
@@ -28,6 +28,10 @@ pub trait SqlUser<DB: Database>: User {
     const UPDATE: &'static str;
     /// Deletes a user by id.
     const DELETE: &'static str;
+    /// Statements that create the `accesstoken` table (its `user_id` references this table).
+    const TOKEN_SCHEMA: &'static [&'static str];
+    /// Selects the user of a token (`$1`) created at or after `$2`.
+    const SELECT_BY_TOKEN: &'static str;
 
     /// Reads a user from a row of the table.
     fn from_row(row: &DB::Row) -> Result<Self, sqlx::Error>;
@@ -127,16 +131,135 @@ impl<U> SqlStore<U, sqlx::Postgres> {
     }
 }
 
+/// The access-token statements of one database; the table is fastapi-users' `accesstoken`.
+struct TokenSql {
+    insert: &'static str,
+    delete: &'static str,
+    delete_expired: &'static str,
+    delete_for_user: &'static str,
+    list: &'static str,
+    purge: &'static str,
+}
+
+#[cfg(feature = "sqlite")]
+const SQLITE_TOKENS: TokenSql = TokenSql {
+    insert: r#"INSERT INTO "accesstoken" ("token", "created_at", "user_id") VALUES (?1, ?2, ?3)"#,
+    delete: r#"DELETE FROM "accesstoken" WHERE "token" = ?1"#,
+    delete_expired: r#"DELETE FROM "accesstoken" WHERE "token" = ?1 AND "created_at" < ?2"#,
+    delete_for_user: r#"DELETE FROM "accesstoken" WHERE "user_id" = ?1"#,
+    list: r#"SELECT "token", "created_at" FROM "accesstoken" WHERE "user_id" = ?1 AND "created_at" >= ?2 ORDER BY "created_at""#,
+    purge: r#"DELETE FROM "accesstoken" WHERE "created_at" < ?1"#,
+};
+
+#[cfg(feature = "postgres")]
+const POSTGRES_TOKENS: TokenSql = TokenSql {
+    insert: r#"INSERT INTO "accesstoken" ("token", "created_at", "user_id") VALUES ($1, $2, $3)"#,
+    delete: r#"DELETE FROM "accesstoken" WHERE "token" = $1"#,
+    delete_expired: r#"DELETE FROM "accesstoken" WHERE "token" = $1 AND "created_at" < $2"#,
+    delete_for_user: r#"DELETE FROM "accesstoken" WHERE "user_id" = $1"#,
+    list: r#"SELECT "token", "created_at" FROM "accesstoken" WHERE "user_id" = $1 AND "created_at" >= $2 ORDER BY "created_at""#,
+    purge: r#"DELETE FROM "accesstoken" WHERE "created_at" < $1"#,
+};
+
+type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Now, to the second: timestamps are compared as text in SQLite, so they keep one width.
+fn now_seconds() -> Timestamp {
+    chrono::DateTime::from_timestamp(crate::token::now() as i64, 0).unwrap_or_default()
+}
+
+/// The oldest creation time a token of this lifetime may have to be alive.
+fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
+    let oldest = lifetime_seconds.map_or(0, |l| crate::token::now().saturating_sub(l));
+    chrono::DateTime::from_timestamp(oldest as i64, 0).unwrap_or_default()
+}
+
 macro_rules! sql_store {
-    ($feature:literal, $db:ty) => {
+    ($feature:literal, $db:ty, $tokens:expr) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
             /// Creates the user table and its indexes if they do not exist.
             pub async fn migrate(&self) -> Result<(), StoreError> {
-                for statement in U::SCHEMA {
+                for statement in U::SCHEMA.iter().chain(U::TOKEN_SCHEMA) {
                     sqlx::query::<$db>(*statement).execute(&self.pool).await?;
                 }
                 Ok(())
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        #[async_trait]
+        impl<U: SqlUser<$db>> AccessTokenStore<U> for SqlStore<U, $db> {
+            async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError> {
+                let query = sqlx::query($tokens.insert).bind(token).bind(now_seconds());
+                U::bind_id(user_id, query).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn user_by_token(
+                &self,
+                token: &str,
+                lifetime_seconds: Option<u64>,
+            ) -> Result<Option<U>, StoreError> {
+                let oldest = cutoff(lifetime_seconds);
+                let row = sqlx::query(U::SELECT_BY_TOKEN)
+                    .bind(token)
+                    .bind(oldest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                match row {
+                    Some(row) => Ok(Some(U::from_row(&row)?)),
+                    None => {
+                        // Unknown or expired: an expired row goes now rather than at the next sweep.
+                        sqlx::query($tokens.delete_expired)
+                            .bind(token)
+                            .bind(oldest)
+                            .execute(&self.pool)
+                            .await?;
+                        Ok(None)
+                    }
+                }
+            }
+
+            async fn delete(&self, token: &str) -> Result<(), StoreError> {
+                sqlx::query($tokens.delete)
+                    .bind(token)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn delete_for_user(&self, user_id: &U::Id) -> Result<(), StoreError> {
+                U::bind_id(user_id, sqlx::query($tokens.delete_for_user))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn list_for_user(
+                &self,
+                user_id: &U::Id,
+                lifetime_seconds: Option<u64>,
+            ) -> Result<Vec<(String, u64)>, StoreError> {
+                use sqlx::Row as _;
+                let query =
+                    U::bind_id(user_id, sqlx::query($tokens.list)).bind(cutoff(lifetime_seconds));
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let created: Timestamp = row.try_get("created_at")?;
+                        Ok((row.try_get("token")?, created.timestamp().max(0) as u64))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
+            async fn purge_expired(&self, lifetime_seconds: u64) -> Result<u64, StoreError> {
+                let done = sqlx::query($tokens.purge)
+                    .bind(cutoff(Some(lifetime_seconds)))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
             }
         }
 
@@ -182,9 +305,15 @@ macro_rules! sql_store {
                     .await?;
                 Ok(done.rows_affected() > 0)
             }
+
+            fn access_tokens(&self) -> Option<std::sync::Arc<dyn AccessTokenStore<U>>> {
+                Some(std::sync::Arc::new(self.clone()))
+            }
         }
     };
 }
 
-sql_store!("sqlite", sqlx::Sqlite);
-sql_store!("postgres", sqlx::Postgres);
+#[cfg(feature = "sqlite")]
+sql_store!("sqlite", sqlx::Sqlite, SQLITE_TOKENS);
+#[cfg(feature = "postgres")]
+sql_store!("postgres", sqlx::Postgres, POSTGRES_TOKENS);

@@ -18,12 +18,35 @@ pub enum StrategyError {
     /// The token could not be made.
     #[error("could not issue a token: {0}")]
     Issue(String),
+    /// The token service (Redis, the token table) cannot be reached: answered as a 503.
+    #[error("the token service is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One of a user's server-side sessions, as listed to them: never the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Session {
+    /// An identifier derived from the token (a hash prefix): enough to revoke it, useless to
+    /// authenticate with.
+    pub id: String,
+    /// When the session was created, in seconds since the Unix epoch.
+    pub created_at: u64,
+}
+
+impl Session {
+    /// The session id of a token: the first 16 bytes of its SHA-256, in hex.
+    pub fn id_of(token: &str) -> String {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(token.as_bytes());
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
 }
 
 impl From<UserError> for StrategyError {
     fn from(error: UserError) -> Self {
         match error {
             UserError::Store(e) => Self::Store(e),
+            UserError::Tokens(e) => e,
             other => Self::Issue(other.to_string()),
         }
     }
@@ -48,6 +71,83 @@ pub trait Strategy<U: User>: Send + Sync + 'static {
         token: &str,
         user: &U,
     ) -> impl Future<Output = Result<(), StrategyError>> + Send;
+
+    /// Revokes every token of the user, where the strategy keeps them (not JWT).
+    fn revoke_all(&self, user: &U) -> impl Future<Output = Result<(), StrategyError>> + Send {
+        let _ = user;
+        async { Ok(()) }
+    }
+
+    /// The user's active sessions, or `None` when the strategy keeps no server-side state.
+    fn sessions(
+        &self,
+        user: &U,
+    ) -> impl Future<Output = Result<Option<Vec<Session>>, StrategyError>> + Send {
+        let _ = user;
+        async { Ok(None) }
+    }
+
+    /// Revokes the user's session with this id; whether there was one.
+    fn revoke_session(
+        &self,
+        user: &U,
+        id: &str,
+    ) -> impl Future<Output = Result<bool, StrategyError>> + Send {
+        let _ = (user, id);
+        async { Ok(false) }
+    }
+}
+
+/// A strategy that may be absent (say, Redis when no `REDIS_URL` is configured): `None` knows
+/// no token and issues none.
+impl<U: User, S: Strategy<U>> Strategy<U> for Option<S> {
+    async fn read_token(
+        &self,
+        token: &str,
+        manager: &UserManager<U>,
+    ) -> Result<Option<U>, StrategyError> {
+        match self {
+            Some(s) => s.read_token(token, manager).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
+        match self {
+            Some(s) => s.write_token(user).await,
+            None => Err(StrategyError::Unavailable(
+                "this backend is not configured".to_owned(),
+            )),
+        }
+    }
+
+    async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
+        match self {
+            Some(s) => s.destroy_token(token, user).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {
+        match self {
+            Some(s) => s.revoke_all(user).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn sessions(&self, user: &U) -> Result<Option<Vec<Session>>, StrategyError> {
+        match self {
+            Some(s) => s.sessions(user).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn revoke_session(&self, user: &U, id: &str) -> Result<bool, StrategyError> {
+        match self {
+            Some(s) => s.revoke_session(user, id).await,
+            None => Ok(false),
+        }
+    }
 }
 
 /// The audience of access tokens.
@@ -134,3 +234,13 @@ impl<U: User> Strategy<U> for JwtStrategy {
         Ok(())
     }
 }
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod database;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use self::database::DatabaseStrategy;
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+pub use self::redis::RedisStrategy;

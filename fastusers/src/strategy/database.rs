@@ -1,0 +1,184 @@
+//! Opaque tokens kept in the database's access-token table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Session, Strategy, StrategyError};
+use crate::manager::UserManager;
+use crate::store::{AccessTokenStore, StoreError};
+use crate::token;
+use crate::user::User;
+
+/// Opaque tokens in the `accesstoken` table (`token`, `created_at`, `user_id` with
+/// `ON DELETE CASCADE`), fastapi-users' schema. A token lives `lifetime_seconds` from its
+/// creation (no sliding); logout deletes its row.
+///
+/// Expired rows are purged when a request presents one, and by a sweep every ten minutes
+/// (change it with [`sweep_every`](Self::sweep_every), `None` turns it off).
+pub struct DatabaseStrategy<U: User> {
+    tokens: Arc<dyn AccessTokenStore<U>>,
+    lifetime_seconds: Option<u64>,
+    sweeper: Option<Arc<Sweeper>>,
+}
+
+impl<U: User> Clone for DatabaseStrategy<U> {
+    fn clone(&self) -> Self {
+        Self {
+            tokens: self.tokens.clone(),
+            lifetime_seconds: self.lifetime_seconds,
+            sweeper: self.sweeper.clone(),
+        }
+    }
+}
+
+impl<U: User> std::fmt::Debug for DatabaseStrategy<U> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseStrategy")
+            .field("lifetime_seconds", &self.lifetime_seconds)
+            .field("sweeping", &self.sweeper.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops the sweep task when the last clone of the strategy is dropped.
+#[derive(Debug)]
+struct Sweeper(tokio::task::JoinHandle<()>);
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+fn store_error(error: StoreError) -> StrategyError {
+    StrategyError::Store(error)
+}
+
+impl<U: User> DatabaseStrategy<U> {
+    /// Tokens in the store's access-token table.
+    ///
+    /// Fails when the store keeps no tokens (a custom [`UserStore`](crate::UserStore) that does
+    /// not implement [`access_tokens`](crate::UserStore::access_tokens)).
+    pub fn new(
+        store: &dyn crate::UserStore<U>,
+        lifetime_seconds: Option<u64>,
+    ) -> Result<Self, StrategyError> {
+        let tokens = store.access_tokens().ok_or_else(|| {
+            StrategyError::Issue("this user store keeps no access tokens".to_owned())
+        })?;
+        Ok(Self {
+            tokens,
+            lifetime_seconds,
+            sweeper: None,
+        }
+        .sweep_every(Some(Duration::from_secs(600))))
+    }
+
+    /// Purges expired tokens at this interval (`None`: never; they are still purged on read).
+    /// Needs a tokio runtime when an interval is given.
+    pub fn sweep_every(mut self, interval: Option<Duration>) -> Self {
+        self.sweeper = match (
+            interval,
+            self.lifetime_seconds,
+            tokio::runtime::Handle::try_current(),
+        ) {
+            (Some(interval), Some(lifetime), Ok(runtime)) => {
+                let tokens = self.tokens.clone();
+                Some(Arc::new(Sweeper(runtime.spawn(async move {
+                    let mut ticker = tokio::time::interval(interval);
+                    ticker.tick().await;
+                    loop {
+                        ticker.tick().await;
+                        match tokens.purge_expired(lifetime).await {
+                            Ok(n) if n > 0 => {
+                                tracing::debug!(purged = n, "expired access tokens purged")
+                            }
+                            Ok(_) => {}
+                            Err(error) => {
+                                tracing::warn!(%error, "could not purge expired access tokens")
+                            }
+                        }
+                    }
+                }))))
+            }
+            _ => None,
+        };
+        self
+    }
+
+    /// Deletes every expired token now; how many.
+    pub async fn purge_expired(&self) -> Result<u64, StrategyError> {
+        match self.lifetime_seconds {
+            Some(lifetime) => self
+                .tokens
+                .purge_expired(lifetime)
+                .await
+                .map_err(store_error),
+            None => Ok(0),
+        }
+    }
+}
+
+impl<U: User> Strategy<U> for DatabaseStrategy<U> {
+    async fn read_token(
+        &self,
+        token: &str,
+        _manager: &UserManager<U>,
+    ) -> Result<Option<U>, StrategyError> {
+        self.tokens
+            .user_by_token(token, self.lifetime_seconds)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
+        let token = token::random_token();
+        self.tokens
+            .create(&token, user.id())
+            .await
+            .map_err(store_error)?;
+        Ok(token)
+    }
+
+    async fn destroy_token(&self, token: &str, _user: &U) -> Result<(), StrategyError> {
+        self.tokens.delete(token).await.map_err(store_error)
+    }
+
+    async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {
+        self.tokens
+            .delete_for_user(user.id())
+            .await
+            .map_err(store_error)
+    }
+
+    async fn sessions(&self, user: &U) -> Result<Option<Vec<Session>>, StrategyError> {
+        let live = self
+            .tokens
+            .list_for_user(user.id(), self.lifetime_seconds)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(
+            live.iter()
+                .map(|(t, created)| Session {
+                    id: Session::id_of(t),
+                    created_at: *created,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn revoke_session(&self, user: &U, id: &str) -> Result<bool, StrategyError> {
+        let live = self
+            .tokens
+            .list_for_user(user.id(), self.lifetime_seconds)
+            .await
+            .map_err(store_error)?;
+        match live.iter().find(|(t, _)| Session::id_of(t) == id) {
+            Some((token, _)) => {
+                self.tokens.delete(token).await.map_err(store_error)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Opaque tokens kept in Redis.
+
+use std::time::Duration;
+
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{Session, Strategy, StrategyError};
+use crate::manager::UserManager;
+use crate::token;
+use crate::user::{User, UserId};
+
+/// Opaque tokens in Redis: 32 random bytes (43 URL-safe characters) stored under
+/// `fastapi_users_token:<token>` with the user's id as value and the lifetime as TTL, as
+/// fastapi-users stores them; logout deletes the key.
+///
+/// Each user also has a sorted set `<prefix>user:<id>` of their tokens, scored by creation
+/// time, for listing sessions and revoking them all. One multiplexed connection serves every
+/// request and reconnects by itself after Redis restarts; while Redis is down, requests that
+/// need it get a 503.
+#[derive(Clone)]
+pub struct RedisStrategy {
+    connection: ConnectionManager,
+    lifetime_seconds: Option<u64>,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStrategy")
+            .field("lifetime_seconds", &self.lifetime_seconds)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(error: redis::RedisError) -> StrategyError {
+    StrategyError::Unavailable(format!("redis: {error}"))
+}
+
+impl RedisStrategy {
+    /// Connects to `url` (`redis://host:port/db`). Commands time out after two seconds, so a
+    /// request never hangs on a dead server.
+    pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, StrategyError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self::new(connection, lifetime_seconds))
+    }
+
+    /// A strategy on an existing connection manager.
+    pub fn new(connection: ConnectionManager, lifetime_seconds: Option<u64>) -> Self {
+        Self {
+            connection,
+            lifetime_seconds,
+            prefix: "fastapi_users_token:".to_owned(),
+        }
+    }
+
+    /// Uses this key prefix instead of `fastapi_users_token:`.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    fn token_key(&self, token: &str) -> String {
+        format!("{}{token}", self.prefix)
+    }
+
+    fn index_key<I: UserId>(&self, id: &I) -> String {
+        format!("{}user:{id}", self.prefix)
+    }
+
+    /// Tokens of the user's index that are still alive, with their creation times.
+    async fn live_tokens<U: User>(&self, user: &U) -> Result<Vec<(String, u64)>, StrategyError> {
+        let mut conn = self.connection.clone();
+        let index = self.index_key(user.id());
+        if let Some(lifetime) = self.lifetime_seconds {
+            let oldest = token::now().saturating_sub(lifetime);
+            let _: () = conn
+                .zrembyscore(&index, "-inf", format!("({oldest}"))
+                .await
+                .map_err(unavailable)?;
+        }
+        let entries: Vec<(String, f64)> = conn
+            .zrange_withscores(&index, 0, -1)
+            .await
+            .map_err(unavailable)?;
+        Ok(entries
+            .into_iter()
+            .map(|(t, score)| (t, score as u64))
+            .collect())
+    }
+}
+
+impl<U: User> Strategy<U> for RedisStrategy {
+    async fn read_token(
+        &self,
+        token: &str,
+        manager: &UserManager<U>,
+    ) -> Result<Option<U>, StrategyError> {
+        let mut conn = self.connection.clone();
+        let id: Option<String> = conn.get(self.token_key(token)).await.map_err(unavailable)?;
+        match id.as_deref().and_then(U::Id::parse) {
+            Some(id) => Ok(manager.get(&id).await?),
+            None => Ok(None),
+        }
+    }
+
+    async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
+        let token = token::random_token();
+        let index = self.index_key(user.id());
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        match self.lifetime_seconds {
+            Some(lifetime) => {
+                pipe.set_ex(self.token_key(&token), user.id().to_string(), lifetime)
+                    .ignore();
+                pipe.zadd(&index, &token, token::now()).ignore();
+                pipe.expire(&index, lifetime as i64).ignore();
+            }
+            None => {
+                pipe.set(self.token_key(&token), user.id().to_string())
+                    .ignore();
+                pipe.zadd(&index, &token, token::now()).ignore();
+            }
+        }
+        let mut conn = self.connection.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(token)
+    }
+
+    async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(self.token_key(token))
+            .ignore()
+            .zrem(self.index_key(user.id()), token)
+            .ignore();
+        let mut conn = self.connection.clone();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {
+        let mut conn = self.connection.clone();
+        let index = self.index_key(user.id());
+        let tokens: Vec<String> = conn.zrange(&index, 0, -1).await.map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for token in &tokens {
+            pipe.del(self.token_key(token)).ignore();
+        }
+        pipe.del(&index).ignore();
+        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn sessions(&self, user: &U) -> Result<Option<Vec<Session>>, StrategyError> {
+        let live = self.live_tokens(user).await?;
+        Ok(Some(
+            live.iter()
+                .map(|(t, created)| Session {
+                    id: Session::id_of(t),
+                    created_at: *created,
+                })
+                .collect(),
+        ))
+    }
+
+    async fn revoke_session(&self, user: &U, id: &str) -> Result<bool, StrategyError> {
+        let live = self.live_tokens(user).await?;
+        match live.iter().find(|(t, _)| Session::id_of(t) == id) {
+            Some((token, _)) => {
+                self.destroy_token(token, user).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+}

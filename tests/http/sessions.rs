@@ -1,0 +1,599 @@
+//! Server-side sessions: every transport with every strategy, logout that revokes, revocation
+//! on password change, deactivation and deletion, session listing, expiry, and Redis outages.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use fastusers_tests::{Db, Options, TestApp, db_tests, redis_url};
+use serde_json::json;
+
+/// How a client presents the token of a backend.
+#[derive(Clone, Copy)]
+enum Carrier {
+    Bearer,
+    Cookie(&'static str),
+}
+
+const BACKENDS: [(&str, Carrier, bool); 6] = [
+    ("jwt", Carrier::Bearer, false),
+    ("cookie", Carrier::Cookie("fastapiusersauth"), false),
+    ("redis", Carrier::Bearer, true),
+    ("rediscookie", Carrier::Cookie("fastusers_redis"), true),
+    ("database", Carrier::Bearer, true),
+    ("session", Carrier::Cookie("fastusers_session"), true),
+];
+
+async fn app_with_redis(db: Db) -> TestApp {
+    TestApp::with(
+        db,
+        Options {
+            redis_url: Some(redis_url()),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// Logs in with a backend and returns the token as the client holds it.
+async fn login(
+    app: &TestApp,
+    backend: &str,
+    carrier: Carrier,
+    email: &str,
+    password: &str,
+) -> String {
+    let response = app
+        .login_form(backend, &[("username", email), ("password", password)])
+        .await;
+    match carrier {
+        Carrier::Bearer => {
+            assert_eq!(
+                response.status,
+                StatusCode::OK,
+                "{backend} login: {}",
+                response.text()
+            );
+            response.json()["access_token"].as_str().unwrap().to_owned()
+        }
+        Carrier::Cookie(name) => {
+            assert_eq!(
+                response.status,
+                StatusCode::NO_CONTENT,
+                "{backend} login: {}",
+                response.text()
+            );
+            let cookie = response.header("set-cookie").unwrap();
+            cookie
+                .strip_prefix(&format!("{name}="))
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        }
+    }
+}
+
+async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    carrier: Carrier,
+    token: &str,
+) -> fastusers_tests::Response {
+    let request = app.request(method, path);
+    match carrier {
+        Carrier::Bearer => request.bearer(token),
+        Carrier::Cookie(name) => request.header("cookie", &format!("{name}={token}")),
+    }
+    .send()
+    .await
+}
+
+async fn every_transport_with_every_strategy(db: Db) {
+    let app = app_with_redis(db).await;
+    app.register("gaheris@camelot.bt", "guinevere").await;
+    for (backend, carrier, revocable) in BACKENDS {
+        let token = login(&app, backend, carrier, "gaheris@camelot.bt", "guinevere").await;
+        if revocable {
+            assert_eq!(
+                token.len(),
+                43,
+                "{backend}: an opaque token of 32 random bytes"
+            );
+        }
+        let me = send(&app, Method::GET, "/users/me", carrier, &token).await;
+        assert_eq!(me.status, StatusCode::OK, "{backend}: {}", me.text());
+        assert_eq!(me.json()["email"], "gaheris@camelot.bt");
+        let out = send(
+            &app,
+            Method::POST,
+            &format!("/auth/{backend}/logout"),
+            carrier,
+            &token,
+        )
+        .await;
+        assert_eq!(
+            out.status,
+            StatusCode::NO_CONTENT,
+            "{backend} logout: {}",
+            out.text()
+        );
+        let after = send(&app, Method::GET, "/users/me", carrier, &token)
+            .await
+            .status;
+        let expected = if revocable {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(after, expected, "{backend}: after logout");
+    }
+}
+
+async fn password_change_revokes_every_server_side_token(db: Db) {
+    let app = app_with_redis(db).await;
+    app.register("agravain@camelot.bt", "guinevere").await;
+    let redis = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "agravain@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let database = login(
+        &app,
+        "database",
+        Carrier::Bearer,
+        "agravain@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let jwt = app.token("agravain@camelot.bt", "guinevere").await;
+    let changed = app
+        .request(Method::PATCH, "/users/me")
+        .bearer(&jwt)
+        .json(&json!({"password": "new-password"}))
+        .send()
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    for token in [&redis, &database] {
+        assert_eq!(
+            app.request(Method::GET, "/users/me")
+                .bearer(token)
+                .send()
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Other changes leave sessions alone.
+    let fresh = login(
+        &app,
+        "database",
+        Carrier::Bearer,
+        "agravain@camelot.bt",
+        "new-password",
+    )
+    .await;
+    let renamed = app
+        .request(Method::PATCH, "/users/me")
+        .bearer(&fresh)
+        .json(&json!({"first_name": "A"}))
+        .send()
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&fresh)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+async fn deactivation_and_deletion_revoke(db: Db) {
+    let app = app_with_redis(db).await;
+    let user = app.register("lucan@camelot.bt", "guinevere").await;
+    let path = format!("/users/{}", user["id"].as_str().unwrap());
+    let admin = app.superuser("admin@camelot.bt").await;
+    let redis = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "lucan@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let database = login(
+        &app,
+        "database",
+        Carrier::Bearer,
+        "lucan@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    app.request(Method::PATCH, &path)
+        .bearer(&admin)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await;
+    app.request(Method::PATCH, &path)
+        .bearer(&admin)
+        .json(&json!({"is_active": true}))
+        .send()
+        .await;
+    for token in [&redis, &database] {
+        let status = app
+            .request(Method::GET, "/users/me")
+            .bearer(token)
+            .send()
+            .await
+            .status;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "reactivation does not bring a revoked token back"
+        );
+    }
+    let redis = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "lucan@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    assert_eq!(
+        app.request(Method::DELETE, &path)
+            .bearer(&admin)
+            .send()
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    app.register("lucan@camelot.bt", "guinevere").await;
+    let status = app
+        .request(Method::GET, "/users/me")
+        .bearer(&redis)
+        .send()
+        .await
+        .status;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a deleted user's Redis token is gone"
+    );
+}
+
+async fn sessions_are_listed_without_tokens_and_revocable(db: Db) {
+    let app = app_with_redis(db).await;
+    app.register("bedwyr@camelot.bt", "guinevere").await;
+    let first = login(
+        &app,
+        "database",
+        Carrier::Bearer,
+        "bedwyr@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let second = login(
+        &app,
+        "session",
+        Carrier::Cookie("fastusers_session"),
+        "bedwyr@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let third = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "bedwyr@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let listing = app
+        .request(Method::GET, "/users/me/sessions")
+        .bearer(&first)
+        .send()
+        .await;
+    assert_eq!(listing.status, StatusCode::OK, "{}", listing.text());
+    let text = listing.text();
+    for token in [&first, &second, &third] {
+        assert!(
+            !text.contains(token.as_str()),
+            "the listing never reveals a token"
+        );
+    }
+    let sessions = listing.json();
+    let sessions = sessions.as_array().unwrap();
+    assert_eq!(sessions.len(), 3, "{text}");
+    let mut backends: Vec<&str> = sessions
+        .iter()
+        .map(|s| s["backend"].as_str().unwrap())
+        .collect();
+    backends.sort();
+    // The database and session backends share one token table: a session is named after the
+    // first declared backend of its store.
+    assert_eq!(backends, ["database", "database", "redis"]);
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["created_at"].as_str().unwrap().ends_with('Z'))
+    );
+
+    let redis_id = sessions.iter().find(|s| s["backend"] == "redis").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoked = app
+        .request(Method::DELETE, &format!("/users/me/sessions/{redis_id}"))
+        .bearer(&first)
+        .send()
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&third)
+            .send()
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&first)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = app
+        .request(Method::DELETE, &format!("/users/me/sessions/{redis_id}"))
+        .bearer(&first)
+        .send()
+        .await;
+    again.assert(StatusCode::NOT_FOUND, json!({"detail": "Not Found"}));
+
+    // Another user cannot revoke these sessions.
+    app.register("other@camelot.bt", "guinevere").await;
+    let other = login(
+        &app,
+        "database",
+        Carrier::Bearer,
+        "other@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let first_id = fastusers::strategy::Session::id_of(&first);
+    let response = app
+        .request(Method::DELETE, &format!("/users/me/sessions/{first_id}"))
+        .bearer(&other)
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&first)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+async fn expired_database_tokens_are_refused_and_purged(db: Db) {
+    let app = TestApp::new(db).await;
+    let user = app.register("yvain@camelot.bt", "guinevere").await;
+    let id = uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap();
+    let tokens = app.state.manager().store().access_tokens().unwrap();
+    tokens.create("expired-token", &id).await.unwrap();
+    tokens.create("swept-token", &id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert!(
+        tokens
+            .user_by_token("expired-token", Some(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let left: Vec<String> = tokens
+        .list_for_user(&id, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        left,
+        ["swept-token"],
+        "the expired token presented was deleted on read"
+    );
+    assert_eq!(
+        tokens.purge_expired(1).await.unwrap(),
+        1,
+        "the sweep deletes the rest"
+    );
+    assert!(tokens.list_for_user(&id, None).await.unwrap().is_empty());
+    tokens.create("fresh-token", &id).await.unwrap();
+    assert!(
+        tokens
+            .user_by_token("fresh-token", Some(3600))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+db_tests!(
+    every_transport_with_every_strategy,
+    password_change_revokes_every_server_side_token,
+    deactivation_and_deletion_revoke,
+    sessions_are_listed_without_tokens_and_revocable,
+    expired_database_tokens_are_refused_and_purged,
+);
+
+/// A redis-server of this test's own, to stop and start.
+struct OwnRedis {
+    port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let args = [
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from);
+        let mut command = Command::new("redis-server");
+        command.args(&args).stdout(Stdio::null());
+        // Owned by `Self` at once, so that Drop kills and waits for it on every path.
+        let redis = Self {
+            port,
+            child: command
+                .spawn()
+                .expect("redis-server is installed (scripts/test installs it)"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(redis);
+        panic!("redis-server did not start on port {port}");
+    }
+
+    fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Redis goes down: requests that need it get a 503 (never a panic or a hang), other backends
+/// keep working, and the strategy recovers by itself when Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_is_503_and_recovers() {
+    let redis = OwnRedis::start(free_port());
+    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let app = TestApp::with(
+        Db::Sqlite,
+        Options {
+            redis_url: Some(url),
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("pelleas@camelot.bt", "guinevere").await;
+    let token = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "pelleas@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&token)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    let port = redis.stop();
+    let down = app
+        .request(Method::GET, "/users/me")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.text()
+    );
+    assert!(
+        down.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("unavailable")
+    );
+    let login_down = app
+        .login_form(
+            "redis",
+            &[
+                ("username", "pelleas@camelot.bt"),
+                ("password", "guinevere"),
+            ],
+        )
+        .await;
+    assert_eq!(login_down.status, StatusCode::SERVICE_UNAVAILABLE);
+    let jwt = app.token("pelleas@camelot.bt", "guinevere").await;
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&jwt)
+            .send()
+            .await
+            .status,
+        StatusCode::OK,
+        "JWT needs no Redis"
+    );
+
+    let _redis = OwnRedis::start(port);
+    let mut recovered = None;
+    for _ in 0..50 {
+        let response = app
+            .login_form(
+                "redis",
+                &[
+                    ("username", "pelleas@camelot.bt"),
+                    ("password", "guinevere"),
+                ],
+            )
+            .await;
+        if response.status == StatusCode::OK {
+            recovered = Some(response.json()["access_token"].as_str().unwrap().to_owned());
+            break;
+        }
+        assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let token = recovered.expect("the Redis strategy reconnects by itself");
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&token)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
