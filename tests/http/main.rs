@@ -2,6 +2,7 @@
 
 mod extract;
 mod login;
+mod outage;
 mod register;
 mod sessions;
 mod strategy;
