@@ -445,7 +445,11 @@ struct OwnRedis {
 
 impl OwnRedis {
     fn start(port: u16) -> Self {
-        let args = [
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[String]) -> Self {
+        let mut args = [
             "--bind",
             "127.0.0.1",
             "--port",
@@ -455,7 +459,9 @@ impl OwnRedis {
             "--appendonly",
             "no",
         ]
-        .map(String::from);
+        .map(String::from)
+        .to_vec();
+        args.extend_from_slice(extra);
         let mut command = Command::new("redis-server");
         command.args(&args).stdout(Stdio::null());
         // Owned by `Self` at once, so that Drop kills and waits for it on every path.
@@ -596,4 +602,143 @@ async fn redis_outage_is_503_and_recovers() {
             .status,
         StatusCode::OK
     );
+}
+
+/// The Redis strategy on a real three-node Redis Cluster: tokens and the per-user index live in
+/// different slots, and every operation still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_cluster_sessions() {
+    let dir = std::env::temp_dir().join(format!(
+        "fastusers-cluster-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let nodes: Vec<OwnRedis> = (0..3)
+        .map(|_| {
+            let port = free_port();
+            let extra = ["--cluster-enabled", "yes", "--cluster-config-file"]
+                .map(String::from)
+                .into_iter()
+                .chain([
+                    dir.join(format!("nodes-{port}.conf"))
+                        .to_string_lossy()
+                        .into_owned(),
+                    "--dir".into(),
+                ])
+                .chain([dir.to_string_lossy().into_owned()])
+                .collect::<Vec<_>>();
+            OwnRedis::start_with(port, &extra)
+        })
+        .collect();
+    let addresses: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addresses)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("redis-cli is installed");
+    assert!(created.success(), "redis-cli --cluster create");
+    for node in &nodes {
+        let mut ok = false;
+        for _ in 0..100 {
+            let info = Command::new("redis-cli")
+                .args(["-p", &node.port.to_string(), "cluster", "info"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                ok = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(ok, "the cluster converges");
+    }
+
+    let urls: Vec<String> = addresses.iter().map(|a| format!("redis://{a}")).collect();
+    let url_refs: Vec<&str> = urls.iter().map(String::as_str).collect();
+    let strategy = fastusers::strategy::RedisStrategy::connect_cluster(&url_refs, Some(3600))
+        .await
+        .unwrap();
+    let url = fastusers_tests::fresh_database(Db::Sqlite).await;
+    let store = fastusers::store::connect::<fastusers_tests::User>(&url)
+        .await
+        .unwrap();
+    let app = TestApp::on_store(store, url, Options::default(), Some(strategy));
+
+    app.register("ywain@camelot.bt", "guinevere").await;
+    let first = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "ywain@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    let second = login(
+        &app,
+        "redis",
+        Carrier::Bearer,
+        "ywain@camelot.bt",
+        "guinevere",
+    )
+    .await;
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&first)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let sessions = app
+        .request(Method::GET, "/users/me/sessions")
+        .bearer(&first)
+        .send()
+        .await
+        .json();
+    assert_eq!(sessions.as_array().unwrap().len(), 2, "{sessions}");
+    let out = app
+        .request(Method::POST, "/auth/redis/logout")
+        .bearer(&first)
+        .send()
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&first)
+            .send()
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&second)
+            .send()
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let changed = app
+        .request(Method::PATCH, "/users/me")
+        .bearer(&second)
+        .json(&json!({"password": "new-password"}))
+        .send()
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(
+        app.request(Method::GET, "/users/me")
+            .bearer(&second)
+            .send()
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED,
+        "revoked everywhere"
+    );
+    drop(nodes);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, RedisFuture, Value};
 
 use super::{Session, Strategy, StrategyError};
 use crate::manager::UserManager;
@@ -18,9 +19,13 @@ use crate::user::{User, UserId};
 /// time, for listing sessions and revoking them all. One multiplexed connection serves every
 /// request and reconnects by itself after Redis restarts; while Redis is down, requests that
 /// need it get a 503.
+///
+/// On a single server, the writes of one operation (token key and index) are one atomic
+/// `MULTI`; on a Redis Cluster ([`connect_cluster`](Self::connect_cluster)) the two keys live in
+/// different slots, so they are sent one after the other.
 #[derive(Clone)]
 pub struct RedisStrategy {
-    connection: ConnectionManager,
+    connection: Connection,
     lifetime_seconds: Option<u64>,
     prefix: String,
 }
@@ -31,6 +36,41 @@ impl std::fmt::Debug for RedisStrategy {
             .field("lifetime_seconds", &self.lifetime_seconds)
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
+    }
+}
+
+/// A single server or a cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
     }
 }
 
@@ -54,13 +94,57 @@ impl RedisStrategy {
         Ok(Self::new(connection, lifetime_seconds))
     }
 
+    /// Connects to a Redis Cluster through any of its nodes (`redis://host:port`).
+    pub async fn connect_cluster(
+        nodes: &[&str],
+        lifetime_seconds: Option<u64>,
+    ) -> Result<Self, StrategyError> {
+        let client = redis::cluster::ClusterClientBuilder::new(nodes.iter().copied())
+            .connection_timeout(Duration::from_secs(2))
+            .response_timeout(Duration::from_secs(2))
+            .retries(2)
+            .build()
+            .map_err(unavailable)?;
+        let connection = client.get_async_connection().await.map_err(unavailable)?;
+        Ok(Self::with_connection(
+            Connection::Cluster(connection),
+            lifetime_seconds,
+        ))
+    }
+
     /// A strategy on an existing connection manager.
     pub fn new(connection: ConnectionManager, lifetime_seconds: Option<u64>) -> Self {
+        Self::with_connection(Connection::Single(connection), lifetime_seconds)
+    }
+
+    fn with_connection(connection: Connection, lifetime_seconds: Option<u64>) -> Self {
         Self {
             connection,
             lifetime_seconds,
             prefix: "fastapi_users_token:".to_owned(),
         }
+    }
+
+    /// Runs the commands of one operation: atomically on a single server, one by one on a
+    /// cluster (where the keys may live in different slots).
+    async fn run(&self, commands: Vec<Cmd>) -> Result<(), StrategyError> {
+        let mut conn = self.connection.clone();
+        match &self.connection {
+            Connection::Single(_) => {
+                let mut pipe = redis::pipe();
+                pipe.atomic();
+                for command in commands {
+                    pipe.add_command(command).ignore();
+                }
+                let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+            }
+            Connection::Cluster(_) => {
+                for command in commands {
+                    let _: Value = command.query_async(&mut conn).await.map_err(unavailable)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Uses this key prefix instead of `fastapi_users_token:`.
@@ -116,50 +200,68 @@ impl<U: User> Strategy<U> for RedisStrategy {
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
         let token = token::random_token();
         let index = self.index_key(user.id());
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        let id = user.id().to_string();
+        let mut commands = Vec::with_capacity(3);
         match self.lifetime_seconds {
             Some(lifetime) => {
-                pipe.set_ex(self.token_key(&token), user.id().to_string(), lifetime)
-                    .ignore();
-                pipe.zadd(&index, &token, token::now()).ignore();
-                pipe.expire(&index, lifetime as i64).ignore();
+                commands.push(
+                    redis::cmd("SET")
+                        .arg(self.token_key(&token))
+                        .arg(&id)
+                        .arg("EX")
+                        .arg(lifetime)
+                        .clone(),
+                );
+                commands.push(
+                    redis::cmd("ZADD")
+                        .arg(&index)
+                        .arg(token::now())
+                        .arg(&token)
+                        .clone(),
+                );
+                commands.push(redis::cmd("EXPIRE").arg(&index).arg(lifetime).clone());
             }
             None => {
-                pipe.set(self.token_key(&token), user.id().to_string())
-                    .ignore();
-                pipe.zadd(&index, &token, token::now()).ignore();
+                commands.push(
+                    redis::cmd("SET")
+                        .arg(self.token_key(&token))
+                        .arg(&id)
+                        .clone(),
+                );
+                commands.push(
+                    redis::cmd("ZADD")
+                        .arg(&index)
+                        .arg(token::now())
+                        .arg(&token)
+                        .clone(),
+                );
             }
         }
-        let mut conn = self.connection.clone();
-        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
+        self.run(commands).await?;
         Ok(token)
     }
 
     async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(self.token_key(token))
-            .ignore()
-            .zrem(self.index_key(user.id()), token)
-            .ignore();
-        let mut conn = self.connection.clone();
-        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(())
+        self.run(vec![
+            redis::cmd("DEL").arg(self.token_key(token)).clone(),
+            redis::cmd("ZREM")
+                .arg(self.index_key(user.id()))
+                .arg(token)
+                .clone(),
+        ])
+        .await
     }
 
     async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {
         let mut conn = self.connection.clone();
         let index = self.index_key(user.id());
         let tokens: Vec<String> = conn.zrange(&index, 0, -1).await.map_err(unavailable)?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for token in &tokens {
-            pipe.del(self.token_key(token)).ignore();
-        }
-        pipe.del(&index).ignore();
-        let _: () = pipe.query_async(&mut conn).await.map_err(unavailable)?;
-        Ok(())
+        let mut commands: Vec<Cmd> = tokens
+            .iter()
+            .map(|t| redis::cmd("DEL").arg(self.token_key(t)).clone())
+            .collect();
+        commands.push(redis::cmd("DEL").arg(&index).clone());
+        self.run(commands).await
     }
 
     async fn sessions(&self, user: &U) -> Result<Option<Vec<Session>>, StrategyError> {
