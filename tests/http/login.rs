@@ -225,14 +225,7 @@ async fn bearer_logout_is_204_and_jwt_stays_valid(db: Db) {
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     assert!(out.body.is_empty());
     // A JWT cannot be revoked: documented, and the same as the reference.
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&token)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
     // The reference accepts another backend's token on logout.
     let out = app
         .request(Method::POST, "/auth/cookie/logout")
@@ -298,14 +291,7 @@ async fn hostile_tokens_are_401(db: Db) {
     let good = keys
         .encode(&json!({"sub": sub, "aud": aud, "exp": now() + 60}))
         .unwrap();
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&good)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&good).await, StatusCode::OK);
     let basic = app
         .request(Method::GET, "/users/me")
         .header("authorization", &format!("Basic {good}"))

@@ -144,14 +144,7 @@ async fn postgres_outage_is_503_and_recovers() {
     let app = TestApp::on_store(store, postgres.url(), Options::default(), None);
     app.register("dinadan@camelot.bt", "guinevere").await;
     let jwt = app.token("dinadan@camelot.bt", "guinevere").await;
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&jwt)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
 
     postgres.stop();
     let me = app
@@ -194,12 +187,7 @@ async fn postgres_outage_is_503_and_recovers() {
     postgres.start();
     let mut status = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..50 {
-        status = app
-            .request(Method::GET, "/users/me")
-            .bearer(&jwt)
-            .send()
-            .await
-            .status;
+        status = app.me_status(&jwt).await;
         if status == StatusCode::OK {
             break;
         }

@@ -160,14 +160,7 @@ async fn password_change_revokes_every_server_side_token(db: Db) {
         .await;
     assert_eq!(changed.status, StatusCode::OK);
     for token in [&redis, &database] {
-        assert_eq!(
-            app.request(Method::GET, "/users/me")
-                .bearer(token)
-                .send()
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(app.me_status(token).await, StatusCode::UNAUTHORIZED);
     }
     // Other changes leave sessions alone.
     let fresh = login(
@@ -185,14 +178,7 @@ async fn password_change_revokes_every_server_side_token(db: Db) {
         .send()
         .await;
     assert_eq!(renamed.status, StatusCode::OK);
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&fresh)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&fresh).await, StatusCode::OK);
 }
 
 async fn deactivation_and_deletion_revoke(db: Db) {
@@ -227,12 +213,7 @@ async fn deactivation_and_deletion_revoke(db: Db) {
         .send()
         .await;
     for token in [&redis, &database] {
-        let status = app
-            .request(Method::GET, "/users/me")
-            .bearer(token)
-            .send()
-            .await
-            .status;
+        let status = app.me_status(token).await;
         assert_eq!(
             status,
             StatusCode::UNAUTHORIZED,
@@ -256,12 +237,7 @@ async fn deactivation_and_deletion_revoke(db: Db) {
         StatusCode::NO_CONTENT
     );
     app.register("lucan@camelot.bt", "guinevere").await;
-    let status = app
-        .request(Method::GET, "/users/me")
-        .bearer(&redis)
-        .send()
-        .await
-        .status;
+    let status = app.me_status(&redis).await;
     assert_eq!(
         status,
         StatusCode::UNAUTHORIZED,
@@ -336,22 +312,8 @@ async fn sessions_are_listed_without_tokens_and_revocable(db: Db) {
         .send()
         .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&third)
-            .send()
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&first)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&third).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me_status(&first).await, StatusCode::OK);
     let again = app
         .request(Method::DELETE, &format!("/users/me/sessions/{redis_id}"))
         .bearer(&first)
@@ -376,14 +338,7 @@ async fn sessions_are_listed_without_tokens_and_revocable(db: Db) {
         .send()
         .await;
     assert_eq!(response.status, StatusCode::NOT_FOUND);
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&first)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&first).await, StatusCode::OK);
 }
 
 async fn expired_database_tokens_are_refused_and_purged(db: Db) {
@@ -526,14 +481,7 @@ async fn redis_outage_is_503_and_recovers() {
         "guinevere",
     )
     .await;
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&token)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
 
     let port = redis.stop();
     let down = app
@@ -565,11 +513,7 @@ async fn redis_outage_is_503_and_recovers() {
     assert_eq!(login_down.status, StatusCode::SERVICE_UNAVAILABLE);
     let jwt = app.token("pelleas@camelot.bt", "guinevere").await;
     assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&jwt)
-            .send()
-            .await
-            .status,
+        app.me_status(&jwt).await,
         StatusCode::OK,
         "JWT needs no Redis"
     );
@@ -594,14 +538,7 @@ async fn redis_outage_is_503_and_recovers() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let token = recovered.expect("the Redis strategy reconnects by itself");
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&token)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
 }
 
 /// The Redis strategy on a real three-node Redis Cluster: tokens and the per-user index live in
@@ -686,14 +623,7 @@ async fn redis_cluster_sessions() {
         "guinevere",
     )
     .await;
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&first)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&first).await, StatusCode::OK);
     let sessions = app
         .request(Method::GET, "/users/me/sessions")
         .bearer(&first)
@@ -707,22 +637,8 @@ async fn redis_cluster_sessions() {
         .send()
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&first)
-            .send()
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&second)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me_status(&second).await, StatusCode::OK);
     let changed = app
         .request(Method::PATCH, "/users/me")
         .bearer(&second)
@@ -731,11 +647,7 @@ async fn redis_cluster_sessions() {
         .await;
     assert_eq!(changed.status, StatusCode::OK);
     assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&second)
-            .send()
-            .await
-            .status,
+        app.me_status(&second).await,
         StatusCode::UNAUTHORIZED,
         "revoked everywhere"
     );

@@ -58,14 +58,7 @@ async fn key_pair_logins(db: Db, keys: JwtKeys, alg: &str) {
     );
     // A token of the shared-secret configuration is refused too.
     let hs = JwtKeys::hs256(SECRET).encode(&claims).unwrap();
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&hs)
-            .send()
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.me_status(&hs).await, StatusCode::UNAUTHORIZED);
 }
 
 async fn rs256_tokens(db: Db) {

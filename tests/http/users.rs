@@ -308,11 +308,7 @@ async fn superuser_routes(db: Db) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&token)
-            .send()
-            .await
-            .status,
+        app.me_status(&token).await,
         StatusCode::UNAUTHORIZED,
         "a deleted user's token is dead"
     );
@@ -372,14 +368,7 @@ async fn verification_required(db: Db) {
         .update(&id, &changes)
         .await
         .unwrap();
-    assert_eq!(
-        app.request(Method::GET, "/users/me")
-            .bearer(&token)
-            .send()
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
     app.token("uther@camelot.bt", "guinevere").await;
 }
 

@@ -282,6 +282,15 @@ impl TestApp {
         }
     }
 
+    /// The status of `GET /users/me` with this bearer token.
+    pub async fn me_status(&self, token: &str) -> StatusCode {
+        self.request(Method::GET, "/users/me")
+            .bearer(token)
+            .send()
+            .await
+            .status
+    }
+
     /// `POST /auth/register` with a JSON body.
     pub async fn register_json(&self, body: Value) -> Response {
         self.request(Method::POST, "/auth/register")
