@@ -9,7 +9,8 @@
 //! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
 //! `SECRET` (signs every token; a random one is made when unset, so tokens die with the
 //! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
-//! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`).
+//! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
+//! each verification and reset token to PATH as a JSON line).
 
 use std::net::SocketAddr;
 
@@ -48,8 +49,27 @@ fastusers::auth_backends! {
     }
 }
 
-/// The reference example's hooks: a password policy and some logging.
-struct AppHooks;
+/// The reference example's hooks: a password policy and some logging; with `MAILBOX=PATH`,
+/// every verification and reset token is also appended to PATH as one JSON line
+/// `{"kind": "verify" | "reset", "email": ..., "token": ...}`.
+struct AppHooks {
+    mailbox: Option<std::path::PathBuf>,
+}
+
+impl AppHooks {
+    fn post(&self, kind: &str, user: &User, token: &str) {
+        let Some(path) = &self.mailbox else { return };
+        let line = json!({"kind": kind, "email": user.email, "token": token}).to_string() + "\n";
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+        if let Err(error) = written {
+            tracing::error!(%error, path = %path.display(), "could not write to MAILBOX");
+        }
+    }
+}
 
 #[fastusers::async_trait]
 impl Hooks<User> for AppHooks {
@@ -78,6 +98,7 @@ impl Hooks<User> for AppHooks {
             "User {} has forgot their password. Reset token: {token}",
             user.id
         );
+        self.post("reset", user, token);
     }
 
     async fn on_after_request_verify(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
@@ -85,6 +106,7 @@ impl Hooks<User> for AppHooks {
             "Verification requested for user {}. Verification token: {token}",
             user.id
         );
+        self.post("verify", user, token);
     }
 }
 
@@ -138,7 +160,15 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     let store = fastusers::store::connect::<User>(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(UserManager::new(store).with_hooks(AppHooks))
+    let hooks = AppHooks {
+        mailbox: std::env::var_os("MAILBOX").map(Into::into),
+    };
+    Ok(UserManager::new(store)
+        .with_hooks(hooks)
+        .with_account_tokens(fastusers::account::AccountTokens::new(
+            &config.secret,
+            &config.secret,
+        )))
 }
 
 async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
@@ -172,6 +202,8 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
     }
     Ok(router
         .nest("/auth", FastUsers::<Auth>::register_router())
+        .nest("/auth", FastUsers::<Auth>::verify_router())
+        .nest("/auth", FastUsers::<Auth>::reset_password_router())
         .nest(
             "/users",
             FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),

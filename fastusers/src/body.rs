@@ -515,3 +515,70 @@ impl LoginForm {
         })
     }
 }
+
+/// A body whose fields FastAPI reads one by one (`Body(embed=True)`, as the verify and reset
+/// routes do): a body that is empty, not JSON or not an object has no fields, and a missing
+/// field's `input` is `null`.
+#[derive(Debug, Clone, Default)]
+pub struct EmbeddedJson(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = read_bytes(req, state).await?;
+        if bytes.is_empty() || !is_json_content_type(content_type.as_deref()) {
+            return Ok(Self::default());
+        }
+        let value = parse_json(&bytes, content_type.as_deref())?;
+        Ok(Self(match value {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        }))
+    }
+}
+
+fn missing_embedded(name: &str) -> ValidationError {
+    ValidationError {
+        kind: "missing",
+        loc: loc(&["body", name]),
+        msg: "Field required".to_owned(),
+        input: Value::Null,
+        ctx: None,
+    }
+}
+
+/// A required field of an [`EmbeddedJson`] body.
+pub fn embedded<T: DeserializeOwned>(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<T> {
+    match obj.get(name) {
+        None => {
+            errors.push(missing_embedded(name));
+            None
+        }
+        Some(value) => convert(name, value, errors),
+    }
+}
+
+/// A required email field of an [`EmbeddedJson`] body, validated and normalised.
+pub fn embedded_email(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<String> {
+    match obj.get(name) {
+        None => {
+            errors.push(missing_embedded(name));
+            None
+        }
+        Some(value) => checked_email(name, value, errors),
+    }
+}

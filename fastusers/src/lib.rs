@@ -62,6 +62,7 @@
 //!
 //! [axum]: https://docs.rs/axum
 
+pub mod account;
 pub mod backend;
 pub mod body;
 pub mod email;

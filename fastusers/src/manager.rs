@@ -29,6 +29,15 @@ pub enum UserError {
     /// Revoking the user's tokens failed.
     #[error(transparent)]
     Tokens(StrategyError),
+    /// The user is inactive.
+    #[error("the user is inactive")]
+    Inactive,
+    /// The user is already verified.
+    #[error("the user is already verified")]
+    AlreadyVerified,
+    /// A verification or reset token is invalid, expired, used or for someone else.
+    #[error("the token is invalid")]
+    BadToken,
 }
 
 /// Revokes every server-side token of a user. [`FastUsers::new`](crate::FastUsers::new)
@@ -72,6 +81,7 @@ pub struct UserManager<U: User> {
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
     revoke_on_change: bool,
+    pub(crate) account_tokens: crate::account::AccountTokens,
 }
 
 impl<U: User> Clone for UserManager<U> {
@@ -82,6 +92,7 @@ impl<U: User> Clone for UserManager<U> {
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
             revoke_on_change: self.revoke_on_change,
+            account_tokens: self.account_tokens.clone(),
         }
     }
 }
@@ -103,6 +114,7 @@ impl<U: User> UserManager<U> {
             hooks: Arc::new(NoHooks),
             revoker: None,
             revoke_on_change: true,
+            account_tokens: crate::account::AccountTokens::default(),
         }
     }
 

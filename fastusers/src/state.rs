@@ -105,6 +105,24 @@ impl<A: Backends> FastUsers<A> {
         routes::register::router::<A, S>()
     }
 
+    /// `POST /request-verify-token` and `POST /verify` (mount it at `/auth`).
+    pub fn verify_router<S>() -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::verify::router::<A, S>()
+    }
+
+    /// `POST /forgot-password` and `POST /reset-password` (mount it at `/auth`).
+    pub fn reset_password_router<S>() -> Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::reset::router::<A, S>()
+    }
+
     /// `GET /me/sessions` (the current user's server-side sessions, never their tokens: each
     /// has an `id`, the `backend` that keeps it (the first declared backend of its store) and
     /// `created_at`) and `DELETE /me/sessions/{id}`. Merge it into the users router:

@@ -1,5 +1,6 @@
 //! HTTP-level integration tests: every route, status and `detail`, on SQLite and PostgreSQL.
 
+mod account;
 mod extract;
 mod login;
 mod outage;

@@ -68,8 +68,20 @@ pub fn redis_url() -> String {
 pub const SECRET: &str = "SECRET";
 
 /// The quickstart's password policy.
-#[derive(Debug)]
-pub struct TestHooks;
+#[derive(Debug, Clone, Default)]
+pub struct TestHooks {
+    /// Every token the hooks were given: `(kind, email, token)`, kind `verify` or `reset`.
+    pub outbox: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+}
+
+impl TestHooks {
+    fn record(&self, kind: &str, user: &User, token: &str) {
+        self.outbox
+            .lock()
+            .unwrap()
+            .push((kind.to_owned(), user.email.clone(), token.to_owned()));
+    }
+}
 
 #[fastusers::async_trait]
 impl Hooks<User> for TestHooks {
@@ -88,7 +100,30 @@ impl Hooks<User> for TestHooks {
         }
         Ok(())
     }
+
+    async fn on_after_request_verify(
+        &self,
+        user: &User,
+        token: &str,
+        _request: fastusers::hooks::RequestInfo<'_>,
+    ) {
+        self.record("verify", user, token);
+    }
+
+    async fn on_after_forgot_password(
+        &self,
+        user: &User,
+        token: &str,
+        _request: fastusers::hooks::RequestInfo<'_>,
+    ) {
+        self.record("reset", user, token);
+    }
 }
+
+/// The secret of verification tokens in the tests.
+pub const VERIFY_SECRET: &str = "VERIFY";
+/// The secret of reset tokens in the tests.
+pub const RESET_SECRET: &str = "RESET";
 
 /// Which real database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +178,8 @@ pub struct TestApp {
     pub state: FastUsers<Auth>,
     /// The database URL.
     pub url: String,
+    /// The hooks, whose outbox holds the verification and reset tokens sent.
+    pub hooks: TestHooks,
 }
 
 /// Options of [`TestApp::with`].
@@ -211,8 +248,13 @@ impl TestApp {
     ) -> Self {
         let database =
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
+        let hooks = TestHooks::default();
         let manager = UserManager::new(store)
-            .with_hooks(TestHooks)
+            .with_hooks(hooks.clone())
+            .with_account_tokens(fastusers::account::AccountTokens::new(
+                VERIFY_SECRET,
+                RESET_SECRET,
+            ))
             .with_password_helper(fast_passwords());
         let keys = options.keys.unwrap_or_else(|| JwtKeys::hs256(SECRET));
         let strategy = JwtStrategy::new(keys, Some(3600));
@@ -237,6 +279,8 @@ impl TestApp {
             .nest("/auth/database", Auth::database_router())
             .nest("/auth/session", Auth::session_router())
             .nest("/auth", FastUsers::<Auth>::register_router())
+            .nest("/auth", FastUsers::<Auth>::verify_router())
+            .nest("/auth", FastUsers::<Auth>::reset_password_router())
             .nest(
                 "/users",
                 FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
@@ -247,7 +291,12 @@ impl TestApp {
             .route("/verified-only", get(verified_only))
             .route("/any-status", get(any_status))
             .with_state(state.clone());
-        Self { router, state, url }
+        Self {
+            router,
+            state,
+            url,
+            hooks,
+        }
     }
 
     /// Sends a request.
@@ -280,6 +329,31 @@ impl TestApp {
             builder: Request::builder().method(method).uri(path),
             body: Body::empty(),
         }
+    }
+
+    /// The last token of this kind sent to this email, waiting for the background hook.
+    pub async fn sent_token(&self, kind: &str, email: &str) -> Option<String> {
+        for _ in 0..50 {
+            let found = self
+                .hooks
+                .outbox
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .find(|(k, e, _)| k == kind && e == email)
+                .map(|(_, _, t)| t.clone());
+            if found.is_some() {
+                return found;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
+    }
+
+    /// How many tokens were sent in all.
+    pub fn sent_count(&self) -> usize {
+        self.hooks.outbox.lock().unwrap().len()
     }
 
     /// The status of `GET /users/me` with this bearer token.
@@ -478,4 +552,16 @@ macro_rules! db_tests {
             async fn $name() { super::$name($crate::Db::Postgres).await })*
         }
     };
+}
+
+/// The claims of a JWT, decoded without checking it (to read what a real token carries).
+pub fn decode_claims(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
 }

@@ -5,8 +5,10 @@
 
 pub mod auth;
 pub mod register;
+pub mod reset;
 pub mod sessions;
 pub mod users;
+pub mod verify;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -30,6 +32,10 @@ fn user_error(
         UserError::NotFound => ApiError::not_found(),
         UserError::Store(e) => e.into(),
         UserError::Tokens(e) => crate::extract::AuthRejection::from(e).into(),
+        // The routes of those flows map these themselves; elsewhere they are a plain 400.
+        UserError::Inactive | UserError::AlreadyVerified | UserError::BadToken => {
+            ApiError::status_only(axum::http::StatusCode::BAD_REQUEST)
+        }
         UserError::Password(e) => {
             tracing::error!(error = %e, "password hashing failed");
             ApiError::internal()
@@ -60,4 +66,39 @@ where
                 .user,
         ))
     }
+}
+
+/// The shared shape of `request-verify-token` and `forgot-password`: validate the email, answer
+/// `202 null` whatever it is, and run `action` for a known user in the background, so that
+/// neither the answer nor its timing tells whether the email exists, and a slow mailer never
+/// holds the request.
+async fn accepted_for_any_email<A, F, Fut>(
+    state: FastUsers<A>,
+    parts: Parts,
+    crate::body::EmbeddedJson(obj): crate::body::EmbeddedJson,
+    action: F,
+) -> Result<(axum::http::StatusCode, axum::Json<serde_json::Value>), ApiError>
+where
+    A: Backends,
+    F: FnOnce(crate::UserManager<A::User>, A::User, Parts) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut errors = crate::body::ValidationErrors::new();
+    let email = crate::body::embedded_email(&obj, "email", &mut errors);
+    errors.finish()?;
+    let manager = state.manager().clone();
+    if let Some(user) = manager
+        .get_by_email(&email.unwrap_or_default())
+        .await
+        .map_err(|e| match e {
+            UserError::Store(e) => ApiError::from(e),
+            _ => ApiError::internal(),
+        })?
+    {
+        tokio::spawn(action(manager, user, parts));
+    }
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(serde_json::Value::Null),
+    ))
 }

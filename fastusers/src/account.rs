@@ -1,0 +1,208 @@
+//! Email verification and password reset: their tokens and the manager's operations.
+//!
+//! Both tokens are HS256 JWTs with their own secret, audience and lifetime (3600 s by default),
+//! as fastapi-users makes them. The verification token names the user and their email, so it
+//! dies when the email changes; the reset token carries a fingerprint of the stored password
+//! hash, so it is single-use and dies when the password changes.
+
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+
+use crate::hooks::{PasswordOwner, RequestInfo};
+use crate::manager::{UserError, UserManager};
+use crate::token::{self, JwtKeys};
+use crate::user::{User, UserChanges, UserId};
+
+/// The audience of verification tokens.
+pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
+/// The audience of reset-password tokens.
+pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
+
+/// Secrets and lifetimes of the verification and reset tokens.
+#[derive(Debug, Clone)]
+pub struct AccountTokens {
+    verify: JwtKeys,
+    verify_lifetime: u64,
+    reset: JwtKeys,
+    reset_lifetime: u64,
+}
+
+impl Default for AccountTokens {
+    /// Random secrets (tokens die with the process) and 3600 s lifetimes.
+    fn default() -> Self {
+        Self::new(token::random_token(), token::random_token())
+    }
+}
+
+impl AccountTokens {
+    /// Tokens signed with these secrets, valid 3600 s.
+    pub fn new(verify_secret: impl AsRef<[u8]>, reset_secret: impl AsRef<[u8]>) -> Self {
+        Self {
+            verify: JwtKeys::hs256(verify_secret),
+            verify_lifetime: 3600,
+            reset: JwtKeys::hs256(reset_secret),
+            reset_lifetime: 3600,
+        }
+    }
+
+    /// The verification tokens' lifetime in seconds.
+    pub fn verify_lifetime(mut self, seconds: u64) -> Self {
+        self.verify_lifetime = seconds;
+        self
+    }
+
+    /// The reset tokens' lifetime in seconds.
+    pub fn reset_lifetime(mut self, seconds: u64) -> Self {
+        self.reset_lifetime = seconds;
+        self
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct VerifyClaims {
+    sub: Option<String>,
+    email: Option<String>,
+    aud: String,
+    exp: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ResetClaims {
+    sub: Option<String>,
+    password_fgpt: Option<String>,
+    aud: String,
+    exp: u64,
+}
+
+/// A fingerprint of a stored password hash: it changes whenever the password does (the hash is
+/// salted), and the token that carries it is signed, so it cannot be forged.
+fn fingerprint(hashed_password: &str) -> String {
+    sha2::Sha256::digest(hashed_password.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl<U: User> UserManager<U> {
+    /// Uses these verification and reset token secrets and lifetimes.
+    pub fn with_account_tokens(mut self, tokens: AccountTokens) -> Self {
+        self.account_tokens = tokens;
+        self
+    }
+
+    /// Makes a verification token for the user and hands it to `on_after_request_verify`.
+    /// Inactive and already-verified users get none.
+    pub async fn request_verify(
+        &self,
+        user: &U,
+        request: RequestInfo<'_>,
+    ) -> Result<String, UserError> {
+        if !user.is_active() {
+            return Err(UserError::Inactive);
+        }
+        if user.is_verified() {
+            return Err(UserError::AlreadyVerified);
+        }
+        let t = &self.account_tokens;
+        let claims = VerifyClaims {
+            sub: Some(user.id().to_string()),
+            email: Some(user.email().to_owned()),
+            aud: VERIFY_AUDIENCE.to_owned(),
+            exp: token::now() + t.verify_lifetime,
+        };
+        let token = t.verify.encode(&claims).map_err(|_| UserError::BadToken)?;
+        self.hooks()
+            .on_after_request_verify(user, &token, request)
+            .await;
+        Ok(token)
+    }
+
+    /// Verifies the user a verification token names, if the token is valid and the user still
+    /// has the email it was made for. Calls `on_after_verify`.
+    pub async fn verify(&self, token: &str, request: RequestInfo<'_>) -> Result<U, UserError> {
+        let claims: VerifyClaims = self
+            .account_tokens
+            .verify
+            .decode(token, &[VERIFY_AUDIENCE])
+            .ok_or(UserError::BadToken)?;
+        let (Some(sub), Some(email)) = (claims.sub, claims.email) else {
+            return Err(UserError::BadToken);
+        };
+        let user = self
+            .get_by_email(&email)
+            .await?
+            .ok_or(UserError::BadToken)?;
+        let id = U::Id::parse(&sub).ok_or(UserError::BadToken)?;
+        if &id != user.id() || user.email() != email {
+            return Err(UserError::BadToken);
+        }
+        if user.is_verified() {
+            return Err(UserError::AlreadyVerified);
+        }
+        let mut changes = U::Changes::default();
+        changes.set_is_verified(true);
+        let user = self
+            .store()
+            .update(user.id(), &changes)
+            .await?
+            .ok_or(UserError::BadToken)?;
+        self.hooks().on_after_verify(&user, request).await;
+        Ok(user)
+    }
+
+    /// Makes a reset-password token for the user and hands it to `on_after_forgot_password`.
+    /// Inactive users get none.
+    pub async fn forgot_password(
+        &self,
+        user: &U,
+        request: RequestInfo<'_>,
+    ) -> Result<String, UserError> {
+        if !user.is_active() {
+            return Err(UserError::Inactive);
+        }
+        let t = &self.account_tokens;
+        let claims = ResetClaims {
+            sub: Some(user.id().to_string()),
+            password_fgpt: Some(fingerprint(user.hashed_password())),
+            aud: RESET_AUDIENCE.to_owned(),
+            exp: token::now() + t.reset_lifetime,
+        };
+        let token = t.reset.encode(&claims).map_err(|_| UserError::BadToken)?;
+        self.hooks()
+            .on_after_forgot_password(user, &token, request)
+            .await;
+        Ok(token)
+    }
+
+    /// Sets a new password with a reset token: the token must be valid, made for the current
+    /// password (so it works once) and the user active; then `validate_password`, the new
+    /// hash (which revokes the user's sessions), and `on_after_reset_password`.
+    pub async fn reset_password(
+        &self,
+        token: &str,
+        password: &str,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
+        let claims: ResetClaims = self
+            .account_tokens
+            .reset
+            .decode(token, &[RESET_AUDIENCE])
+            .ok_or(UserError::BadToken)?;
+        let (Some(sub), Some(fgpt)) = (claims.sub, claims.password_fgpt) else {
+            return Err(UserError::BadToken);
+        };
+        let id = U::Id::parse(&sub).ok_or(UserError::BadToken)?;
+        let user = self.get(&id).await?.ok_or(UserError::BadToken)?;
+        if fingerprint(user.hashed_password()) != fgpt || !user.is_active() {
+            return Err(UserError::BadToken);
+        }
+        self.hooks()
+            .validate_password(password, PasswordOwner::Existing(&user))
+            .await?;
+        let mut changes = U::Changes::default();
+        changes.set_hashed_password(self.passwords().hash(password.to_owned()).await?);
+        let user = self.apply(&user, changes, request).await?;
+        self.hooks().on_after_reset_password(&user, request).await;
+        Ok(user)
+    }
+}
