@@ -71,8 +71,9 @@ struct Inner {
     params: Argon2Params,
     argon2: Argon2<'static>,
     /// A hash of a random password, verified against when the email is unknown so that a
-    /// login takes as long whether or not the user exists.
-    dummy_hash: String,
+    /// login takes as long whether or not the user exists. Made on first use, on the blocking
+    /// pool, rather than at start-up.
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 impl Default for PasswordHelper {
@@ -92,12 +93,11 @@ impl PasswordHelper {
         )
         .map_err(|e| PasswordError::Params(e.to_string()))?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
-        let mut inner = Inner {
+        let inner = Inner {
             params,
             argon2,
-            dummy_hash: String::new(),
+            dummy_hash: std::sync::OnceLock::new(),
         };
-        inner.dummy_hash = inner.hash(&crate::token::random_token())?;
         Ok(Self {
             inner: Arc::new(inner),
         })
@@ -131,7 +131,13 @@ impl PasswordHelper {
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
         let inner = self.inner.clone();
         run_blocking(move || {
-            let _ = inner.verify_and_update(&password, &inner.dummy_hash);
+            let dummy = inner.dummy_hash.get_or_init(|| {
+                // Cannot fail: `new` checked the parameters.
+                inner
+                    .hash(&crate::token::random_token())
+                    .unwrap_or_default()
+            });
+            let _ = inner.verify_and_update(&password, dummy);
         })
         .await
     }
