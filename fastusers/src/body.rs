@@ -246,14 +246,30 @@ fn type_error(name: &str, value: &Value, err: &serde_json::Error) -> ValidationE
     }
 }
 
-fn missing(name: &str, obj: &Map<String, Value>) -> ValidationError {
+/// Pydantic's `missing` error. Its `input` is the whole body for model bodies, `null` for
+/// forms and embedded fields.
+fn missing(name: &str, input: Value) -> ValidationError {
     ValidationError {
         kind: "missing",
         loc: loc(&["body", name]),
         msg: "Field required".to_owned(),
-        input: Value::Object(obj.clone()),
+        input,
         ctx: None,
     }
+}
+
+/// The value of a required field, or `None` with a `missing` error recorded.
+fn present<'a>(
+    obj: &'a Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+    missing_input: impl FnOnce() -> Value,
+) -> Option<&'a Value> {
+    let value = obj.get(name);
+    if value.is_none() {
+        errors.push(missing(name, missing_input()));
+    }
+    value
 }
 
 fn convert<T: DeserializeOwned>(
@@ -276,13 +292,8 @@ pub fn required<T: DeserializeOwned>(
     name: &str,
     errors: &mut ValidationErrors,
 ) -> Option<T> {
-    match obj.get(name) {
-        None => {
-            errors.push(missing(name, obj));
-            None
-        }
-        Some(value) => convert(name, value, errors),
-    }
+    present(obj, name, errors, || Value::Object(obj.clone()))
+        .and_then(|value| convert(name, value, errors))
 }
 
 /// An optional field that may not be `null`: absent is `None`.
@@ -388,13 +399,8 @@ pub fn required_email(
     name: &str,
     errors: &mut ValidationErrors,
 ) -> Option<String> {
-    match obj.get(name) {
-        None => {
-            errors.push(missing(name, obj));
-            None
-        }
-        Some(value) => checked_email(name, value, errors),
-    }
+    present(obj, name, errors, || Value::Object(obj.clone()))
+        .and_then(|value| checked_email(name, value, errors))
 }
 
 /// An optional email address that may not be `null`.
@@ -496,13 +502,7 @@ impl LoginForm {
         let mut field = |name: &str| {
             let value = get(name);
             if value.is_none() {
-                errors.push(ValidationError {
-                    kind: "missing",
-                    loc: loc(&["body", name]),
-                    msg: "Field required".to_owned(),
-                    input: Value::Null,
-                    ctx: None,
-                });
+                errors.push(missing(name, Value::Null));
             }
             value
         };
@@ -543,29 +543,13 @@ impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
     }
 }
 
-fn missing_embedded(name: &str) -> ValidationError {
-    ValidationError {
-        kind: "missing",
-        loc: loc(&["body", name]),
-        msg: "Field required".to_owned(),
-        input: Value::Null,
-        ctx: None,
-    }
-}
-
 /// A required field of an [`EmbeddedJson`] body.
 pub fn embedded<T: DeserializeOwned>(
     obj: &Map<String, Value>,
     name: &str,
     errors: &mut ValidationErrors,
 ) -> Option<T> {
-    match obj.get(name) {
-        None => {
-            errors.push(missing_embedded(name));
-            None
-        }
-        Some(value) => convert(name, value, errors),
-    }
+    present(obj, name, errors, || Value::Null).and_then(|value| convert(name, value, errors))
 }
 
 /// A required email field of an [`EmbeddedJson`] body, validated and normalised.
@@ -574,11 +558,5 @@ pub fn embedded_email(
     name: &str,
     errors: &mut ValidationErrors,
 ) -> Option<String> {
-    match obj.get(name) {
-        None => {
-            errors.push(missing_embedded(name));
-            None
-        }
-        Some(value) => checked_email(name, value, errors),
-    }
+    present(obj, name, errors, || Value::Null).and_then(|value| checked_email(name, value, errors))
 }
