@@ -11,12 +11,20 @@
 //! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
 //! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
 //! each verification and reset token to PATH as a JSON line).
+//!
+//! Email: with `SMTP_URL` set (`smtp://user:pass@host:587?tls=required`, `smtps://...`, or
+//! `smtp://localhost:25` for a local relay) the verification and reset emails are sent from
+//! `MAIL_FROM`; otherwise they are written to the development outbox, the console or the file
+//! `OUTBOX=PATH`. Their links point at `FRONTEND_URL` (default `http://localhost:PORT`):
+//! `/verify?token=...` and `/reset-password?token=...`. `VERIFY_ON_REGISTER=true` sends the
+//! verification email at registration.
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::routing::get;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
+use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use serde_json::json;
@@ -120,6 +128,26 @@ struct Config {
     secret: String,
     port: u16,
     cookie_secure: bool,
+    smtp_url: Option<String>,
+    mail_from: String,
+    outbox: Option<std::path::PathBuf>,
+    frontend_url: String,
+    verify_on_register: bool,
+}
+
+/// A boolean environment variable.
+fn flag(name: &str, default: bool) -> Result<bool, String> {
+    match std::env::var(name).as_deref() {
+        Ok("false" | "0" | "no") => Ok(false),
+        Ok("true" | "1" | "yes") => Ok(true),
+        Err(_) => Ok(default),
+        Ok(other) => Err(format!("{name} must be true or false, not `{other}`")),
+    }
+}
+
+/// A string environment variable, unset when empty.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Config {
@@ -136,22 +164,21 @@ impl Config {
                 .map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
             Err(_) => 8000,
         };
-        let cookie_secure = match std::env::var("COOKIE_SECURE").as_deref() {
-            Ok("false" | "0" | "no") => false,
-            Ok("true" | "1" | "yes") | Err(_) => true,
-            Ok(other) => {
-                return Err(format!(
-                    "COOKIE_SECURE must be true or false, not `{other}`"
-                ));
-            }
-        };
         Ok(Self {
-            database_url: std::env::var("DATABASE_URL")
-                .unwrap_or_else(|_| "sqlite:fastusers.db".to_owned()),
-            redis_url: std::env::var("REDIS_URL").ok().filter(|u| !u.is_empty()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite:fastusers.db".to_owned()),
+            redis_url: var("REDIS_URL"),
             secret,
             port,
-            cookie_secure,
+            cookie_secure: flag("COOKIE_SECURE", true)?,
+            smtp_url: var("SMTP_URL"),
+            mail_from: var("MAIL_FROM")
+                .unwrap_or_else(|| "fastusers quickstart <noreply@localhost>".to_owned()),
+            outbox: var("OUTBOX").map(Into::into),
+            frontend_url: var("FRONTEND_URL")
+                .unwrap_or_else(|| format!("http://localhost:{port}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
         })
     }
 }
@@ -163,12 +190,45 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     let hooks = AppHooks {
         mailbox: std::env::var_os("MAILBOX").map(Into::into),
     };
-    Ok(UserManager::new(store)
+    let manager = UserManager::new(store)
         .with_hooks(hooks)
         .with_account_tokens(fastusers::account::AccountTokens::new(
             &config.secret,
             &config.secret,
-        )))
+        ))
+        .send_verification_on_register(config.verify_on_register);
+    let templates = LinkTemplates::new(
+        format!("{}/verify?token={{token}}", config.frontend_url),
+        format!("{}/reset-password?token={{token}}", config.frontend_url),
+    )
+    .app_name("fastusers quickstart");
+    Ok(match (&config.smtp_url, &config.outbox) {
+        (Some(url), _) => {
+            let mailer = SmtpMailer::builder(url, &config.mail_from)
+                .build()
+                .map_err(|e| format!("SMTP_URL: {e}"))?;
+            manager.with_mailer(mailer, templates)
+        }
+        (None, Some(path)) => manager.with_mailer(Outbox::file(path), templates),
+        (None, None) => manager.with_mailer(Outbox::console(), templates),
+    })
+}
+
+/// Where the emails go, for the start-up line.
+fn mail_target(config: &Config) -> String {
+    match (&config.smtp_url, &config.outbox) {
+        (Some(url), _) => match url.split_once('@') {
+            // Not the credentials.
+            Some((_, host)) => format!("SMTP {host}"),
+            None => format!(
+                "SMTP {}",
+                url.trim_start_matches("smtp://")
+                    .trim_start_matches("smtps://")
+            ),
+        },
+        (None, Some(path)) => format!("outbox file {}", path.display()),
+        (None, None) => "outbox on the console".to_owned(),
+    }
 }
 
 async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
@@ -269,9 +329,10 @@ async fn run() -> Result<(), String> {
                 .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
             let app = app(&config, manager).await?;
             tracing::info!(
-                "fastusers quickstart listening on http://{addr} (database: {}, redis: {})",
+                "fastusers quickstart listening on http://{addr} (database: {}, redis: {}, email: {})",
                 config.database_url,
-                config.redis_url.as_deref().unwrap_or("off")
+                config.redis_url.as_deref().unwrap_or("off"),
+                mail_target(&config),
             );
             axum::serve(listener, app)
                 .with_graceful_shutdown(async {

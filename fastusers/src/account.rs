@@ -90,8 +90,33 @@ impl<U: User> UserManager<U> {
         self
     }
 
-    /// Makes a verification token for the user and hands it to `on_after_request_verify`.
-    /// Inactive and already-verified users get none.
+    /// Sends the verification and reset emails with this mailer, written by these templates,
+    /// after the `on_after_request_verify` and `on_after_forgot_password` hooks. Each send
+    /// runs in a background task; a failure is logged (see [`crate::mail`]).
+    pub fn with_mailer(
+        mut self,
+        mailer: impl crate::mail::Mailer,
+        templates: impl crate::mail::Templates,
+    ) -> Self {
+        self.mail = Some(crate::mail::AccountMail::new(mailer, templates));
+        self
+    }
+
+    /// Makes `POST /register` request a verification token for each new user (as a
+    /// `POST /request-verify-token` would), so that the verification email goes out without
+    /// the client asking. Default: false, as the reference.
+    pub fn send_verification_on_register(mut self, send: bool) -> Self {
+        self.verify_on_register = send;
+        self
+    }
+
+    /// Whether `POST /register` requests a verification token for each new user.
+    pub fn sends_verification_on_register(&self) -> bool {
+        self.verify_on_register
+    }
+
+    /// Makes a verification token for the user and hands it to `on_after_request_verify`, then
+    /// to the mailer if there is one. Inactive and already-verified users get none.
     pub async fn request_verify(
         &self,
         user: &U,
@@ -114,6 +139,9 @@ impl<U: User> UserManager<U> {
         self.hooks()
             .on_after_request_verify(user, &token, request)
             .await;
+        if let Some(mail) = &self.mail {
+            mail.verify(user.email(), &token);
+        }
         Ok(token)
     }
 
@@ -150,8 +178,8 @@ impl<U: User> UserManager<U> {
         Ok(user)
     }
 
-    /// Makes a reset-password token for the user and hands it to `on_after_forgot_password`.
-    /// Inactive users get none.
+    /// Makes a reset-password token for the user and hands it to `on_after_forgot_password`,
+    /// then to the mailer if there is one. Inactive users get none.
     pub async fn forgot_password(
         &self,
         user: &U,
@@ -171,6 +199,9 @@ impl<U: User> UserManager<U> {
         self.hooks()
             .on_after_forgot_password(user, &token, request)
             .await;
+        if let Some(mail) = &self.mail {
+            mail.reset(user.email(), &token);
+        }
         Ok(token)
     }
 

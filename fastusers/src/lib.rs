@@ -59,6 +59,8 @@
 //! |---|---|---|
 //! | `sqlite` | yes | the SQLite user store (SQLite is bundled) |
 //! | `postgres` | no | the PostgreSQL user store |
+//! | `redis` | no | the Redis token strategy |
+//! | `smtp` | no | the SMTP mailer ([`mail::SmtpMailer`]) |
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -69,6 +71,7 @@ pub mod email;
 pub mod error;
 pub mod extract;
 pub mod hooks;
+pub mod mail;
 pub mod manager;
 pub mod password;
 pub mod routes;

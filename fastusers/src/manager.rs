@@ -82,6 +82,8 @@ pub struct UserManager<U: User> {
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
     revoke_on_change: bool,
     pub(crate) account_tokens: crate::account::AccountTokens,
+    pub(crate) mail: Option<crate::mail::AccountMail>,
+    pub(crate) verify_on_register: bool,
 }
 
 impl<U: User> Clone for UserManager<U> {
@@ -93,6 +95,8 @@ impl<U: User> Clone for UserManager<U> {
             revoker: self.revoker.clone(),
             revoke_on_change: self.revoke_on_change,
             account_tokens: self.account_tokens.clone(),
+            mail: self.mail.clone(),
+            verify_on_register: self.verify_on_register,
         }
     }
 }
@@ -115,6 +119,8 @@ impl<U: User> UserManager<U> {
             revoker: None,
             revoke_on_change: true,
             account_tokens: crate::account::AccountTokens::default(),
+            mail: None,
+            verify_on_register: false,
         }
     }
 

@@ -3,6 +3,7 @@
 mod account;
 mod extract;
 mod login;
+mod mail;
 mod outage;
 mod register;
 mod sessions;

@@ -4,6 +4,8 @@
 //! PostgreSQL tests need `FASTUSERS_TEST_POSTGRES_URL`, which `scripts/test` sets after starting
 //! a real server; without it they fail (never skip) with a message saying so.
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -191,6 +193,19 @@ pub struct Options {
     pub keys: Option<JwtKeys>,
     /// Connect the Redis backends to this server (default: none, the backends are off).
     pub redis_url: Option<String>,
+    /// Send the verification and reset emails with this mailer and [`link_templates`].
+    pub mailer: Option<fastusers::mail::SmtpMailer>,
+    /// `send_verification_on_register`.
+    pub verification_on_register: bool,
+}
+
+/// The link templates of the tests' emails.
+pub fn link_templates() -> fastusers::mail::LinkTemplates {
+    fastusers::mail::LinkTemplates::new(
+        "http://app.test/verify?token={token}",
+        "http://app.test/reset-password?token={token}",
+    )
+    .app_name("Camelot")
 }
 
 async fn optional_route(user: fastusers::OptionalUser<Auth>) -> String {
@@ -255,7 +270,12 @@ impl TestApp {
                 VERIFY_SECRET,
                 RESET_SECRET,
             ))
-            .with_password_helper(fast_passwords());
+            .with_password_helper(fast_passwords())
+            .send_verification_on_register(options.verification_on_register);
+        let manager = match options.mailer {
+            Some(mailer) => manager.with_mailer(mailer, link_templates()),
+            None => manager,
+        };
         let keys = options.keys.unwrap_or_else(|| JwtKeys::hs256(SECRET));
         let strategy = JwtStrategy::new(keys, Some(3600));
         let auth = Auth {

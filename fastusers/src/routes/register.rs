@@ -42,5 +42,13 @@ async fn register<A: Backends>(
                 ErrorCode::RegisterUserAlreadyExists,
             )
         })?;
-    Ok((StatusCode::CREATED, Json(user.to_read())))
+    let read = user.to_read();
+    if state.manager().sends_verification_on_register() && !user.is_verified() {
+        // In the background, like the verification route: the 201 never waits for the mailer.
+        let manager = state.manager().clone();
+        tokio::spawn(async move {
+            let _ = manager.request_verify(&user, Some(&parts)).await;
+        });
+    }
+    Ok((StatusCode::CREATED, Json(read)))
 }
