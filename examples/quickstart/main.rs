@@ -18,6 +18,16 @@
 //! `OUTBOX=PATH`. Their links point at `FRONTEND_URL` (default `http://localhost:PORT`):
 //! `/verify?token=...` and `/reset-password?token=...`. `VERIFY_ON_REGISTER=true` sends the
 //! verification email at registration.
+//!
+//! OAuth (mounted when configured; the callback URL to register at the provider is
+//! `http://HOST/auth/{name}/callback`, and `/auth/associate/{name}/callback` for linking):
+//! `GOOGLE_CLIENT_ID` + `GOOGLE_CLIENT_SECRET` mount `google`, `GITHUB_CLIENT_ID` +
+//! `GITHUB_CLIENT_SECRET` mount `github`, and `OAUTH_ISSUER` + `OAUTH_CLIENT_ID` +
+//! `OAUTH_CLIENT_SECRET` mount any OpenID Connect provider (found by discovery) under
+//! `OAUTH_NAME` (default `oidc`). `/auth/{name}` logs in with Bearer + JWT, as the reference's
+//! example; `/auth/{name}-cookie` with the cookie backend, redirecting to
+//! `OAUTH_REDIRECT_AFTER_LOGIN` when set. Emails are linked to existing users
+//! (`associate_by_email`) and new users are verified when the provider vouches for the email.
 
 use std::net::SocketAddr;
 
@@ -25,12 +35,15 @@ use axum::Router;
 use axum::routing::get;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
+use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use serde_json::json;
 
-/// The user model: the base fields, UUID ids, table `user` (as the reference's).
+/// The user model: the base fields, UUID ids, table `user` (as the reference's), and OAuth
+/// accounts (table `oauth_account`).
 #[derive(User, Clone, Debug)]
+#[fastusers(oauth)]
 pub struct User {
     /// Primary key, a random UUID.
     pub id: uuid::Uuid,
@@ -231,6 +244,66 @@ fn mail_target(config: &Config) -> String {
     }
 }
 
+/// The OAuth providers the environment configures.
+async fn oauth_clients() -> Result<Vec<OAuthClient>, String> {
+    let mut clients = Vec::new();
+    if let (Some(id), Some(secret)) = (var("GOOGLE_CLIENT_ID"), var("GOOGLE_CLIENT_SECRET")) {
+        clients.push(OAuthClient::google(id, secret));
+    }
+    if let (Some(id), Some(secret)) = (var("GITHUB_CLIENT_ID"), var("GITHUB_CLIENT_SECRET")) {
+        clients.push(OAuthClient::github(id, secret));
+    }
+    if let Some(issuer) = var("OAUTH_ISSUER") {
+        let name = var("OAUTH_NAME").unwrap_or_else(|| "oidc".to_owned());
+        let (Some(id), Some(secret)) = (var("OAUTH_CLIENT_ID"), var("OAUTH_CLIENT_SECRET")) else {
+            return Err("OAUTH_ISSUER needs OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET".to_owned());
+        };
+        let client = OAuthClient::discover(name, &issuer, id, secret)
+            .await
+            .map_err(|e| format!("OAUTH_ISSUER: {e}"))?;
+        clients.push(client);
+    }
+    Ok(clients)
+}
+
+/// Mounts the login and associate routers of each OAuth provider.
+fn mount_oauth(
+    mut router: Router<FastUsers<Auth>>,
+    config: &Config,
+    clients: Vec<OAuthClient>,
+) -> Router<FastUsers<Auth>> {
+    let options = OAuthOptions::new(&config.secret)
+        .associate_by_email(true)
+        .is_verified_by_default(true)
+        .csrf_cookie(
+            CookieTransport::new()
+                .name("fastapiusersoauthcsrf")
+                .max_age(3600)
+                .secure(config.cookie_secure),
+        );
+    for client in clients {
+        let name = client.name().to_owned();
+        let cookie_options = match var("OAUTH_REDIRECT_AFTER_LOGIN") {
+            Some(url) => options.clone().redirect_after_login(url),
+            None => options.clone(),
+        };
+        router = router
+            .nest(
+                &format!("/auth/{name}"),
+                FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.jwt, options.clone()),
+            )
+            .nest(
+                &format!("/auth/{name}-cookie"),
+                FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.cookie, cookie_options),
+            )
+            .nest(
+                &format!("/auth/associate/{name}"),
+                FastUsers::<Auth>::oauth_associate_router(client, options.clone()),
+            );
+    }
+    router
+}
+
 async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
     const LIFETIME: Option<u64> = Some(3600);
     let jwt = JwtStrategy::new(JwtKeys::hs256(&config.secret), LIFETIME);
@@ -260,6 +333,7 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
     if config.redis_url.is_some() {
         router = router.nest("/auth/redis", Auth::redis_router());
     }
+    let router = mount_oauth(router, config, oauth_clients().await?);
     Ok(router
         .nest("/auth", FastUsers::<Auth>::register_router())
         .nest("/auth", FastUsers::<Auth>::verify_router())

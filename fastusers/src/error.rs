@@ -49,6 +49,14 @@ pub enum ErrorCode {
     AccessTokenAlreadyExpired,
     /// The OAuth state token cannot be decoded.
     AccessTokenDecodeError,
+    /// fastusers: the provider account is already linked to another user.
+    OauthAccountAlreadyLinked,
+    /// fastusers: unlinking this provider would leave the user no way to log in.
+    OauthLastLoginMethod,
+    /// fastusers: the provider's ID token failed its checks.
+    OauthInvalidIdToken,
+    /// fastusers: the provider could not be reached or answered nonsense (a 502).
+    OauthProviderUnavailable,
 }
 
 impl ErrorCode {
@@ -70,6 +78,10 @@ impl ErrorCode {
             Self::UpdateUserInvalidPassword => "UPDATE_USER_INVALID_PASSWORD",
             Self::AccessTokenAlreadyExpired => "ACCESS_TOKEN_ALREADY_EXPIRED",
             Self::AccessTokenDecodeError => "ACCESS_TOKEN_DECODE_ERROR",
+            Self::OauthAccountAlreadyLinked => "OAUTH_ACCOUNT_ALREADY_LINKED",
+            Self::OauthLastLoginMethod => "OAUTH_LAST_LOGIN_METHOD",
+            Self::OauthInvalidIdToken => "OAUTH_INVALID_ID_TOKEN",
+            Self::OauthProviderUnavailable => "OAUTH_PROVIDER_UNAVAILABLE",
         }
     }
 }

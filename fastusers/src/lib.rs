@@ -60,7 +60,8 @@
 //! | `sqlite` | yes | the SQLite user store (SQLite is bundled) |
 //! | `postgres` | no | the PostgreSQL user store |
 //! | `redis` | no | the Redis token strategy |
-//! | `smtp` | no | the SMTP mailer ([`mail::SmtpMailer`]) |
+//! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
+//! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -73,6 +74,8 @@ pub mod extract;
 pub mod hooks;
 pub mod mail;
 pub mod manager;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod password;
 pub mod routes;
 pub mod state;
@@ -90,7 +93,7 @@ pub use hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner};
 pub use manager::{UserError, UserManager};
 pub use password::PasswordHelper;
 pub use state::FastUsers;
-pub use store::{StoreError, UserStore};
+pub use store::{OAuthAccount, StoreError, UserStore};
 pub use strategy::{JwtStrategy, Strategy};
 pub use token::JwtKeys;
 pub use transport::{BearerTransport, CookieTransport, Transport};

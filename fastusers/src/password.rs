@@ -142,11 +142,26 @@ impl PasswordHelper {
         .await
     }
 
+    /// A stored "hash" that no password matches, for users who sign up through an OAuth
+    /// provider and have no password yet (a password reset gives them one).
+    pub fn unusable() -> String {
+        format!("{UNUSABLE_PREFIX}{}", crate::token::random_token())
+    }
+
+    /// Whether some password matches this stored hash (false for [`unusable`](Self::unusable)
+    /// ones).
+    pub fn is_usable(hash: &str) -> bool {
+        !hash.starts_with(UNUSABLE_PREFIX)
+    }
+
     /// Synchronous hash, for commands and tests outside a runtime.
     pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
         self.inner.hash(password)
     }
 }
+
+/// How [`PasswordHelper::unusable`] hashes begin: no argon2 or bcrypt hash does.
+const UNUSABLE_PREFIX: &str = "!unusable$";
 
 async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
@@ -169,6 +184,15 @@ impl Inner {
         password: &str,
         hash: &str,
     ) -> Result<(bool, Option<String>), PasswordError> {
+        if !PasswordHelper::is_usable(hash) {
+            // As long as a wrong password, so that it tells nothing.
+            if let Some(dummy) = self.dummy_hash.get() {
+                let _ = self.verify_and_update(password, dummy);
+            } else {
+                let _ = self.hash(password);
+            }
+            return Ok((false, None));
+        }
         if is_bcrypt(hash) {
             let ok = bcrypt::verify(password, hash).unwrap_or(false);
             return Ok((ok, if ok { Some(self.hash(password)?) } else { None }));

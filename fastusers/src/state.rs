@@ -135,6 +135,41 @@ impl<A: Backends> FastUsers<A> {
         routes::sessions::router::<A, S>()
     }
 
+    /// Login or sign-up through an OAuth provider with one backend (mount it at
+    /// `/auth/{provider}`): `GET /authorize` and `GET /callback`. `backend` picks the backend
+    /// whose login response the callback gives: `|auth| &auth.cookie`. See [`crate::oauth`].
+    #[cfg(feature = "oauth")]
+    pub fn oauth_router<T, St, S>(
+        client: crate::oauth::OAuthClient,
+        backend: routes::auth::BackendRef<A, T, St>,
+        options: crate::oauth::OAuthOptions,
+    ) -> Router<S>
+    where
+        A::User: crate::user::OAuthUser,
+        T: crate::transport::Transport,
+        St: crate::strategy::Strategy<A::User>,
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::oauth::router::<A, T, St, S>(client, backend, options)
+    }
+
+    /// Linking a provider account to the current user (mount it at
+    /// `/auth/associate/{provider}`): `GET /authorize`, `GET /callback`, and `DELETE /` to
+    /// unlink. See [`crate::oauth`].
+    #[cfg(feature = "oauth")]
+    pub fn oauth_associate_router<S>(
+        client: crate::oauth::OAuthClient,
+        options: crate::oauth::OAuthOptions,
+    ) -> Router<S>
+    where
+        A::User: crate::user::OAuthUser,
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        routes::oauth::associate_router::<A, S>(client, options)
+    }
+
     /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).
     pub fn users_router<S>() -> Router<S>
     where

@@ -84,15 +84,36 @@ impl JwtKeys {
     /// one of `audience`, `exp` (when present) must be in the future, no leeway. `None` for any
     /// failure.
     pub fn decode<C: DeserializeOwned>(&self, token: &str, audience: &[&str]) -> Option<C> {
+        self.decode_or_why(token, audience).ok()
+    }
+
+    /// [`decode`](Self::decode), telling an expired token from any other failure.
+    pub fn decode_or_why<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        audience: &[&str],
+    ) -> Result<C, DecodeFailure> {
         let mut validation = Validation::new(self.algorithm);
         validation.set_audience(audience);
         validation.set_required_spec_claims(&["aud"]);
         validation.leeway = 0;
         validation.validate_exp = true;
         jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
-            .ok()
             .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => DecodeFailure::Expired,
+                _ => DecodeFailure::Invalid,
+            })
     }
+}
+
+/// Why [`JwtKeys::decode_or_why`] refused a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeFailure {
+    /// Valid but past its `exp`.
+    Expired,
+    /// Anything else: malformed, forged, another algorithm, a wrong or missing audience.
+    Invalid,
 }
 
 /// Seconds since the Unix epoch.

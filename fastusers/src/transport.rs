@@ -177,6 +177,11 @@ impl CookieTransport {
         self.cookie(token, self.max_age)
     }
 
+    /// The `Set-Cookie` value that deletes the cookie.
+    pub(crate) fn clear_cookie_value(&self) -> String {
+        self.cookie("\"\"", Some(0))
+    }
+
     fn cookie(&self, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{}={}", self.name, value);
         if let Some(domain) = &self.domain {
@@ -224,6 +229,6 @@ impl Transport for CookieTransport {
     }
 
     fn logout_response(&self) -> Response {
-        self.with_cookie(self.cookie("\"\"", Some(0)))
+        self.with_cookie(self.clear_cookie_value())
     }
 }

@@ -97,6 +97,18 @@ pub trait User: Clone + Debug + Send + Sync + Unpin + 'static {
     -> Self;
 }
 
+/// A user model whose users can sign up through an OAuth provider: `#[derive(User)]` with
+/// `#[fastusers(oauth)]` implements it (and creates the `oauth_account` table).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no OAuth accounts",
+    label = "add `#[fastusers(oauth)]` to the struct that derives `User`"
+)]
+pub trait OAuthUser: User {
+    /// A new active, non-superuser user from a provider's identity; custom fields take their
+    /// default values.
+    fn from_oauth(id: Self::Id, email: String, hashed_password: String, is_verified: bool) -> Self;
+}
+
 /// What the user manager needs to read from a registration body.
 pub trait UserCreate {
     /// The (normalised) email address.

@@ -4,6 +4,7 @@ mod account;
 mod extract;
 mod login;
 mod mail;
+mod oauth;
 mod outage;
 mod register;
 mod sessions;

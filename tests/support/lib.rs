@@ -4,7 +4,16 @@
 //! PostgreSQL tests need `FASTUSERS_TEST_POSTGRES_URL`, which `scripts/test` sets after starting
 //! a real server; without it they fail (never skip) with a message saying so.
 
+pub mod oauth;
 pub mod smtp;
+
+/// A free TCP port on 127.0.0.1 (for a server a test starts).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
 
 use std::sync::Arc;
 
@@ -20,8 +29,9 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-/// The model under test: the base fields and custom fields of each kind.
+/// The model under test: the base fields, custom fields of each kind, and OAuth accounts.
 #[derive(User, Clone, Debug)]
+#[fastusers(oauth)]
 pub struct User {
     /// Primary key.
     pub id: uuid::Uuid,
@@ -197,6 +207,13 @@ pub struct Options {
     pub mailer: Option<fastusers::mail::SmtpMailer>,
     /// `send_verification_on_register`.
     pub verification_on_register: bool,
+    /// Mount the OAuth routers of this provider: `/auth/mock` (Bearer + JWT),
+    /// `/auth/mock-cookie` (Cookie + JWT, redirecting to `http://app.test/welcome`) and
+    /// `/auth/associate/mock`.
+    pub oauth: Option<(
+        fastusers::oauth::OAuthClient,
+        fastusers::oauth::OAuthOptions,
+    )>,
 }
 
 /// The link templates of the tests' emails.
@@ -291,7 +308,7 @@ impl TestApp {
         };
         let state =
             FastUsers::new(manager, auth).requires_verification(options.requires_verification);
-        let router = Router::new()
+        let mut router = Router::new()
             .nest("/auth/jwt", Auth::jwt_router())
             .nest("/auth/cookie", Auth::cookie_router())
             .nest("/auth/redis", Auth::redis_router())
@@ -309,8 +326,26 @@ impl TestApp {
             .route("/optional", get(optional_route))
             .route("/cookie-only", get(cookie_only))
             .route("/verified-only", get(verified_only))
-            .route("/any-status", get(any_status))
-            .with_state(state.clone());
+            .route("/any-status", get(any_status));
+        if let Some((client, oauth)) = options.oauth {
+            let cookie = oauth
+                .clone()
+                .redirect_after_login("http://app.test/welcome");
+            router = router
+                .nest(
+                    "/auth/mock",
+                    FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.jwt, oauth.clone()),
+                )
+                .nest(
+                    "/auth/mock-cookie",
+                    FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.cookie, cookie),
+                )
+                .nest(
+                    "/auth/associate/mock",
+                    FastUsers::<Auth>::oauth_associate_router(client, oauth),
+                );
+        }
+        let router = router.with_state(state.clone());
         Self {
             router,
             state,
@@ -511,7 +546,8 @@ fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn encode(text: &str) -> String {
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

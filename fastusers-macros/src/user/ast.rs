@@ -19,6 +19,8 @@ pub(crate) struct Model {
     pub(crate) vis: Visibility,
     pub(crate) table: String,
     pub(crate) krate: syn::Path,
+    /// `#[fastusers(oauth)]`: the model has OAuth accounts (the `oauth_account` table).
+    pub(crate) oauth: bool,
     pub(crate) fields: Vec<Field>,
 }
 
@@ -96,6 +98,7 @@ impl Model {
         }
         let mut table = "user".to_owned();
         let mut krate: syn::Path = syn::parse_quote!(::fastusers);
+        let mut oauth = false;
         for attr in input
             .attrs
             .iter()
@@ -111,9 +114,11 @@ impl Model {
                 } else if meta.path.is_ident("crate") {
                     let lit: LitStr = meta.value()?.parse()?;
                     krate = lit.parse()?;
+                } else if meta.path.is_ident("oauth") {
+                    oauth = true;
                 } else {
                     return Err(meta.error(format!(
-                        "unknown fastusers attribute `{}` on the struct; expected `table` or `crate`",
+                        "unknown fastusers attribute `{}` on the struct; expected `table`, `crate` or `oauth`",
                         path_name(&meta.path)
                     )));
                 }
@@ -129,6 +134,7 @@ impl Model {
             vis: input.vis.clone(),
             table,
             krate,
+            oauth,
             fields,
         })
     }

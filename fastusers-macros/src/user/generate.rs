@@ -126,6 +126,30 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         .collect();
     let flag_defaults: Vec<_> = flags.iter().map(|f| *f == "is_active").collect();
 
+    // `#[fastusers(oauth)]`: users can sign up through a provider.
+    let oauth_impl = model.oauth.then(|| {
+        let defaults = custom.iter().map(|f| {
+            let (ident, ty) = (&f.ident, &f.ty);
+            quote_spanned!(ty.span()=> #ident: <#ty as ::core::default::Default>::default())
+        });
+        quote! {
+            #[automatically_derived]
+            impl #k::user::OAuthUser for #name {
+                fn from_oauth(id: Self::Id, email: ::std::string::String, hashed_password: ::std::string::String, is_verified: bool) -> Self {
+                    Self {
+                        id,
+                        email,
+                        hashed_password,
+                        is_active: true,
+                        is_superuser: false,
+                        is_verified,
+                        #(#defaults,)*
+                    }
+                }
+            }
+        }
+    });
+
     let sql = [
         (cfg!(feature = "sqlite"), Dialect::Sqlite),
         (cfg!(feature = "postgres"), Dialect::Postgres),
@@ -308,6 +332,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
                 fn is_empty(&self) -> bool { true #(&& self.#change_idents.is_none())* }
             }
 
+            #oauth_impl
+
             #(#sql)*
         };
     }
@@ -331,6 +357,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
         &s.delete,
     );
     let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
+    let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
     let columns = model.fields.iter().map(|f| {
         let (ident, column) = (&f.ident, f.name());
         if f.ident == "id" {
@@ -364,6 +391,8 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
             const DELETE: &'static str = #delete;
             const TOKEN_SCHEMA: &'static [&'static str] = &[#(#token_schema),*];
             const SELECT_BY_TOKEN: &'static str = #by_token;
+            const OAUTH_SCHEMA: &'static [&'static str] = &[#(#oauth_schema),*];
+            const SELECT_BY_OAUTH: &'static str = #by_oauth;
 
             fn from_row(row: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> {
                 ::core::result::Result::Ok(Self { #(#columns,)* })

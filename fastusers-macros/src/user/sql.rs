@@ -91,6 +91,9 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) token_schema: Vec<String>,
     pub(crate) select_by_token: String,
+    /// Empty unless the model has `#[fastusers(oauth)]`.
+    pub(crate) oauth_schema: Vec<String>,
+    pub(crate) select_by_oauth: String,
 }
 
 /// Whether the id is left to the database on insert.
@@ -192,7 +195,30 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         p(2)
     );
 
+    let oauth_schema = if model.oauth {
+        vec![
+            format!(
+                "CREATE TABLE IF NOT EXISTS \"oauth_account\" (\n    \"id\" {},\n    \"oauth_name\" VARCHAR(100) NOT NULL,\n    \"access_token\" TEXT NOT NULL,\n    \"expires_at\" {},\n    \"refresh_token\" TEXT,\n    \"account_id\" VARCHAR(320) NOT NULL,\n    \"account_email\" VARCHAR(320) NOT NULL,\n    \"user_id\" {user_id_type} NOT NULL REFERENCES {table} (\"id\") ON DELETE CASCADE\n)",
+                if pg { "UUID PRIMARY KEY" } else { "CHAR(36) NOT NULL PRIMARY KEY" },
+                // Seconds since the epoch outgrow PostgreSQL's 32-bit INTEGER in 2038.
+                if pg { "BIGINT" } else { "INTEGER" },
+            ),
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"ix_oauth_account_provider_account\" ON \"oauth_account\" (\"oauth_name\", \"account_id\")".to_owned(),
+            "CREATE INDEX IF NOT EXISTS \"ix_oauth_account_user_id\" ON \"oauth_account\" (\"user_id\")".to_owned(),
+        ]
+    } else {
+        Vec::new()
+    };
+    let select_by_oauth = format!(
+        "SELECT {} FROM {table} AS u JOIN \"oauth_account\" AS o ON o.\"user_id\" = u.\"id\" WHERE o.\"oauth_name\" = {} AND o.\"account_id\" = {}",
+        qualified.join(", "),
+        p(1),
+        p(2)
+    );
+
     Statements {
+        oauth_schema,
+        select_by_oauth,
         token_schema,
         select_by_token,
         schema,

@@ -74,16 +74,33 @@ where
     if state.verification_required() && !user.is_verified() {
         return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
     }
+    issue_login(&state, &parts, backend, &user).await
+}
+
+/// Logs `user` in with the backend: a new token, the transport's login response, then the
+/// `on_after_login` hook, which may change it.
+pub(crate) async fn issue_login<A, T, St>(
+    state: &FastUsers<A>,
+    parts: &Parts,
+    backend: BackendRef<A, T, St>,
+    user: &A::User,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+{
     let backend = backend(state.backends());
     let token = backend
         .strategy
-        .write_token(&user)
+        .write_token(user)
         .await
         .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
     let mut response = backend.transport.login_response(token);
-    manager
+    state
+        .manager()
         .hooks()
-        .on_after_login(&user, Some(&parts), &mut response)
+        .on_after_login(user, Some(parts), &mut response)
         .await;
     Ok(response)
 }

@@ -4,6 +4,8 @@
 //! gives a [`FastUsers`](crate::FastUsers) through `FromRef`.
 
 pub mod auth;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 pub mod register;
 pub mod reset;
 pub mod sessions;

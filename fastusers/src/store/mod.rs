@@ -78,6 +78,63 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
     fn access_tokens(&self) -> Option<std::sync::Arc<dyn AccessTokenStore<U>>> {
         None
     }
+
+    /// The store's OAuth accounts (the `oauth_account` table of a model with
+    /// `#[fastusers(oauth)]`); `None` when it keeps none.
+    fn oauth_accounts(&self) -> Option<std::sync::Arc<dyn OAuthAccountStore<U>>> {
+        None
+    }
+}
+
+/// An account at an OAuth provider, linked to a user (a row of the `oauth_account` table).
+///
+/// It holds the provider's tokens, so it is not `Serialize`: the OAuth routes show clients
+/// only the fields without tokens, unless the application opts in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthAccount {
+    /// Primary key.
+    pub id: uuid::Uuid,
+    /// The provider's name, as the routes use it (`google`, `github`).
+    pub oauth_name: String,
+    /// The provider's access token.
+    pub access_token: String,
+    /// When the access token expires, in seconds since the epoch.
+    pub expires_at: Option<i64>,
+    /// The provider's refresh token, if it gave one.
+    pub refresh_token: Option<String>,
+    /// The user's id at the provider (`sub` for OpenID Connect).
+    pub account_id: String,
+    /// The email address the provider gave.
+    pub account_email: String,
+}
+
+/// Storage of OAuth accounts (the `oauth_account` table). A provider account
+/// (`oauth_name`, `account_id`) belongs to at most one user.
+#[async_trait]
+pub trait OAuthAccountStore<U: User>: Send + Sync + 'static {
+    /// The user that this provider account is linked to.
+    async fn get_by_oauth_account(
+        &self,
+        oauth_name: &str,
+        account_id: &str,
+    ) -> Result<Option<U>, StoreError>;
+    /// Links a provider account to a user. Already linked (to anyone) is a
+    /// [`StoreError::Conflict`].
+    async fn add_oauth_account(
+        &self,
+        user_id: &U::Id,
+        account: &OAuthAccount,
+    ) -> Result<(), StoreError>;
+    /// Stores new tokens and email for an account (found by its `id`).
+    async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError>;
+    /// A user's accounts, by provider name.
+    async fn oauth_accounts_of(&self, user_id: &U::Id) -> Result<Vec<OAuthAccount>, StoreError>;
+    /// Unlinks the user's account at this provider; whether there was one.
+    async fn remove_oauth_account(
+        &self,
+        user_id: &U::Id,
+        oauth_name: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Storage of opaque access tokens (the `accesstoken` table).

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
-use super::{AccessTokenStore, StoreError, UserStore};
+use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
 use crate::user::User;
 
 /// The SQL of a user model for one database, written by `#[derive(User)]`.
@@ -32,6 +32,11 @@ pub trait SqlUser<DB: Database>: User {
     const TOKEN_SCHEMA: &'static [&'static str];
     /// Selects the user of a token (`$1`) created at or after `$2`.
     const SELECT_BY_TOKEN: &'static str;
+    /// Statements that create the `oauth_account` table; empty unless the model has
+    /// `#[fastusers(oauth)]`.
+    const OAUTH_SCHEMA: &'static [&'static str];
+    /// Selects the user of an OAuth account: provider name `$1`, account id `$2`.
+    const SELECT_BY_OAUTH: &'static str;
 
     /// Reads a user from a row of the table.
     fn from_row(row: &DB::Row) -> Result<Self, sqlx::Error>;
@@ -161,6 +166,31 @@ const POSTGRES_TOKENS: TokenSql = TokenSql {
     purge: r#"DELETE FROM "accesstoken" WHERE "created_at" < $1"#,
 };
 
+/// The OAuth-account statements of one database; the table is fastapi-users' `oauth_account`.
+struct OAuthSql {
+    insert: &'static str,
+    update: &'static str,
+    list: &'static str,
+    delete: &'static str,
+}
+
+#[cfg(feature = "sqlite")]
+const SQLITE_OAUTH: OAuthSql = OAuthSql {
+    insert: r#"INSERT INTO "oauth_account" ("id", "oauth_name", "access_token", "expires_at", "refresh_token", "account_id", "account_email", "user_id") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"#,
+    update: r#"UPDATE "oauth_account" SET "access_token" = ?2, "expires_at" = ?3, "refresh_token" = ?4, "account_email" = ?5 WHERE "id" = ?1"#,
+    list: r#"SELECT "id", "oauth_name", "access_token", "expires_at", "refresh_token", "account_id", "account_email" FROM "oauth_account" WHERE "user_id" = ?1 ORDER BY "oauth_name""#,
+    delete: r#"DELETE FROM "oauth_account" WHERE "user_id" = ?1 AND "oauth_name" = ?2"#,
+};
+
+#[cfg(feature = "postgres")]
+const POSTGRES_OAUTH: OAuthSql = OAuthSql {
+    insert: r#"INSERT INTO "oauth_account" ("id", "oauth_name", "access_token", "expires_at", "refresh_token", "account_id", "account_email", "user_id") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+    update: r#"UPDATE "oauth_account" SET "access_token" = $2, "expires_at" = $3, "refresh_token" = $4, "account_email" = $5 WHERE "id" = $1"#,
+    // (The cast reads fastapi-users' INTEGER column too.)
+    list: r#"SELECT "id", "oauth_name", "access_token", CAST("expires_at" AS BIGINT) AS "expires_at", "refresh_token", "account_id", "account_email" FROM "oauth_account" WHERE "user_id" = $1 ORDER BY "oauth_name""#,
+    delete: r#"DELETE FROM "oauth_account" WHERE "user_id" = $1 AND "oauth_name" = $2"#,
+};
+
 type Timestamp = chrono::DateTime<chrono::Utc>;
 
 /// Now, to the second: timestamps are compared as text in SQLite, so they keep one width.
@@ -175,12 +205,16 @@ fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
 }
 
 macro_rules! sql_store {
-    ($feature:literal, $db:ty, $tokens:expr) => {
+    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
             /// Creates the user table and its indexes if they do not exist.
             pub async fn migrate(&self) -> Result<(), StoreError> {
-                for statement in U::SCHEMA.iter().chain(U::TOKEN_SCHEMA) {
+                for statement in U::SCHEMA
+                    .iter()
+                    .chain(U::TOKEN_SCHEMA)
+                    .chain(U::OAUTH_SCHEMA)
+                {
                     sqlx::query::<$db>(*statement).execute(&self.pool).await?;
                 }
                 Ok(())
@@ -309,11 +343,101 @@ macro_rules! sql_store {
             fn access_tokens(&self) -> Option<std::sync::Arc<dyn AccessTokenStore<U>>> {
                 Some(std::sync::Arc::new(self.clone()))
             }
+
+            fn oauth_accounts(&self) -> Option<std::sync::Arc<dyn OAuthAccountStore<U>>> {
+                if U::OAUTH_SCHEMA.is_empty() {
+                    None
+                } else {
+                    Some(std::sync::Arc::new(self.clone()))
+                }
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        #[async_trait]
+        impl<U: SqlUser<$db>> OAuthAccountStore<U> for SqlStore<U, $db> {
+            async fn get_by_oauth_account(
+                &self,
+                oauth_name: &str,
+                account_id: &str,
+            ) -> Result<Option<U>, StoreError> {
+                let row = sqlx::query(U::SELECT_BY_OAUTH)
+                    .bind(oauth_name)
+                    .bind(account_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+            }
+
+            async fn add_oauth_account(
+                &self,
+                user_id: &U::Id,
+                account: &OAuthAccount,
+            ) -> Result<(), StoreError> {
+                let query = sqlx::query($oauth.insert);
+                let query = <uuid::Uuid as super::sql_id::SqlId<$db>>::bind(&account.id, query)
+                    .bind(&account.oauth_name)
+                    .bind(&account.access_token)
+                    .bind(account.expires_at)
+                    .bind(&account.refresh_token)
+                    .bind(&account.account_id)
+                    .bind(&account.account_email);
+                U::bind_id(user_id, query).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn update_oauth_account(&self, account: &OAuthAccount) -> Result<(), StoreError> {
+                let query = sqlx::query($oauth.update);
+                <uuid::Uuid as super::sql_id::SqlId<$db>>::bind(&account.id, query)
+                    .bind(&account.access_token)
+                    .bind(account.expires_at)
+                    .bind(&account.refresh_token)
+                    .bind(&account.account_email)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn oauth_accounts_of(
+                &self,
+                user_id: &U::Id,
+            ) -> Result<Vec<OAuthAccount>, StoreError> {
+                use sqlx::Row as _;
+                let rows = U::bind_id(user_id, sqlx::query($oauth.list))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(OAuthAccount {
+                            id: <uuid::Uuid as super::sql_id::SqlId<$db>>::get(row, "id")?,
+                            oauth_name: row.try_get("oauth_name")?,
+                            access_token: row.try_get("access_token")?,
+                            expires_at: row.try_get("expires_at")?,
+                            refresh_token: row.try_get("refresh_token")?,
+                            account_id: row.try_get("account_id")?,
+                            account_email: row.try_get("account_email")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
+            async fn remove_oauth_account(
+                &self,
+                user_id: &U::Id,
+                oauth_name: &str,
+            ) -> Result<bool, StoreError> {
+                let done = U::bind_id(user_id, sqlx::query($oauth.delete))
+                    .bind(oauth_name)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
+            }
         }
     };
 }
 
 #[cfg(feature = "sqlite")]
-sql_store!("sqlite", sqlx::Sqlite, SQLITE_TOKENS);
+sql_store!("sqlite", sqlx::Sqlite, SQLITE_TOKENS, SQLITE_OAUTH);
 #[cfg(feature = "postgres")]
-sql_store!("postgres", sqlx::Postgres, POSTGRES_TOKENS);
+sql_store!("postgres", sqlx::Postgres, POSTGRES_TOKENS, POSTGRES_OAUTH);

@@ -1,0 +1,135 @@
+//! The OAuth state token, the double-submit CSRF cookie and the PKCE verifier derived from it.
+//!
+//! The state is an HS256 JWT `{"csrftoken", "aud": "fastapi-users:oauth-state", "exp"}` (plus
+//! `sub`, the user, when linking an account), as fastapi-users makes it. The same random
+//! `csrftoken` goes into an HttpOnly cookie; the callback needs both to match. The PKCE
+//! verifier is an HMAC of the CSRF token under the state secret: the server can recompute it
+//! at the callback, and nobody without the cookie and the secret can.
+
+use hmac::{Hmac, Mac};
+use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use crate::token::{self, DecodeFailure, JwtKeys};
+
+/// The audience of OAuth state tokens.
+pub const STATE_AUDIENCE: &str = "fastapi-users:oauth-state";
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct StateClaims {
+    pub(crate) csrftoken: String,
+    pub(crate) aud: String,
+    pub(crate) exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sub: Option<String>,
+}
+
+/// The signing secret of state tokens and PKCE verifiers.
+#[derive(Clone)]
+pub(crate) struct StateSecret {
+    keys: JwtKeys,
+    raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for StateSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StateSecret(..)")
+    }
+}
+
+impl StateSecret {
+    pub(crate) fn new(secret: &[u8]) -> Self {
+        Self {
+            keys: JwtKeys::hs256(secret),
+            raw: secret.to_vec(),
+        }
+    }
+
+    /// A new state token for this CSRF token (and user, when linking).
+    pub(crate) fn issue(&self, csrftoken: &str, sub: Option<String>, lifetime: u64) -> String {
+        let claims = StateClaims {
+            csrftoken: csrftoken.to_owned(),
+            aud: STATE_AUDIENCE.to_owned(),
+            exp: token::now() + lifetime,
+            sub,
+        };
+        // HS256 over serialisable claims cannot fail.
+        self.keys.encode(&claims).unwrap_or_default()
+    }
+
+    /// The claims of a state token made by [`issue`](Self::issue).
+    pub(crate) fn read(&self, state: &str) -> Result<StateClaims, DecodeFailure> {
+        self.keys.decode_or_why(state, &[STATE_AUDIENCE])
+    }
+
+    /// The PKCE verifier of a flow: base64url(HMAC-SHA256(secret, csrftoken)), 43 characters.
+    pub(crate) fn pkce_verifier(&self, csrftoken: &str) -> PkceCodeVerifier {
+        use base64::Engine as _;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.raw).expect("HMAC takes any key");
+        mac.update(b"fastusers-pkce:");
+        mac.update(csrftoken.as_bytes());
+        PkceCodeVerifier::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()),
+        )
+    }
+
+    /// The S256 challenge of [`pkce_verifier`](Self::pkce_verifier).
+    pub(crate) fn pkce_challenge(&self, csrftoken: &str) -> PkceCodeChallenge {
+        PkceCodeChallenge::from_code_verifier_sha256(&self.pkce_verifier(csrftoken))
+    }
+}
+
+/// Compares two strings in time that depends only on their lengths.
+pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_round_trip_and_failures() {
+        let secret = StateSecret::new(b"state-secret");
+        let state = secret.issue("csrf", Some("42".into()), 60);
+        let claims = secret.read(&state).unwrap();
+        assert_eq!(
+            (claims.csrftoken.as_str(), claims.sub.as_deref()),
+            ("csrf", Some("42"))
+        );
+        assert_eq!(
+            StateSecret::new(b"other").read(&state).unwrap_err(),
+            DecodeFailure::Invalid
+        );
+        let expired = JwtKeys::hs256(b"state-secret")
+            .encode(&serde_json::json!({"csrftoken": "c", "aud": STATE_AUDIENCE, "exp": 1}))
+            .unwrap();
+        assert_eq!(secret.read(&expired).unwrap_err(), DecodeFailure::Expired);
+        let wrong_audience = JwtKeys::hs256(b"state-secret")
+            .encode(&serde_json::json!({"csrftoken": "c", "aud": "fastapi-users:auth", "exp": token::now() + 60}))
+            .unwrap();
+        assert_eq!(
+            secret.read(&wrong_audience).unwrap_err(),
+            DecodeFailure::Invalid
+        );
+    }
+
+    #[test]
+    fn pkce_verifier_is_keyed_and_valid() {
+        let a = StateSecret::new(b"one").pkce_verifier("csrf");
+        let b = StateSecret::new(b"two").pkce_verifier("csrf");
+        assert_ne!(a.secret(), b.secret());
+        assert_eq!(a.secret().len(), 43);
+        assert_eq!(
+            a.secret(),
+            StateSecret::new(b"one").pkce_verifier("csrf").secret()
+        );
+        assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+}

@@ -1,0 +1,398 @@
+//! The OAuth routers: `GET /authorize` and `GET /callback` to log in or sign up through a
+//! provider, and the associate router that links (and unlinks) a provider account.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, OriginalUri, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{Value, json};
+
+use super::auth::{BackendRef, issue_login};
+use crate::backend::Backends;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{ALL_BACKENDS, Requirements, authenticate};
+use crate::oauth::accounts::{OAuthError, account_json};
+use crate::oauth::client::{Identity, OAuthClientError, ProviderTokens};
+use crate::oauth::state::{StateClaims, constant_time_eq};
+use crate::oauth::{OAuthClient, OAuthOptions};
+use crate::state::FastUsers;
+use crate::strategy::Strategy;
+use crate::token::{DecodeFailure, random_token};
+use crate::transport::Transport;
+use crate::user::{OAuthUser, User};
+
+/// One provider and its options, shared by a router's handlers.
+struct Provider {
+    client: OAuthClient,
+    options: OAuthOptions,
+}
+
+type Shared = Extension<Arc<Provider>>;
+
+/// The OAuth router of one provider and one backend (mount it at `/auth/{provider}`):
+/// `GET /authorize` answers `{"authorization_url": ...}` and sets the CSRF cookie;
+/// `GET /callback` logs the user in with the backend, signing them up if needed.
+pub fn router<A, T, St, S>(
+    client: OAuthClient,
+    backend: BackendRef<A, T, St>,
+    options: OAuthOptions,
+) -> Router<S>
+where
+    A: Backends,
+    A::User: OAuthUser,
+    T: Transport,
+    St: Strategy<A::User>,
+    S: Clone + Send + Sync + 'static,
+    FastUsers<A>: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/authorize",
+            get(
+                |Extension(p): Shared, uri: OriginalUri, parts: Parts| async move {
+                    authorize(&p, &uri, &parts, None)
+                },
+            ),
+        )
+        .route(
+            "/callback",
+            get(
+                move |State(state): State<FastUsers<A>>,
+                      Extension(p): Shared,
+                      uri: OriginalUri,
+                      parts: Parts| async move {
+                    login_callback(state, &p, &uri, parts, backend).await
+                },
+            ),
+        )
+        .layer(Extension(Arc::new(Provider { client, options })))
+}
+
+/// The associate router of one provider (mount it at `/auth/associate/{provider}`), for an
+/// authenticated user: `GET /authorize`, `GET /callback` (links the provider account and
+/// answers the user with its `oauth_accounts`) and `DELETE /` (unlinks it).
+pub fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Router<S>
+where
+    A: Backends,
+    A::User: OAuthUser,
+    S: Clone + Send + Sync + 'static,
+    FastUsers<A>: FromRef<S>,
+{
+    Router::new()
+        .route(
+            "/authorize",
+            get(
+                |State(state): State<FastUsers<A>>,
+                 Extension(p): Shared,
+                 uri: OriginalUri,
+                 parts: Parts| async move {
+                    let user = guard(&state, &parts).await?;
+                    authorize(&p, &uri, &parts, Some(user.id().to_string()))
+                },
+            ),
+        )
+        .route(
+            "/callback",
+            get(
+                |State(state): State<FastUsers<A>>,
+                 Extension(p): Shared,
+                 uri: OriginalUri,
+                 parts: Parts| async move {
+                    associate_callback(state, &p, &uri, parts).await
+                },
+            ),
+        )
+        .route(
+            "/",
+            axum::routing::delete(
+                |State(state): State<FastUsers<A>>, Extension(p): Shared, parts: Parts| async move {
+                    unlink(state, &p, parts).await
+                },
+            ),
+        )
+        .layer(Extension(Arc::new(Provider { client, options })))
+}
+
+/// The current user of the associate routes: active, and verified when required.
+async fn guard<A: Backends>(state: &FastUsers<A>, parts: &Parts) -> Result<A::User, ApiError> {
+    let requirements = Requirements {
+        active: true,
+        verified: state.verification_required(),
+        superuser: false,
+    };
+    Ok(authenticate(parts, state, requirements, ALL_BACKENDS)
+        .await
+        .map_err(ApiError::from)?
+        .user)
+}
+
+/// The query's values, by name (repeated names kept in order).
+fn query(parts: &Parts) -> Vec<(String, String)> {
+    parts
+        .uri
+        .query()
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default()
+}
+
+fn first<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The callback URL: the configured one, or this router's `/callback` on the request's host.
+fn redirect_uri(p: &Provider, uri: &OriginalUri, parts: &Parts) -> String {
+    if let Some(url) = &p.options.redirect_url {
+        return url.clone();
+    }
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let scheme = header("x-forwarded-proto")
+        .filter(|s| s == "https" || s == "http")
+        .unwrap_or_else(|| "http".to_owned());
+    let host = header("x-forwarded-host")
+        .or_else(|| header("host"))
+        .unwrap_or_else(|| "localhost".to_owned());
+    let path = uri.0.path();
+    let base = path
+        .strip_suffix("/authorize")
+        .or_else(|| path.strip_suffix("/callback"))
+        .unwrap_or(path);
+    format!("{scheme}://{host}{base}/callback")
+}
+
+fn authorize(
+    p: &Provider,
+    uri: &OriginalUri,
+    parts: &Parts,
+    sub: Option<String>,
+) -> Result<Response, ApiError> {
+    let scopes: Vec<String> = query(parts)
+        .into_iter()
+        .filter(|(k, _)| k == "scopes")
+        .map(|(_, v)| v)
+        .collect();
+    let csrf = random_token();
+    let state = p.options.secret.issue(&csrf, sub, p.options.state_lifetime);
+    let url = p
+        .client
+        .authorization_url(
+            &redirect_uri(p, uri, parts),
+            state,
+            p.options.secret.pkce_challenge(&csrf),
+            &scopes,
+        )
+        .map_err(client_error)?;
+    let mut response = Json(json!({ "authorization_url": url })).into_response();
+    set_cookie(&mut response, p.options.csrf_cookie.set_cookie_value(&csrf));
+    Ok(response)
+}
+
+fn set_cookie(response: &mut Response, value: String) {
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn client_error(error: OAuthClientError) -> ApiError {
+    match error {
+        OAuthClientError::Refused(code) => ApiError::new(StatusCode::BAD_REQUEST, code),
+        OAuthClientError::InvalidIdToken(why) => {
+            tracing::warn!(target: "fastusers::oauth", %why, "refused an ID token");
+            ApiError::code(ErrorCode::OauthInvalidIdToken)
+        }
+        OAuthClientError::Unavailable(why) => {
+            tracing::error!(target: "fastusers::oauth", %why, "the OAuth provider failed");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                ErrorCode::OauthProviderUnavailable.as_str(),
+            )
+        }
+        other => {
+            tracing::error!(target: "fastusers::oauth", error = %other, "OAuth client misconfigured");
+            ApiError::internal()
+        }
+    }
+}
+
+fn oauth_error(error: OAuthError) -> ApiError {
+    match error {
+        OAuthError::NoEmail => ApiError::code(ErrorCode::OauthNotAvailableEmail),
+        OAuthError::UserAlreadyExists => ApiError::code(ErrorCode::OauthUserAlreadyExists),
+        OAuthError::LinkedElsewhere => ApiError::code(ErrorCode::OauthAccountAlreadyLinked),
+        OAuthError::LastLoginMethod => ApiError::code(ErrorCode::OauthLastLoginMethod),
+        OAuthError::NotLinked => ApiError::not_found(),
+        OAuthError::User(crate::manager::UserError::Store(e)) => e.into(),
+        other => {
+            tracing::error!(target: "fastusers::oauth", error = %other, "OAuth operation failed");
+            ApiError::internal()
+        }
+    }
+}
+
+/// The checks every callback makes before talking to the provider, in this order: the
+/// provider's `error`, a missing `code`, the state token, the CSRF cookie. Then the code is
+/// exchanged and the identity learned.
+async fn exchange(
+    p: &Provider,
+    uri: &OriginalUri,
+    parts: &Parts,
+) -> Result<(StateClaims, ProviderTokens, Identity), ApiError> {
+    let query = query(parts);
+    if let Some(error) = first(&query, "error") {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, error));
+    }
+    let code = first(&query, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::status_only(StatusCode::BAD_REQUEST))?;
+    let claims = p
+        .options
+        .secret
+        .read(first(&query, "state").unwrap_or_default())
+        .map_err(|e| {
+            ApiError::code(match e {
+                DecodeFailure::Expired => ErrorCode::AccessTokenAlreadyExpired,
+                DecodeFailure::Invalid => ErrorCode::AccessTokenDecodeError,
+            })
+        })?;
+    let cookie = p.options.csrf_cookie.token(parts).unwrap_or_default();
+    if cookie.is_empty() || !constant_time_eq(cookie, &claims.csrftoken) {
+        return Err(ApiError::code(ErrorCode::OauthInvalidState));
+    }
+    let tokens = p
+        .client
+        .exchange(
+            code.to_owned(),
+            &redirect_uri(p, uri, parts),
+            p.options.secret.pkce_verifier(&claims.csrftoken),
+        )
+        .await
+        .map_err(client_error)?;
+    let identity = p.client.identity(&tokens).await.map_err(client_error)?;
+    if identity.email.is_none() {
+        return Err(ApiError::code(ErrorCode::OauthNotAvailableEmail));
+    }
+    Ok((claims, tokens, identity))
+}
+
+async fn login_callback<A, T, St>(
+    state: FastUsers<A>,
+    p: &Provider,
+    uri: &OriginalUri,
+    parts: Parts,
+    backend: BackendRef<A, T, St>,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    A::User: OAuthUser,
+    T: Transport,
+    St: Strategy<A::User>,
+{
+    let (claims, tokens, identity) = exchange(p, uri, &parts).await?;
+    if claims.sub.is_some() {
+        // An associate flow's state, replayed here.
+        return Err(ApiError::code(ErrorCode::OauthInvalidState));
+    }
+    let manager = state.manager();
+    let user = manager
+        .oauth_callback(
+            p.client.name(),
+            &tokens,
+            &identity,
+            p.options.associate_by_email,
+            p.options.is_verified_by_default,
+            Some(&parts),
+        )
+        .await
+        .map_err(oauth_error)?;
+    if !user.is_active() {
+        return Err(ApiError::code(ErrorCode::LoginBadCredentials));
+    }
+    if state.verification_required() && !user.is_verified() {
+        return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
+    }
+    let mut response = issue_login(&state, &parts, backend, &user).await?;
+    if let Some(target) = &p.options.redirect_after_login
+        && response.status() == StatusCode::NO_CONTENT
+        && let Ok(location) = HeaderValue::from_str(target)
+    {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    set_cookie(&mut response, p.options.csrf_cookie.clear_cookie_value());
+    Ok(response)
+}
+
+/// The user as the associate callback shows it: the read model and its provider accounts.
+async fn with_accounts<A: Backends>(
+    state: &FastUsers<A>,
+    p: &Provider,
+    user: &A::User,
+) -> Result<Value, ApiError>
+where
+    A::User: OAuthUser,
+{
+    let accounts = state
+        .manager()
+        .oauth_accounts(user)
+        .await
+        .map_err(oauth_error)?;
+    let mut value = serde_json::to_value(user.to_read()).map_err(|_| ApiError::internal())?;
+    value["oauth_accounts"] = accounts
+        .iter()
+        .map(|a| account_json(a, p.options.expose_provider_tokens))
+        .collect();
+    Ok(value)
+}
+
+async fn associate_callback<A: Backends>(
+    state: FastUsers<A>,
+    p: &Provider,
+    uri: &OriginalUri,
+    parts: Parts,
+) -> Result<Response, ApiError>
+where
+    A::User: OAuthUser,
+{
+    let user = guard(&state, &parts).await?;
+    let (claims, tokens, identity) = exchange(p, uri, &parts).await?;
+    if claims.sub.as_deref() != Some(user.id().to_string().as_str()) {
+        return Err(ApiError::status_only(StatusCode::BAD_REQUEST));
+    }
+    state
+        .manager()
+        .oauth_associate(&user, p.client.name(), &tokens, &identity, Some(&parts))
+        .await
+        .map_err(oauth_error)?;
+    let mut response = Json(with_accounts(&state, p, &user).await?).into_response();
+    set_cookie(&mut response, p.options.csrf_cookie.clear_cookie_value());
+    Ok(response)
+}
+
+async fn unlink<A: Backends>(
+    state: FastUsers<A>,
+    p: &Provider,
+    parts: Parts,
+) -> Result<StatusCode, ApiError>
+where
+    A::User: OAuthUser,
+{
+    let user = guard(&state, &parts).await?;
+    state
+        .manager()
+        .oauth_unlink(&user, p.client.name(), Some(&parts))
+        .await
+        .map_err(oauth_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,564 @@
+//! OAuth2 / OpenID Connect against a real provider on loopback (oauth2-mock-server, from npm):
+//! sign-up, returning login, associate_by_email, linking and unlinking, tampered, expired and
+//! wrong-audience states, missing or wrong CSRF cookies, a provider without email, an inactive
+//! user, the provider's errors, PKCE and the cookie backend's redirect.
+
+use axum::http::{Method, StatusCode};
+use fastusers::oauth::{OAuthClient, OAuthOptions, STATE_AUDIENCE};
+use fastusers::{JwtKeys, token::now};
+use fastusers_tests::oauth::OAuthServer;
+use fastusers_tests::{Db, Options, Response, TestApp, db_tests};
+use serde_json::{Value, json};
+
+const STATE_SECRET: &str = "STATE";
+const CSRF_COOKIE: &str = "fastapiusersoauthcsrf";
+
+async fn app(db: Db, provider: &OAuthServer, options: OAuthOptions) -> TestApp {
+    let client = OAuthClient::discover(
+        "mock",
+        &provider.issuer(),
+        "fastusers-test",
+        "client-secret",
+    )
+    .await
+    .expect("discover the provider");
+    TestApp::with(
+        db,
+        Options {
+            oauth: Some((client, options)),
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+fn options() -> OAuthOptions {
+    OAuthOptions::new(STATE_SECRET)
+}
+
+/// The value of the cookie `name` set by a response, if any.
+fn set_cookie(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(str::to_owned)
+}
+
+/// A started flow: the provider's authorization URL and the CSRF cookie's value.
+struct Flow {
+    url: String,
+    csrf: String,
+}
+
+async fn authorize(app: &TestApp, path: &str, bearer: Option<&str>) -> Flow {
+    let mut request = app.request(Method::GET, path);
+    if let Some(token) = bearer {
+        request = request.bearer(token);
+    }
+    let response = request.send().await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let cookie = set_cookie(&response, CSRF_COOKIE).expect("the CSRF cookie is set");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Max-Age=3600"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Path=/") && cookie.contains("SameSite=lax"),
+        "{cookie}"
+    );
+    let csrf = cookie[CSRF_COOKIE.len() + 1..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url = response.json()["authorization_url"]
+        .as_str()
+        .expect("an authorization_url")
+        .to_owned();
+    assert!(url.contains("code_challenge_method=S256"), "PKCE: {url}");
+    Flow { url, csrf }
+}
+
+/// The path and query of the provider's redirect (our callback).
+fn callback_path(location: &str) -> String {
+    let rest = location
+        .strip_prefix("http://localhost")
+        .unwrap_or_else(|| panic!("the callback is on the request's host: {location}"));
+    rest.to_owned()
+}
+
+async fn callback(
+    app: &TestApp,
+    location: &str,
+    csrf: Option<&str>,
+    bearer: Option<&str>,
+) -> Response {
+    let mut request = app.request(Method::GET, &callback_path(location));
+    if let Some(csrf) = csrf {
+        request = request.header("cookie", &format!("{CSRF_COOKIE}={csrf}"));
+    }
+    if let Some(token) = bearer {
+        request = request.bearer(token);
+    }
+    request.send().await
+}
+
+/// Logs in through the provider as `sub` with `email`; the callback's response.
+async fn oauth_login(
+    app: &TestApp,
+    provider: &OAuthServer,
+    sub: &str,
+    email: Option<&str>,
+) -> Response {
+    let flow = authorize(app, "/auth/mock/authorize", None).await;
+    let location = provider.authorize(&flow.url, sub, email).await;
+    callback(app, &location, Some(&flow.csrf), None).await
+}
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let response = app
+        .request(Method::GET, "/users/me")
+        .bearer(token)
+        .send()
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+fn access_token(response: &Response) -> String {
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()["access_token"]
+        .as_str()
+        .expect("a bearer login response")
+        .to_owned()
+}
+
+/// A new user signs up through the provider, then logs in again as the same user; every code
+/// exchange used PKCE; the CSRF cookie is cleared.
+async fn sign_up_and_return(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let first = oauth_login(&app, &provider, "alice-sub", Some("Alice@Example.com")).await;
+    let token = access_token(&first);
+    let cleared = set_cookie(&first, CSRF_COOKIE).expect("the CSRF cookie is cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let user = me(&app, &token).await;
+    assert_eq!(user["email"], json!("Alice@example.com"));
+    assert_eq!(
+        user["is_verified"],
+        json!(false),
+        "is_verified_by_default is off"
+    );
+    assert_eq!(user["is_active"], json!(true));
+
+    let again = oauth_login(&app, &provider, "alice-sub", Some("alice@example.com")).await;
+    assert_eq!(me(&app, &access_token(&again)).await["id"], user["id"]);
+
+    // She has no password: no password logs her in.
+    for password in ["x", "!unusable$"] {
+        app.login_form(
+            "jwt",
+            &[("username", "alice@example.com"), ("password", password)],
+        )
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "LOGIN_BAD_CREDENTIALS"}),
+        );
+    }
+    let requests = provider.token_requests().await;
+    let requests = requests.as_array().unwrap();
+    assert_eq!(requests.len(), 2);
+    for request in requests {
+        assert_eq!(request["code_verifier_valid"], json!(true), "{request}");
+        assert_eq!(request["code_challenge_method"], json!("S256"), "{request}");
+        assert_eq!(request["status"], json!(200), "{request}");
+    }
+}
+
+/// An existing user's email: refused unless associate_by_email is on and the provider vouches
+/// for the email; then linked to that user.
+async fn associate_by_email(db: Db) {
+    let provider = OAuthServer::start();
+    let off = app(db, &provider, options()).await;
+    off.register("bob@example.com", "bobs-password").await;
+    oauth_login(&off, &provider, "bob-sub", Some("bob@example.com"))
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_USER_ALREADY_EXISTS"}),
+        );
+
+    let on = app(
+        db,
+        &provider,
+        options()
+            .associate_by_email(true)
+            .is_verified_by_default(true),
+    )
+    .await;
+    let bob = on.register("bob@example.com", "bobs-password").await["id"].clone();
+    // An email the provider does not vouch for links nothing.
+    let flow = authorize(&on, "/auth/mock/authorize", None).await;
+    let location = provider
+        .authorize_unverified(&flow.url, "mallory-sub", "bob@example.com")
+        .await;
+    callback(&on, &location, Some(&flow.csrf), None)
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_USER_ALREADY_EXISTS"}),
+        );
+    let linked = oauth_login(&on, &provider, "bob-sub", Some("bob@example.com")).await;
+    let user = me(&on, &access_token(&linked)).await;
+    assert_eq!(user["id"], bob);
+    // is_verified_by_default applies to new users only.
+    assert_eq!(user["is_verified"], json!(false));
+    let carol = oauth_login(&on, &provider, "carol-sub", Some("carol@example.com")).await;
+    assert_eq!(
+        me(&on, &access_token(&carol)).await["is_verified"],
+        json!(true)
+    );
+}
+
+/// A logged-in user links a provider account, logs in with it, cannot link it to someone
+/// else, and unlinks it; an OAuth-only user cannot unlink their only way in.
+async fn link_and_unlink(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let dave = app.register("dave@example.com", "daves-password").await;
+    let token = app.token("dave@example.com", "daves-password").await;
+
+    // Not logged in: 401 before anything else.
+    app.request(Method::GET, "/auth/associate/mock/authorize")
+        .send()
+        .await
+        .assert(StatusCode::UNAUTHORIZED, json!({"detail": "Unauthorized"}));
+
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&token)).await;
+    let location = provider
+        .authorize(&flow.url, "dave-github", Some("dave@work.example"))
+        .await;
+    let linked = callback(&app, &location, Some(&flow.csrf), Some(&token)).await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+    let body = linked.json();
+    assert_eq!(body["id"], dave["id"]);
+    let accounts = body["oauth_accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(accounts[0]["oauth_name"], json!("mock"));
+    assert_eq!(accounts[0]["account_id"], json!("dave-github"));
+    assert_eq!(accounts[0]["account_email"], json!("dave@work.example"));
+    assert!(
+        accounts[0].get("access_token").is_none() && accounts[0].get("refresh_token").is_none(),
+        "provider tokens are not shown: {body}"
+    );
+
+    // The linked account logs Dave in, although its email is another one.
+    let login = oauth_login(&app, &provider, "dave-github", Some("dave@work.example")).await;
+    assert_eq!(me(&app, &access_token(&login)).await["id"], dave["id"]);
+
+    // Erin cannot link Dave's provider account.
+    app.register("erin@example.com", "erins-password").await;
+    let erin = app.token("erin@example.com", "erins-password").await;
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&erin)).await;
+    let location = provider
+        .authorize(&flow.url, "dave-github", Some("dave@work.example"))
+        .await;
+    callback(&app, &location, Some(&flow.csrf), Some(&erin))
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_ACCOUNT_ALREADY_LINKED"}),
+        );
+    // Nor use a state made for Dave.
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&token)).await;
+    let location = provider
+        .authorize(&flow.url, "erin-github", Some("erin@example.com"))
+        .await;
+    callback(&app, &location, Some(&flow.csrf), Some(&erin))
+        .await
+        .assert(StatusCode::BAD_REQUEST, json!({"detail": "Bad Request"}));
+
+    // Unlink; a second time there is nothing to unlink.
+    let unlinked = app
+        .request(Method::DELETE, "/auth/associate/mock")
+        .bearer(&token)
+        .send()
+        .await;
+    assert_eq!(
+        unlinked.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        unlinked.text()
+    );
+    app.request(Method::DELETE, "/auth/associate/mock")
+        .bearer(&token)
+        .send()
+        .await
+        .assert(StatusCode::NOT_FOUND, json!({"detail": "Not Found"}));
+    // The account is free again: it now signs a new user up.
+    let fresh = oauth_login(&app, &provider, "dave-github", Some("dave@work.example")).await;
+    let fresh_token = access_token(&fresh);
+    assert_ne!(me(&app, &fresh_token).await["id"], dave["id"]);
+    // That user has no password and no other account: unlinking would lock them out.
+    app.request(Method::DELETE, "/auth/associate/mock")
+        .bearer(&fresh_token)
+        .send()
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_LAST_LOGIN_METHOD"}),
+        );
+}
+
+/// Every way the state or the CSRF cookie can be wrong is a 400, and no code is exchanged.
+async fn bad_states_and_cookies(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let flow = authorize(&app, "/auth/mock/authorize", None).await;
+    let location = provider
+        .authorize(&flow.url, "frank-sub", Some("frank@example.com"))
+        .await;
+    let (base, query) = location.split_once('?').unwrap();
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    let code = &params.iter().find(|(k, _)| k == "code").unwrap().1;
+    let state = &params.iter().find(|(k, _)| k == "state").unwrap().1;
+    let with_state = |state: &str| format!("{base}?code={code}&state={state}");
+    let keys = JwtKeys::hs256(STATE_SECRET);
+    let make = |claims: Value| keys.encode(&claims).unwrap();
+    let decode_error = json!({"detail": "ACCESS_TOKEN_DECODE_ERROR"});
+    let invalid_state = json!({"detail": "OAUTH_INVALID_STATE"});
+
+    let mut tampered = state.clone();
+    tampered.pop();
+    tampered.push(if state.ends_with('A') { 'B' } else { 'A' });
+    let cases = [
+        (
+            "tampered",
+            with_state(&tampered),
+            Some(flow.csrf.as_str()),
+            decode_error.clone(),
+        ),
+        (
+            "garbage",
+            with_state("not-a-jwt"),
+            Some(&flow.csrf),
+            decode_error.clone(),
+        ),
+        (
+            "missing state",
+            format!("{base}?code={code}"),
+            Some(&flow.csrf),
+            decode_error.clone(),
+        ),
+        (
+            "wrong audience",
+            with_state(&make(
+                json!({"csrftoken": flow.csrf, "aud": "fastapi-users:auth", "exp": now() + 600}),
+            )),
+            Some(&flow.csrf),
+            decode_error.clone(),
+        ),
+        (
+            "other secret",
+            with_state(
+                &JwtKeys::hs256("OTHER")
+                    .encode(
+                        &json!({"csrftoken": flow.csrf, "aud": STATE_AUDIENCE, "exp": now() + 600}),
+                    )
+                    .unwrap(),
+            ),
+            Some(&flow.csrf),
+            decode_error.clone(),
+        ),
+        (
+            "expired",
+            with_state(&make(
+                json!({"csrftoken": flow.csrf, "aud": STATE_AUDIENCE, "exp": now() - 5}),
+            )),
+            Some(&flow.csrf),
+            json!({"detail": "ACCESS_TOKEN_ALREADY_EXPIRED"}),
+        ),
+        (
+            "no CSRF cookie",
+            location.clone(),
+            None,
+            invalid_state.clone(),
+        ),
+        (
+            "wrong CSRF cookie",
+            location.clone(),
+            Some("forged-csrf-value"),
+            invalid_state.clone(),
+        ),
+        (
+            "empty CSRF cookie",
+            location.clone(),
+            Some(""),
+            invalid_state.clone(),
+        ),
+    ];
+    for (name, location, csrf, expected) in cases {
+        let response = callback(&app, &location, csrf, None).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{name}: {}",
+            response.text()
+        );
+        assert_eq!(response.json(), expected, "{name}");
+    }
+    assert_eq!(
+        provider.token_requests().await,
+        json!([]),
+        "no code was exchanged before the state and cookie were checked"
+    );
+    // The untouched flow still works, once; the used code is refused by the provider.
+    let ok = callback(&app, &location, Some(&flow.csrf), None).await;
+    access_token(&ok);
+    let reused = callback(&app, &location, Some(&flow.csrf), None).await;
+    assert_eq!(reused.status, StatusCode::BAD_REQUEST, "{}", reused.text());
+    let detail = reused.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        detail.starts_with("invalid_"),
+        "the provider's OAuth error code: {detail}"
+    );
+}
+
+/// The provider's own errors, a missing code, no email, and an inactive user.
+async fn provider_errors_no_email_and_inactive_users(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let flow = authorize(&app, "/auth/mock/authorize", None).await;
+    let denied = provider.authorize_error(&flow.url, "access_denied").await;
+    callback(&app, &denied, Some(&flow.csrf), None)
+        .await
+        .assert(StatusCode::BAD_REQUEST, json!({"detail": "access_denied"}));
+    app.request(Method::GET, "/auth/mock/callback?state=x")
+        .send()
+        .await
+        .assert(StatusCode::BAD_REQUEST, json!({"detail": "Bad Request"}));
+
+    oauth_login(&app, &provider, "ghost-sub", None)
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_NOT_AVAILABLE_EMAIL"}),
+        );
+
+    let grace = oauth_login(&app, &provider, "grace-sub", Some("grace@example.com")).await;
+    let grace = me(&app, &access_token(&grace)).await;
+    let admin = app.superuser("admin@example.com").await;
+    app.request(
+        Method::PATCH,
+        &format!("/users/{}", grace["id"].as_str().unwrap()),
+    )
+    .bearer(&admin)
+    .json(&json!({"is_active": false}))
+    .send()
+    .await;
+    oauth_login(&app, &provider, "grace-sub", Some("grace@example.com"))
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "LOGIN_BAD_CREDENTIALS"}),
+        );
+}
+
+/// With the cookie backend and `redirect_after_login`, the callback sets the session cookie
+/// and sends the browser to the frontend.
+async fn cookie_login_redirects_to_the_frontend(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let flow = authorize(&app, "/auth/mock-cookie/authorize", None).await;
+    let location = provider
+        .authorize(&flow.url, "henry-sub", Some("henry@example.com"))
+        .await;
+    let response = callback(&app, &location, Some(&flow.csrf), None).await;
+    assert_eq!(
+        response.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        response.text()
+    );
+    assert_eq!(response.header("location"), Some("http://app.test/welcome"));
+    let session = set_cookie(&response, "fastapiusersauth").expect("the session cookie");
+    let session = session.split(';').next().unwrap();
+    let me = app
+        .request(Method::GET, "/users/me")
+        .header("cookie", session)
+        .send()
+        .await;
+    assert_eq!(me.json()["email"], json!("henry@example.com"));
+}
+
+/// A provider that is down: a 502 that says so, not a 500.
+#[tokio::test]
+async fn provider_down_is_a_502() {
+    let provider = OAuthServer::start();
+    let app = app(Db::Sqlite, &provider, options()).await;
+    let flow = authorize(&app, "/auth/mock/authorize", None).await;
+    let location = provider
+        .authorize(&flow.url, "ivy-sub", Some("ivy@example.com"))
+        .await;
+    drop(provider);
+    callback(&app, &location, Some(&flow.csrf), None)
+        .await
+        .assert(
+            StatusCode::BAD_GATEWAY,
+            json!({"detail": "OAUTH_PROVIDER_UNAVAILABLE"}),
+        );
+}
+
+/// The ID token is checked against the provider's keys, issuer, audience (the client id) and
+/// expiry, and `alg: none` is refused: each spoiled token is a 400 and signs nobody up.
+async fn spoiled_id_tokens_are_refused(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    for mode in [
+        "bad_signature",
+        "wrong_aud",
+        "wrong_iss",
+        "expired",
+        "unsigned",
+    ] {
+        let flow = authorize(&app, "/auth/mock/authorize", None).await;
+        let location = provider.authorize_spoiled(&flow.url, mode).await;
+        let response = callback(&app, &location, Some(&flow.csrf), None).await;
+        assert_eq!(
+            (response.status, response.json()),
+            (
+                StatusCode::BAD_REQUEST,
+                json!({"detail": "OAUTH_INVALID_ID_TOKEN"})
+            ),
+            "{mode}"
+        );
+    }
+    let store = app.state.manager();
+    assert!(
+        store
+            .get_by_email("spoiled@example.com")
+            .await
+            .unwrap()
+            .is_none(),
+        "nobody was signed up"
+    );
+    // The same flow with an intact token works.
+    access_token(&oauth_login(&app, &provider, "spoiled-sub", Some("spoiled@example.com")).await);
+}
+
+db_tests!(
+    sign_up_and_return,
+    associate_by_email,
+    link_and_unlink,
+    bad_states_and_cookies,
+    provider_errors_no_email_and_inactive_users,
+    cookie_login_redirects_to_the_frontend,
+    spoiled_id_tokens_are_refused,
+);
