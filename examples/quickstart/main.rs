@@ -29,6 +29,8 @@
 //! `OAUTH_REDIRECT_AFTER_LOGIN` when set. Emails are linked to existing users
 //! (`associate_by_email`) and new users are verified when the provider vouches for the email.
 
+mod docs;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -38,6 +40,7 @@ use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
+use fastusers::throttle::{LoginThrottle, RedisThrottleStore};
 use serde_json::json;
 
 /// The user model: the base fields, UUID ids, table `user` (as the reference's), and OAuth
@@ -343,11 +346,29 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
             FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
         )
         .route("/authenticated-route", get(authenticated_route))
+        .merge(docs::router(&auth, config))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
-        .with_state(FastUsers::new(manager, auth)))
+        .with_state(FastUsers::new(manager, auth).login_throttle(login_throttle(config).await?)))
+}
+
+/// Failed-login throttling: 5 failures per account and 300 per client address in 15
+/// minutes, counted in Redis when `REDIS_URL` is set (so the limit holds across instances).
+async fn login_throttle(config: &Config) -> Result<LoginThrottle, String> {
+    let window = std::time::Duration::from_secs(15 * 60);
+    let throttle = LoginThrottle::new()
+        .per_account(5, window)
+        .per_address(300, window);
+    Ok(match &config.redis_url {
+        Some(url) => throttle.redis(
+            RedisThrottleStore::connect(url)
+                .await
+                .map_err(|e| format!("REDIS_URL: {e}"))?,
+        ),
+        None => throttle,
+    })
 }
 
 async fn create_superuser(
@@ -408,12 +429,16 @@ async fn run() -> Result<(), String> {
                 config.redis_url.as_deref().unwrap_or("off"),
                 mail_target(&config),
             );
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-                .map_err(|e| e.to_string())
+            // The peer address feeds the per-address login throttle.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| e.to_string())
         }
         ["create-superuser", email, password] => create_superuser(&manager, email, password).await,
         ["promote", email] => promote(&manager, email).await,

@@ -227,8 +227,7 @@ impl<U: User> UserManager<U> {
         if fingerprint(user.hashed_password()) != fgpt || !user.is_active() {
             return Err(UserError::BadToken);
         }
-        self.hooks()
-            .validate_password(password, PasswordOwner::Existing(&user))
+        self.check_password(password, PasswordOwner::Existing(&user))
             .await?;
         let mut changes = U::Changes::default();
         changes.set_hashed_password(self.passwords().hash(password.to_owned()).await?);

@@ -60,6 +60,7 @@ impl<T: Transport, S> Backend<T, S> {
         let Some(token) = self.transport.token(parts) else {
             return Ok(None);
         };
+        self.transport.check_origin(parts)?;
         Ok(self
             .strategy
             .read_token(token, manager)

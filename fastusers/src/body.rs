@@ -272,11 +272,32 @@ fn present<'a>(
     value
 }
 
+/// Whether a JSON value holds a NUL character in any string: no database stores it as text
+/// (PostgreSQL refuses it), so such input is refused here, as a 422, not deep in a query.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn convert<T: DeserializeOwned>(
     name: &str,
     value: &Value,
     errors: &mut ValidationErrors,
 ) -> Option<T> {
+    if has_nul(value) {
+        errors.push(ValidationError {
+            kind: "value_error",
+            loc: loc(&["body", name]),
+            msg: "Value error, text may not contain NUL characters".to_owned(),
+            input: value.clone(),
+            ctx: Some(json!({"error": {}})),
+        });
+        return None;
+    }
     match T::deserialize(value) {
         Ok(v) => Some(v),
         Err(err) => {

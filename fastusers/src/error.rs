@@ -57,6 +57,12 @@ pub enum ErrorCode {
     OauthInvalidIdToken,
     /// fastusers: the provider could not be reached or answered nonsense (a 502).
     OauthProviderUnavailable,
+    /// fastusers: too many failed logins for this account or from this address (a 429 with
+    /// `Retry-After`).
+    LoginTooManyAttempts,
+    /// fastusers: an unsafe request authenticated by a cookie came from an untrusted origin
+    /// (a 403).
+    CsrfCheckFailed,
 }
 
 impl ErrorCode {
@@ -82,6 +88,8 @@ impl ErrorCode {
             Self::OauthLastLoginMethod => "OAUTH_LAST_LOGIN_METHOD",
             Self::OauthInvalidIdToken => "OAUTH_INVALID_ID_TOKEN",
             Self::OauthProviderUnavailable => "OAUTH_PROVIDER_UNAVAILABLE",
+            Self::LoginTooManyAttempts => "LOGIN_TOO_MANY_ATTEMPTS",
+            Self::CsrfCheckFailed => "CSRF_CHECK_FAILED",
         }
     }
 }
@@ -107,6 +115,7 @@ pub struct ApiError {
     status: StatusCode,
     detail: Value,
     www_authenticate: bool,
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -116,6 +125,7 @@ impl ApiError {
             status,
             detail: detail.into(),
             www_authenticate: false,
+            retry_after: None,
         }
     }
 
@@ -145,6 +155,23 @@ impl ApiError {
             www_authenticate: true,
             ..Self::status_only(StatusCode::UNAUTHORIZED)
         }
+    }
+
+    /// `429 {"detail": "LOGIN_TOO_MANY_ATTEMPTS"}` with `Retry-After: <seconds>`.
+    pub fn too_many_attempts(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::LoginTooManyAttempts.as_str(),
+            )
+        }
+    }
+
+    /// `403 {"detail": "CSRF_CHECK_FAILED"}`: an unsafe cookie-authenticated request from an
+    /// untrusted origin.
+    pub fn csrf() -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::CsrfCheckFailed.as_str())
     }
 
     /// `403 {"detail": "Forbidden"}`.
@@ -203,6 +230,11 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

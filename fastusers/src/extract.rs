@@ -52,6 +52,9 @@ pub enum AuthRejection {
     Forbidden,
     /// The store or the token service is down: 503.
     Unavailable(String),
+    /// An unsafe request authenticated by a cookie came from an untrusted origin: 403
+    /// `CSRF_CHECK_FAILED`.
+    UntrustedOrigin(String),
     /// Anything else: 500 (logged).
     Internal(String),
 }
@@ -61,6 +64,10 @@ impl From<AuthRejection> for ApiError {
         match rejection {
             AuthRejection::Unauthorized => ApiError::unauthorized(),
             AuthRejection::Forbidden => ApiError::forbidden(),
+            AuthRejection::UntrustedOrigin(origin) => {
+                tracing::warn!(%origin, "refused a cross-site request carrying the auth cookie");
+                ApiError::csrf()
+            }
             AuthRejection::Unavailable(cause) => {
                 tracing::warn!(%cause, "authentication unavailable");
                 ApiError::unavailable("The authentication service is unavailable. Try again later.")
@@ -84,6 +91,7 @@ impl From<StrategyError> for AuthRejection {
         match error {
             StrategyError::Store(crate::StoreError::Unavailable(cause))
             | StrategyError::Unavailable(cause) => Self::Unavailable(cause),
+            StrategyError::UntrustedOrigin(e) => Self::UntrustedOrigin(e.origin),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -91,8 +91,23 @@ pub trait Hooks<U: User>: Send + Sync + 'static {
     /// After a user was updated, with the changes applied.
     async fn on_after_update(&self, user: &U, changes: &U::Changes, request: RequestInfo<'_>) {}
 
+    /// Before a user with the right password is logged in: refuse the login by returning the
+    /// error to answer (a ban list, a maintenance window, a second factor).
+    async fn on_before_login(
+        &self,
+        user: &U,
+        request: RequestInfo<'_>,
+    ) -> Result<(), crate::error::ApiError> {
+        Ok(())
+    }
+
     /// After a successful login, before the response is sent; the response may be changed.
     async fn on_after_login(&self, user: &U, request: RequestInfo<'_>, response: &mut Response) {}
+
+    /// After a login failed: an unknown email, a wrong password or an inactive user (told
+    /// apart nowhere, so that no answer reveals which), or a login refused by throttling
+    /// (`throttled` is true then). For audit logs and alerts.
+    async fn on_after_failed_login(&self, email: &str, throttled: bool, request: RequestInfo<'_>) {}
 
     /// After a verification token was made for the user: send it.
     async fn on_after_request_verify(&self, user: &U, token: &str, request: RequestInfo<'_>) {}

@@ -62,6 +62,7 @@
 //! | `redis` | no | the Redis token strategy |
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
+//! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
 //!
 //! [axum]: https://docs.rs/axum
 
@@ -76,11 +77,14 @@ pub mod mail;
 pub mod manager;
 #[cfg(feature = "oauth")]
 pub mod oauth;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod password;
 pub mod routes;
 pub mod state;
 pub mod store;
 pub mod strategy;
+pub mod throttle;
 pub mod token;
 pub mod transport;
 pub mod user;
@@ -193,6 +197,8 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::body;
+    #[cfg(feature = "openapi")]
+    pub use crate::openapi;
     pub use crate::routes::auth::router as auth_router;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
@@ -204,6 +210,8 @@ pub mod __private {
     pub use serde_json;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use sqlx;
+    #[cfg(feature = "openapi")]
+    pub use utoipa;
 }
 
 /// The README's Rust samples, compiled and run as doc tests.

@@ -40,6 +40,9 @@ pub enum UserError {
     BadToken,
 }
 
+/// The default of [`UserManager::max_password_length`].
+pub const DEFAULT_MAX_PASSWORD_BYTES: usize = 4096;
+
 /// Revokes every server-side token of a user. [`FastUsers::new`](crate::FastUsers::new)
 /// installs the application's backends as the manager's revoker.
 #[async_trait::async_trait]
@@ -84,6 +87,7 @@ pub struct UserManager<U: User> {
     pub(crate) account_tokens: crate::account::AccountTokens,
     pub(crate) mail: Option<crate::mail::AccountMail>,
     pub(crate) verify_on_register: bool,
+    max_password_bytes: usize,
 }
 
 impl<U: User> Clone for UserManager<U> {
@@ -97,6 +101,7 @@ impl<U: User> Clone for UserManager<U> {
             account_tokens: self.account_tokens.clone(),
             mail: self.mail.clone(),
             verify_on_register: self.verify_on_register,
+            max_password_bytes: self.max_password_bytes,
         }
     }
 }
@@ -121,6 +126,7 @@ impl<U: User> UserManager<U> {
             account_tokens: crate::account::AccountTokens::default(),
             mail: None,
             verify_on_register: false,
+            max_password_bytes: DEFAULT_MAX_PASSWORD_BYTES,
         }
     }
 
@@ -152,6 +158,30 @@ impl<U: User> UserManager<U> {
         self
     }
 
+    /// Refuses passwords longer than this many bytes before any hashing, at registration,
+    /// update and reset (the route's `*_INVALID_PASSWORD` with a reason) and at login (bad
+    /// credentials), so that nobody can spend the server's CPU with megabyte passwords.
+    /// Default: 4096.
+    pub fn max_password_length(mut self, bytes: usize) -> Self {
+        self.max_password_bytes = bytes;
+        self
+    }
+
+    /// Checks a new password: its length, then the `validate_password` hook.
+    pub(crate) async fn check_password(
+        &self,
+        password: &str,
+        owner: PasswordOwner<'_, U>,
+    ) -> Result<(), InvalidPassword> {
+        if password.len() > self.max_password_bytes {
+            return Err(InvalidPassword::new(format!(
+                "Password should be at most {} bytes",
+                self.max_password_bytes
+            )));
+        }
+        self.hooks.validate_password(password, owner).await
+    }
+
     /// Uses this password helper (other argon2 parameters).
     pub fn with_password_helper(mut self, passwords: PasswordHelper) -> Self {
         self.passwords = passwords;
@@ -180,6 +210,9 @@ impl<U: User> UserManager<U> {
 
     /// The user with this email (case-insensitive).
     pub async fn get_by_email(&self, email: &str) -> Result<Option<U>, UserError> {
+        if email.contains('\0') {
+            return Ok(None);
+        }
         Ok(self.store.get_by_email(email).await?)
     }
 
@@ -192,8 +225,7 @@ impl<U: User> UserManager<U> {
         safe: bool,
         request: RequestInfo<'_>,
     ) -> Result<U, UserError> {
-        self.hooks
-            .validate_password(create.password(), PasswordOwner::New(&create))
+        self.check_password(create.password(), PasswordOwner::New(&create))
             .await?;
         if self.store.get_by_email(create.email()).await?.is_some() {
             return Err(UserError::AlreadyExists);
@@ -214,6 +246,15 @@ impl<U: User> UserManager<U> {
     /// hashing time as a wrong password. A hash made with other parameters, or a bcrypt hash,
     /// is replaced by a fresh argon2id hash.
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<Option<U>, UserError> {
+        if email.contains('\0') {
+            // No stored email holds a NUL (PostgreSQL cannot even compare one).
+            self.passwords.burn(password.to_owned()).await?;
+            return Ok(None);
+        }
+        if password.len() > self.max_password_bytes {
+            // No user's password is this long: refused before any lookup or hashing.
+            return Ok(None);
+        }
         let Some(user) = self.store.get_by_email(email).await? else {
             self.passwords.burn(password.to_owned()).await?;
             return Ok(None);
@@ -248,8 +289,7 @@ impl<U: User> UserManager<U> {
         let password = update.password().map(str::to_owned);
         let mut changes = update.into_changes(safe);
         if let Some(password) = password {
-            self.hooks
-                .validate_password(&password, PasswordOwner::Existing(user))
+            self.check_password(&password, PasswordOwner::Existing(user))
                 .await?;
             changes.set_hashed_password(self.passwords.hash(password).await?);
         }

@@ -74,6 +74,10 @@ struct Inner {
     /// login takes as long whether or not the user exists. Made on first use, on the blocking
     /// pool, rather than at start-up.
     dummy_hash: std::sync::OnceLock<String>,
+    /// Hashes in flight at most: one per core. More would not go faster, each would hold its
+    /// own argon2 memory, and they would crowd the async workers off the CPU; the rest wait
+    /// their turn as cheap futures.
+    slots: tokio::sync::Semaphore,
 }
 
 impl Default for PasswordHelper {
@@ -97,6 +101,9 @@ impl PasswordHelper {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
+            slots: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -111,7 +118,7 @@ impl PasswordHelper {
     /// Hashes a password on the blocking pool.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(move || inner.hash(&password)).await?
+        run_blocking(&self.inner, move || inner.hash(&password)).await?
     }
 
     /// Checks `password` against `hash` on the blocking pool. Returns whether it matches and,
@@ -123,14 +130,17 @@ impl PasswordHelper {
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(move || inner.verify_and_update(&password, &hash)).await?
+        run_blocking(&self.inner, move || {
+            inner.verify_and_update(&password, &hash)
+        })
+        .await?
     }
 
     /// Spends the time of one verification without a user, so that an unknown email answers
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(move || {
+        run_blocking(&self.inner, move || {
             let dummy = inner.dummy_hash.get_or_init(|| {
                 // Cannot fail: `new` checked the parameters.
                 inner
@@ -163,9 +173,17 @@ impl PasswordHelper {
 /// How [`PasswordHelper::unusable`] hashes begin: no argon2 or bcrypt hash does.
 const UNUSABLE_PREFIX: &str = "!unusable$";
 
+/// Runs `f` on the blocking pool once a hashing slot is free.
 async fn run_blocking<T: Send + 'static>(
+    inner: &Inner,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _slot = inner
+        .slots
+        .acquire()
+        .await
+        .map_err(|e| PasswordError::Task(e.to_string()))?;
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| PasswordError::Task(e.to_string()))

@@ -23,6 +23,7 @@ struct Inner<A: Backends> {
     manager: UserManager<A::User>,
     backends: Arc<A>,
     requires_verification: bool,
+    throttle: Option<crate::throttle::LoginThrottle>,
 }
 
 /// The backends as the manager's token revoker.
@@ -63,6 +64,7 @@ impl<A: Backends> FastUsers<A> {
                 manager,
                 backends,
                 requires_verification: false,
+                throttle: None,
             }),
         }
     }
@@ -70,14 +72,30 @@ impl<A: Backends> FastUsers<A> {
     /// Requires a verified email to log in (400 `LOGIN_USER_NOT_VERIFIED`) and to use the
     /// users routes (403), as the reference's `requires_verification=True`. Default: false.
     pub fn requires_verification(self, required: bool) -> Self {
-        let inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| {
-            panic!("FastUsers::requires_verification must be called before the state is cloned")
+        self.configure("requires_verification", |inner| {
+            inner.requires_verification = required;
+        })
+    }
+
+    /// Throttles failed logins (429 with `Retry-After`); see [`crate::throttle`]. Default:
+    /// none, as the reference.
+    pub fn login_throttle(self, throttle: crate::throttle::LoginThrottle) -> Self {
+        self.configure("login_throttle", |inner| inner.throttle = Some(throttle))
+    }
+
+    /// The login throttle, if any.
+    pub fn throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
+        self.inner.throttle.as_ref()
+    }
+
+    /// Changes a setting; settings are made before the state is shared.
+    fn configure(self, setting: &str, change: impl FnOnce(&mut Inner<A>)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|_| {
+            panic!("FastUsers::{setting} must be called before the state is cloned")
         });
+        change(&mut inner);
         Self {
-            inner: Arc::new(Inner {
-                requires_verification: required,
-                ..inner
-            }),
+            inner: Arc::new(inner),
         }
     }
 

@@ -1,10 +1,13 @@
 //! HTTP-level integration tests: every route, status and `detail`, on SQLite and PostgreSQL.
 
+mod abuse;
 mod account;
 mod extract;
+mod hostile;
 mod login;
 mod mail;
 mod oauth;
+mod openapi;
 mod outage;
 mod register;
 mod sessions;

@@ -84,6 +84,10 @@ pub const SECRET: &str = "SECRET";
 pub struct TestHooks {
     /// Every token the hooks were given: `(kind, email, token)`, kind `verify` or `reset`.
     pub outbox: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+    /// Every failed login the hooks saw: `(email, throttled)`.
+    pub failed_logins: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+    /// Emails whose logins `on_before_login` refuses with a 403.
+    pub banned: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl TestHooks {
@@ -120,6 +124,29 @@ impl Hooks<User> for TestHooks {
         _request: fastusers::hooks::RequestInfo<'_>,
     ) {
         self.record("verify", user, token);
+    }
+
+    async fn on_before_login(
+        &self,
+        user: &User,
+        _request: fastusers::hooks::RequestInfo<'_>,
+    ) -> Result<(), ApiError> {
+        if self.banned.lock().unwrap().contains(&user.email) {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_BANNED"));
+        }
+        Ok(())
+    }
+
+    async fn on_after_failed_login(
+        &self,
+        email: &str,
+        throttled: bool,
+        _request: fastusers::hooks::RequestInfo<'_>,
+    ) {
+        self.failed_logins
+            .lock()
+            .unwrap()
+            .push((email.to_owned(), throttled));
     }
 
     async fn on_after_forgot_password(
@@ -214,6 +241,12 @@ pub struct Options {
         fastusers::oauth::OAuthClient,
         fastusers::oauth::OAuthOptions,
     )>,
+    /// Throttle failed logins.
+    pub throttle: Option<fastusers::throttle::LoginThrottle>,
+    /// The password hashing parameters (default: [`fast_passwords`]).
+    pub passwords: Option<PasswordHelper>,
+    /// Cookie backends trust these origins besides their own.
+    pub trusted_origins: Vec<String>,
 }
 
 /// The link templates of the tests' emails.
@@ -287,7 +320,7 @@ impl TestApp {
                 VERIFY_SECRET,
                 RESET_SECRET,
             ))
-            .with_password_helper(fast_passwords())
+            .with_password_helper(options.passwords.clone().unwrap_or_else(fast_passwords))
             .send_verification_on_register(options.verification_on_register);
         let manager = match options.mailer {
             Some(mailer) => manager.with_mailer(mailer, link_templates()),
@@ -297,7 +330,12 @@ impl TestApp {
         let strategy = JwtStrategy::new(keys, Some(3600));
         let auth = Auth {
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
-            cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
+            cookie: Backend::new(
+                CookieTransport::new()
+                    .max_age(3600)
+                    .trusted_origins(options.trusted_origins.clone()),
+                strategy,
+            ),
             redis: Backend::new(BearerTransport::new("auth/redis/login"), redis.clone()),
             rediscookie: Backend::new(CookieTransport::new().name("fastusers_redis"), redis),
             database: Backend::new(
@@ -308,6 +346,10 @@ impl TestApp {
         };
         let state =
             FastUsers::new(manager, auth).requires_verification(options.requires_verification);
+        let state = match options.throttle {
+            Some(throttle) => state.login_throttle(throttle),
+            None => state,
+        };
         let mut router = Router::new()
             .nest("/auth/jwt", Auth::jwt_router())
             .nest("/auth/cookie", Auth::cookie_router())

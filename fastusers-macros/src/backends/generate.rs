@@ -1,7 +1,8 @@
 //! Generates the backends struct, its `Backends` impl, a router and a mask constant per backend.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::ast::Declaration;
 
@@ -69,6 +70,25 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
 
     let members: Vec<&Ident> = decl.backends.iter().map(|b| &b.name).collect();
     let indexes: Vec<usize> = (0..members.len()).collect();
+
+    // With the `openapi` feature: each transport describes itself (an error at the transport
+    // type when it cannot).
+    let openapi = cfg!(feature = "openapi").then(|| {
+        let transports = decl.backends.iter().map(|b| {
+            let (name, transport) = (&b.name, &b.transport);
+            let describe =
+                quote_spanned!(transport.span()=> #p::openapi::describe_transport::<#transport>);
+            quote!(#describe(&self.#name.transport))
+        });
+        quote! {
+            #[automatically_derived]
+            impl #p::openapi::OpenApiBackends for #ident {
+                fn transports(&self) -> ::std::vec::Vec<&dyn #p::openapi::OpenApiTransport> {
+                    ::std::vec![#(#transports),*]
+                }
+            }
+        }
+    });
 
     quote! {
         #(#attrs)*
@@ -162,5 +182,7 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
                 }
             }
         }
+
+        #openapi
     }
 }

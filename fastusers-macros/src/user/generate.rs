@@ -157,6 +157,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
     .into_iter()
     .filter(|(on, _)| *on)
     .map(|(_, dialect)| sql_impl(model, &p, dialect));
+    let openapi = cfg!(feature = "openapi").then(|| super::schema::generate(model, &p));
 
     let doc_read = format!(
         "What clients see of a [`{name}`]: every field but `hashed_password` and hidden ones."
@@ -335,6 +336,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
             #oauth_impl
 
             #(#sql)*
+
+            #openapi
         };
     }
 }

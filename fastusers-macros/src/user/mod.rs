@@ -3,6 +3,7 @@
 mod ast;
 mod check;
 mod generate;
+mod schema;
 mod sql;
 
 use proc_macro2::TokenStream;

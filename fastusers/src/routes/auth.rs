@@ -57,6 +57,22 @@ where
     St: Strategy<A::User>,
 {
     let manager = state.manager();
+    let chosen = backend(state.backends());
+    // A cookie login from another site would log the victim into the attacker's account.
+    chosen
+        .transport
+        .check_origin(&parts)
+        .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
+    let throttle = state.throttle();
+    if let Some(throttle) = throttle
+        && let Err(throttled) = throttle.check(&form.username, &parts).await
+    {
+        manager
+            .hooks()
+            .on_after_failed_login(&form.username, true, Some(&parts))
+            .await;
+        return Err(ApiError::too_many_attempts(throttled.retry_after));
+    }
     let found = manager
         .authenticate(&form.username, &form.password)
         .await
@@ -68,17 +84,27 @@ where
             )
         })?;
     // Unknown email, wrong password and inactive user must look the same.
-    let user = found
-        .filter(User::is_active)
-        .ok_or_else(|| ApiError::code(ErrorCode::LoginBadCredentials))?;
+    let Some(user) = found.filter(User::is_active) else {
+        if let Some(throttle) = throttle {
+            throttle.failed(&form.username, &parts).await;
+        }
+        manager
+            .hooks()
+            .on_after_failed_login(&form.username, false, Some(&parts))
+            .await;
+        return Err(ApiError::code(ErrorCode::LoginBadCredentials));
+    };
     if state.verification_required() && !user.is_verified() {
         return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
+    }
+    if let Some(throttle) = throttle {
+        throttle.succeeded(&form.username).await;
     }
     issue_login(&state, &parts, backend, &user).await
 }
 
-/// Logs `user` in with the backend: a new token, the transport's login response, then the
-/// `on_after_login` hook, which may change it.
+/// Logs `user` in with the backend: the `on_before_login` hook (which may refuse), a new
+/// token, the transport's login response, then the `on_after_login` hook, which may change it.
 pub(crate) async fn issue_login<A, T, St>(
     state: &FastUsers<A>,
     parts: &Parts,
@@ -90,6 +116,11 @@ where
     T: Transport,
     St: Strategy<A::User>,
 {
+    state
+        .manager()
+        .hooks()
+        .on_before_login(user, Some(parts))
+        .await?;
     let backend = backend(state.backends());
     let token = backend
         .strategy

@@ -21,6 +21,9 @@ pub enum StrategyError {
     /// The token service (Redis, the token table) cannot be reached: answered as a 503.
     #[error("the token service is unavailable: {0}")]
     Unavailable(String),
+    /// The transport refused the request's origin (CSRF): answered as a 403.
+    #[error(transparent)]
+    UntrustedOrigin(#[from] crate::transport::UntrustedOrigin),
 }
 
 /// One of a user's server-side sessions, as listed to them: never the token itself.
@@ -181,6 +184,8 @@ struct Claims {
 #[derive(Deserialize)]
 struct ReadClaims {
     sub: Option<String>,
+    /// Checked by the decoder when present; here only whether it is.
+    exp: Option<serde_json::Value>,
 }
 
 impl JwtStrategy {
@@ -203,6 +208,11 @@ impl JwtStrategy {
     pub fn user_id<I: UserId>(&self, token: &str) -> Option<I> {
         let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
         let claims: ReadClaims = self.keys.decode(token, &audience)?;
+        // Tokens of a strategy with a lifetime must say when they expire (RFC 8725 3.10):
+        // one without `exp` would never die.
+        if self.lifetime_seconds.is_some() && claims.exp.is_none() {
+            return None;
+        }
         I::parse(&claims.sub?)
     }
 }

@@ -1,0 +1,1 @@
+-- A plain GET (the URL and headers come from the command line).
