@@ -372,7 +372,35 @@ async fn verification_required(db: Db) {
     app.token("uther@camelot.bt", "guinevere").await;
 }
 
+/// `DELETE /users/me` is the reference's `DELETE /users/{id}` with the id `me`: 401 without a
+/// token, 403 for a user, 404 for a superuser; never a self-deletion.
+async fn delete_me_is_not_self_deletion(db: Db) {
+    let app = TestApp::new(db).await;
+    app.register("lamorak@camelot.bt", "guinevere").await;
+    let token = app.token("lamorak@camelot.bt", "guinevere").await;
+    let admin = app.superuser("admin@camelot.bt").await;
+    let delete = |bearer: Option<String>| {
+        let mut request = app.request(Method::DELETE, "/users/me");
+        if let Some(token) = &bearer {
+            request = request.bearer(token);
+        }
+        request.send()
+    };
+    delete(None)
+        .await
+        .assert(StatusCode::UNAUTHORIZED, json!({"detail": "Unauthorized"}));
+    delete(Some(token.clone()))
+        .await
+        .assert(StatusCode::FORBIDDEN, json!({"detail": "Forbidden"}));
+    delete(Some(admin.clone()))
+        .await
+        .assert(StatusCode::NOT_FOUND, json!({"detail": "Not Found"}));
+    assert_eq!(app.me_status(&token).await, StatusCode::OK);
+    assert_eq!(app.me_status(&admin).await, StatusCode::OK);
+}
+
 db_tests!(
+    delete_me_is_not_self_deletion,
     me_needs_an_active_user,
     patch_me_changes_password_and_email,
     patch_me_is_safe,

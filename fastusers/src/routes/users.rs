@@ -24,7 +24,10 @@ where
     FastUsers<A>: FromRef<S>,
 {
     Router::new()
-        .route("/me", get(me::<A>).patch(patch_me::<A>))
+        .route(
+            "/me",
+            get(me::<A>).patch(patch_me::<A>).delete(delete_me::<A>),
+        )
         .route(
             "/{id}",
             get(get_user::<A>)
@@ -92,6 +95,12 @@ async fn patch_user<A: Backends>(
         .await
         .map_err(update_error)?;
     Ok(Json(user.to_read()))
+}
+
+/// `DELETE /me` is the reference's `DELETE /{id}` with the id `me`: the superuser check,
+/// then a 404 (no user has that id). There is no self-deletion.
+async fn delete_me<A: Backends>(_: RouteUser<A, true>) -> ApiError {
+    ApiError::not_found()
 }
 
 async fn delete_user<A: Backends>(
