@@ -116,12 +116,8 @@ impl RedisThrottleStore {
     /// Connects to the Redis server at `url`; keys start with `fastusers_throttle:`. The
     /// connection comes back by itself after an outage.
     pub async fn connect(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)));
         Ok(Self {
-            connection: redis::aio::ConnectionManager::new_with_config(client, config).await?,
+            connection: crate::strategy::redis::connect_manager(url).await?,
             prefix: "fastusers_throttle:".to_owned(),
         })
     }

@@ -511,10 +511,9 @@ impl OAuthClient {
             None if set.keys.len() == 1 => set.keys.first().cloned(),
             None => None,
         };
-        if let Some((set, fetched)) = &*openid.keys.read().await
+        if let Some((set, _)) = &*openid.keys.read().await
             && let Some(key) = find(set)
         {
-            let _ = fetched;
             return Ok(key);
         }
         let mut cached = openid.keys.write().await;

@@ -251,6 +251,6 @@ mod database;
 pub use self::database::DatabaseStrategy;
 
 #[cfg(feature = "redis")]
-mod redis;
+pub(crate) mod redis;
 #[cfg(feature = "redis")]
 pub use self::redis::RedisStrategy;

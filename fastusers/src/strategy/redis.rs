@@ -78,19 +78,23 @@ fn unavailable(error: redis::RedisError) -> StrategyError {
     StrategyError::Unavailable(format!("redis: {error}"))
 }
 
+/// A connection to `url` that reconnects by itself, whose commands time out after two seconds:
+/// what every fastusers use of Redis (the strategy, the login throttle) connects with.
+pub(crate) async fn connect_manager(url: &str) -> Result<ConnectionManager, redis::RedisError> {
+    let client = redis::Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_with_config(client, config).await
+}
+
 impl RedisStrategy {
     /// Connects to `url` (`redis://host:port/db`). Commands time out after two seconds, so a
     /// request never hangs on a dead server.
     pub async fn connect(url: &str, lifetime_seconds: Option<u64>) -> Result<Self, StrategyError> {
-        let client = redis::Client::open(url).map_err(unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(unavailable)?;
+        let connection = connect_manager(url).await.map_err(unavailable)?;
         Ok(Self::new(connection, lifetime_seconds))
     }
 
