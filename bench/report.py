@@ -83,9 +83,18 @@ check("JWT + PostgreSQL /users/me vs the JWT-only axum route (throughput ratio)"
 check("JWT + PostgreSQL /users/me vs fastapi-users (throughput ratio)",
       ratio("fu_me_jwt_pg", "ref_me_jwt_pg")[0], ">=", 20, "{:.1f}",
       ratio("fu_me_jwt_pg", "ref_me_jwt_pg")[1])
+check("the same, with the opt-in user cache (USER_CACHE_SECONDS=5), vs the JWT-only axum route",
+      *ratio("fu_me_jwt_pg_cache", "limit_jwt")[:1], ">=", 0.5,
+      normalised=ratio("fu_me_jwt_pg_cache", "limit_jwt")[1])
+check("the same, with the user cache, vs fastapi-users",
+      ratio("fu_me_jwt_pg_cache", "ref_me_jwt_pg")[0], ">=", 20, "{:.1f}",
+      ratio("fu_me_jwt_pg_cache", "ref_me_jwt_pg")[1])
 check("Bearer + Redis /users/me vs fastapi-users (throughput ratio)",
       ratio("fu_me_redis", "ref_me_redis")[0], ">=", 10, "{:.1f}",
       ratio("fu_me_redis", "ref_me_redis")[1])
+check("Bearer + Redis with the user cache vs fastapi-users",
+      ratio("fu_me_redis_cache", "ref_me_redis")[0], ">=", 10, "{:.1f}",
+      ratio("fu_me_redis_cache", "ref_me_redis")[1])
 check("Cookie + database /users/me vs fastapi-users (throughput ratio)",
       ratio("fu_me_session", "ref_me_session")[0], ">=", 10, "{:.1f}",
       ratio("fu_me_session", "ref_me_session")[1])

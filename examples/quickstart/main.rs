@@ -1,7 +1,7 @@
 //! The quickstart: fastusers configured as fastapi-users' full example, on SQLite by default.
 //!
 //! ```text
-//! cargo run --example quickstart                                  # serve on :8000
+//! cargo run --example quickstart                                  # serve on :8000; page at /
 //! cargo run --example quickstart -- create-superuser EMAIL PASSWORD
 //! cargo run --example quickstart -- promote EMAIL
 //! ```
@@ -10,7 +10,9 @@
 //! `SECRET` (signs every token; a random one is made when unset, so tokens die with the
 //! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
 //! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
-//! each verification and reset token to PATH as a JSON line).
+//! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (keeps
+//! users read by id in memory for N seconds, so JWT and Redis requests skip the database; off
+//! by default, since a change made by another instance is then seen up to N seconds late).
 //!
 //! Email: with `SMTP_URL` set (`smtp://user:pass@host:587?tls=required`, `smtps://...`, or
 //! `smtp://localhost:25` for a local relay) the verification and reset emails are sent from
@@ -28,8 +30,13 @@
 //! example; `/auth/{name}-cookie` with the cookie backend, redirecting to
 //! `OAUTH_REDIRECT_AFTER_LOGIN` when set. Emails are linked to existing users
 //! (`associate_by_email`) and new users are verified when the provider vouches for the email.
+//!
+//! The browser page (module `web`, files `web/`): `http://localhost:PORT/` registers, signs in
+//! with the cookie backends, shows and changes the profile, and opens the emails' links
+//! `/verify?token=...` and `/reset-password?token=...`; `scripts/browser` tests it in Chromium.
 
 mod docs;
+mod web;
 
 use std::net::SocketAddr;
 
@@ -149,6 +156,7 @@ struct Config {
     outbox: Option<std::path::PathBuf>,
     frontend_url: String,
     verify_on_register: bool,
+    user_cache: Option<std::time::Duration>,
 }
 
 /// A boolean environment variable.
@@ -195,6 +203,20 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
+            user_cache: match var("USER_CACHE_SECONDS") {
+                None => None,
+                Some(n) => match n.parse::<f64>() {
+                    Ok(0.0) => None,
+                    Ok(s) if s > 0.0 && s.is_finite() => {
+                        Some(std::time::Duration::from_secs_f64(s))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "USER_CACHE_SECONDS must be a number of seconds, not `{n}`"
+                        ));
+                    }
+                },
+            },
         })
     }
 }
@@ -213,6 +235,10 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
             &config.secret,
         ))
         .send_verification_on_register(config.verify_on_register);
+    let manager = match config.user_cache {
+        Some(ttl) => manager.cache_users(ttl),
+        None => manager,
+    };
     let templates = LinkTemplates::new(
         format!("{}/verify?token={{token}}", config.frontend_url),
         format!("{}/reset-password?token={{token}}", config.frontend_url),
@@ -347,6 +373,7 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         )
         .route("/authenticated-route", get(authenticated_route))
         .merge(docs::router(&auth, config))
+        .merge(web::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)

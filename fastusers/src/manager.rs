@@ -182,6 +182,19 @@ impl<U: User> UserManager<U> {
         self.hooks.validate_password(password, owner).await
     }
 
+    /// Keeps the users read by id (every request authenticated by a JWT or a Redis token reads
+    /// its user by id) in memory for `ttl`, so that those requests need no database round
+    /// trip. Off by default.
+    ///
+    /// Changes made through this manager reach the cache at once; changes made by another
+    /// instance of the application, or in the database directly, only when the cached user
+    /// expires, so a deactivated user may be served for up to `ttl` more. See
+    /// [`CachedUserStore`](crate::store::CachedUserStore).
+    pub fn cache_users(mut self, ttl: std::time::Duration) -> Self {
+        self.store = Arc::new(crate::store::CachedUserStore::new(self.store, ttl));
+        self
+    }
+
     /// Uses this password helper (other argon2 parameters).
     pub fn with_password_helper(mut self, passwords: PasswordHelper) -> Self {
         self.passwords = passwords;

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod account;
+mod cache;
 mod extract;
 mod hostile;
 mod login;

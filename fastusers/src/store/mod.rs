@@ -3,6 +3,7 @@
 //! `#[derive(User)]` writes the SQL for each database (complete statements, no query built at
 //! run time); [`SqlStore`] runs it on a sqlx pool. [`connect`] picks the database from a URL.
 
+mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -11,6 +12,8 @@ pub mod sql_id;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlStore, SqlUser};
+
+pub use cache::CachedUserStore;
 
 use async_trait::async_trait;
 

@@ -1,7 +1,10 @@
 //! Password hashing: argon2id, with bcrypt hashes verified for migrated databases.
 //!
-//! Hashing is deliberately slow, so the async API runs it on tokio's blocking pool and never
-//! on an async worker thread: a storm of logins cannot stall the rest of the server.
+//! Hashing is deliberately slow, so the async API runs it on fastusers' own hashing threads
+//! (one per core, at a lower priority) and never on an async worker thread: a storm of logins
+//! cannot stall the rest of the server.
+
+mod pool;
 
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ pub enum PasswordError {
     /// Hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
-    /// The blocking task running the hash was cancelled or panicked.
+    /// The hashing thread could not be started, or panicked.
     #[error("password hashing task failed: {0}")]
     Task(String),
 }
@@ -74,9 +77,9 @@ struct Inner {
     /// login takes as long whether or not the user exists. Made on first use, on the blocking
     /// pool, rather than at start-up.
     dummy_hash: std::sync::OnceLock<String>,
-    /// Hashes in flight at most: one per core. More would not go faster, each would hold its
-    /// own argon2 memory, and they would crowd the async workers off the CPU; the rest wait
-    /// their turn as cheap futures.
+    /// Hashes in flight at most: one per core. More would not go faster and each would hold
+    /// its own argon2 memory; the rest wait their turn, first come first served, as cheap
+    /// futures.
     slots: tokio::sync::Semaphore,
 }
 
@@ -101,9 +104,7 @@ impl PasswordHelper {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
-            slots: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(1, |n| n.get()),
-            ),
+            slots: tokio::sync::Semaphore::new(pool::threads()),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -115,13 +116,13 @@ impl PasswordHelper {
         self.inner.params
     }
 
-    /// Hashes a password on the blocking pool.
+    /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
         run_blocking(&self.inner, move || inner.hash(&password)).await?
     }
 
-    /// Checks `password` against `hash` on the blocking pool. Returns whether it matches and,
+    /// Checks `password` against `hash` on a hashing thread. Returns whether it matches and,
     /// when it does but the hash is outdated (other argon2 parameters, or bcrypt), a new hash
     /// to store.
     pub async fn verify_and_update(
@@ -173,7 +174,7 @@ impl PasswordHelper {
 /// How [`PasswordHelper::unusable`] hashes begin: no argon2 or bcrypt hash does.
 const UNUSABLE_PREFIX: &str = "!unusable$";
 
-/// Runs `f` on the blocking pool once a hashing slot is free.
+/// Runs `f` on a hashing thread once a hashing slot is free.
 async fn run_blocking<T: Send + 'static>(
     inner: &Inner,
     f: impl FnOnce() -> T + Send + 'static,
@@ -184,9 +185,7 @@ async fn run_blocking<T: Send + 'static>(
         .acquire()
         .await
         .map_err(|e| PasswordError::Task(e.to_string()))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| PasswordError::Task(e.to_string()))
+    pool::run(f).await
 }
 
 impl Inner {
@@ -352,7 +351,7 @@ mod tests {
     }
 
     /// On a runtime with one worker thread, other tasks keep running while a hash is computed:
-    /// the hash is on the blocking pool. Were it computed inline, the ticker could not run.
+    /// the hash is on a hashing thread. Were it computed inline, the ticker could not run.
     #[tokio::test(flavor = "current_thread")]
     async fn hashing_never_blocks_the_async_worker() {
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -384,6 +383,29 @@ mod tests {
             );
         }
         ticker.abort();
+    }
+
+    /// The hashing threads, and the threads argon2's parallel lanes run on, are niced below
+    /// the async workers, so that a storm of logins leaves the CPU to the other requests.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_runs_at_a_lower_priority() {
+        let here = pool::current_priority();
+        let (there, lanes) = pool::run(|| {
+            let lanes: Vec<i32> = (0..pool::threads() * 4)
+                .map(|_| {
+                    rayon::join(pool::current_priority, || {
+                        std::thread::sleep(std::time::Duration::from_millis(1))
+                    })
+                    .0
+                })
+                .collect();
+            (pool::current_priority(), lanes)
+        })
+        .await
+        .unwrap();
+        assert_eq!(there, (here + 10).min(19), "hashing thread's nice value");
+        assert!(lanes.iter().all(|&n| n == there), "lanes ran at {lanes:?}");
     }
 
     #[tokio::test]

@@ -1,0 +1,199 @@
+//! `UserManager::cache_users` / `CachedUserStore`: users read by id served from memory, every
+//! change made through the manager seen at once, changes made elsewhere seen when the cached
+//! user expires.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use fastusers::store::{CachedUserStore, StoreError, UserStore};
+use fastusers_tests::{Db, Options, TestApp, User, UserChanges, db_tests, fresh_database};
+use serde_json::json;
+
+/// An application whose manager reads through a cache, and the store behind the cache (to
+/// change a user as another instance of the application would).
+async fn cached_app(db: Db, ttl: Duration) -> (TestApp, Arc<dyn UserStore<User>>) {
+    let url = fresh_database(db).await;
+    let behind = fastusers::store::connect::<User>(&url).await.unwrap();
+    let cached: Arc<dyn UserStore<User>> = Arc::new(CachedUserStore::new(behind.clone(), ttl));
+    (
+        TestApp::on_store(cached, url, Options::default(), None),
+        behind,
+    )
+}
+
+fn id_of(user: &serde_json::Value) -> uuid::Uuid {
+    uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap()
+}
+
+fn deactivate() -> UserChanges {
+    UserChanges {
+        is_active: Some(false),
+        ..Default::default()
+    }
+}
+
+/// A change made behind the cache (by another instance, or in the database) is not seen
+/// until the cached user expires, and then it is: the cache serves reads, for `ttl` only.
+async fn served_from_memory_until_it_expires(db: Db) {
+    let (app, behind) = cached_app(db, Duration::from_millis(500)).await;
+    let user = app.register("percival@camelot.bt", "guinevere").await;
+    let jwt = app.token("percival@camelot.bt", "guinevere").await;
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+
+    behind.update(&id_of(&user), &deactivate()).await.unwrap();
+    assert_eq!(
+        app.me_status(&jwt).await,
+        StatusCode::OK,
+        "within the TTL the cached (active) user is served"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        app.me_status(&jwt).await,
+        StatusCode::UNAUTHORIZED,
+        "after the TTL the deactivation is seen"
+    );
+}
+
+/// Changes through the manager (the routes) reach the cache at once, even with a TTL of an
+/// hour: a deactivation, an email change, a deletion.
+async fn changes_through_the_manager_are_seen_at_once(db: Db) {
+    let (app, _) = cached_app(db, Duration::from_secs(3600)).await;
+    let admin = app.superuser("arthur@camelot.bt").await;
+    let user = app.register("gawain@camelot.bt", "guinevere").await;
+    let id = id_of(&user);
+    let jwt = app.token("gawain@camelot.bt", "guinevere").await;
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+
+    let patch = app
+        .request(Method::PATCH, &format!("/users/{id}"))
+        .bearer(&admin)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.text());
+    assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
+
+    let patch = app
+        .request(Method::PATCH, &format!("/users/{id}"))
+        .bearer(&admin)
+        .json(&json!({"is_active": true}))
+        .send()
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.text());
+    let patch = app
+        .request(Method::PATCH, "/users/me")
+        .bearer(&jwt)
+        .json(&json!({"email": "gawain@orkney.bt"}))
+        .send()
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.text());
+    let me = app
+        .request(Method::GET, "/users/me")
+        .bearer(&jwt)
+        .send()
+        .await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json()["email"], "gawain@orkney.bt");
+
+    let delete = app
+        .request(Method::DELETE, &format!("/users/{id}"))
+        .bearer(&admin)
+        .send()
+        .await;
+    assert_eq!(delete.status, StatusCode::NO_CONTENT, "{}", delete.text());
+    assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
+}
+
+db_tests!(
+    served_from_memory_until_it_expires,
+    changes_through_the_manager_are_seen_at_once
+);
+
+/// A store whose next `get` stops after reading, until released: the read then returns what
+/// it read before a write that happened in between.
+struct Paused {
+    inner: Arc<dyn UserStore<User>>,
+    armed: AtomicBool,
+    reached: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[fastusers::async_trait]
+impl UserStore<User> for Paused {
+    async fn get(&self, id: &uuid::Uuid) -> Result<Option<User>, StoreError> {
+        let user = self.inner.get(id).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            self.reached.notify_one();
+            self.release.notified().await;
+        }
+        Ok(user)
+    }
+    async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.inner.get_by_email(email).await
+    }
+    async fn create(&self, user: &User) -> Result<User, StoreError> {
+        self.inner.create(user).await
+    }
+    async fn update(
+        &self,
+        id: &uuid::Uuid,
+        changes: &UserChanges,
+    ) -> Result<Option<User>, StoreError> {
+        self.inner.update(id, changes).await
+    }
+    async fn delete(&self, id: &uuid::Uuid) -> Result<bool, StoreError> {
+        self.inner.delete(id).await
+    }
+}
+
+/// A read that started before a write returns the old user, but must not leave it in the
+/// cache: the next read sees the write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_racing_a_write_does_not_cache_the_old_user() {
+    let store = fastusers::store::connect::<User>("sqlite::memory:")
+        .await
+        .unwrap();
+    let user = store
+        .create(&User {
+            id: uuid::Uuid::new_v4(),
+            email: "bors@camelot.bt".to_owned(),
+            hashed_password: "x".to_owned(),
+            is_active: true,
+            is_superuser: false,
+            is_verified: false,
+            first_name: None,
+            plan: None,
+            notes: None,
+            login_count: 0,
+        })
+        .await
+        .unwrap();
+    let paused = Arc::new(Paused {
+        inner: store,
+        armed: AtomicBool::new(true),
+        reached: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let cached = Arc::new(CachedUserStore::new(
+        paused.clone(),
+        Duration::from_secs(3600),
+    ));
+
+    let reader = tokio::spawn({
+        let cached = cached.clone();
+        let id = user.id;
+        async move { cached.get(&id).await.unwrap().unwrap() }
+    });
+    paused.reached.notified().await;
+    cached.update(&user.id, &deactivate()).await.unwrap();
+    paused.release.notify_one();
+    assert!(
+        reader.await.unwrap().is_active,
+        "the racing read saw the old user"
+    );
+
+    let now = cached.get(&user.id).await.unwrap().unwrap();
+    assert!(!now.is_active, "the old user was cached by the racing read");
+}
