@@ -72,6 +72,8 @@ pub mod body;
 pub mod email;
 pub mod error;
 pub mod extract;
+#[cfg(doctest)]
+mod guide;
 pub mod hooks;
 pub mod mail;
 pub mod manager;
@@ -190,6 +192,9 @@ pub mod prelude {
     pub use crate::token::JwtKeys;
     pub use crate::transport::{BearerTransport, CookieTransport};
     pub use crate::user::User;
+    // The trait's methods stay in scope when the application's own struct is named `User`,
+    // which hides the glob-imported name.
+    pub use crate::user::User as _;
     pub use fastusers_macros::User;
 }
 

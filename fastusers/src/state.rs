@@ -156,6 +156,14 @@ impl<A: Backends> FastUsers<A> {
     /// Login or sign-up through an OAuth provider with one backend (mount it at
     /// `/auth/{provider}`): `GET /authorize` and `GET /callback`. `backend` picks the backend
     /// whose login response the callback gives: `|auth| &auth.cookie`. See [`crate::oauth`].
+    ///
+    /// # Panics
+    ///
+    /// When `client` cannot learn who logged in (a generic [`OAuthClient::new`] without
+    /// [`userinfo`](crate::oauth::OAuthClient::userinfo)): a configuration error, found at
+    /// start-up rather than at the first login.
+    ///
+    /// [`OAuthClient::new`]: crate::oauth::OAuthClient::new
     #[cfg(feature = "oauth")]
     pub fn oauth_router<T, St, S>(
         client: crate::oauth::OAuthClient,
@@ -175,6 +183,10 @@ impl<A: Backends> FastUsers<A> {
     /// Linking a provider account to the current user (mount it at
     /// `/auth/associate/{provider}`): `GET /authorize`, `GET /callback`, and `DELETE /` to
     /// unlink. See [`crate::oauth`].
+    ///
+    /// # Panics
+    ///
+    /// As [`oauth_router`](Self::oauth_router), when `client` cannot learn who logged in.
     #[cfg(feature = "oauth")]
     pub fn oauth_associate_router<S>(
         client: crate::oauth::OAuthClient,

@@ -263,9 +263,11 @@ impl LoginThrottle {
         self
     }
 
-    /// Takes the client's address from the first `X-Forwarded-For` entry, for an application
-    /// behind a proxy that sets it (and strips what clients send). Default: false, the peer
-    /// address of the connection, which needs
+    /// Takes the client's address from the last `X-Forwarded-For` entry: the one the proxy in
+    /// front of the application added, whether it replaces the header (nginx
+    /// `$remote_addr`) or appends to what the client sent (`$proxy_add_x_forwarded_for`); the
+    /// entries before it are the client's to choose. For an application behind exactly one
+    /// proxy. Default: false, the peer address of the connection, which needs
     /// `into_make_service_with_connect_info::<SocketAddr>()`; without either, only the
     /// per-account limit applies.
     pub fn trust_forwarded_for(mut self, trust: bool) -> Self {
@@ -277,9 +279,11 @@ impl LoginThrottle {
         if self.trust_forwarded_for
             && let Some(ip) = parts
                 .headers
-                .get("x-forwarded-for")
+                .get_all("x-forwarded-for")
+                .iter()
+                .next_back()
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse().ok())
         {
             return Some(ip);

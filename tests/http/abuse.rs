@@ -126,6 +126,15 @@ async fn success_resets_and_addresses_are_limited(db: Db) {
             .status,
         StatusCode::BAD_REQUEST
     );
+    // A client cannot escape by sending its own X-Forwarded-For: a proxy appends the address
+    // it saw, and that last entry is the one counted.
+    assert_throttled(&login_from(&app, "10.0.0.42, 10.0.0.1", "someone@else.uk", "x").await);
+    assert_eq!(
+        login_from(&app, "10.0.0.1, 10.0.0.9", "someone@else.uk", "x")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 /// With Redis, the counters are shared: failures on one instance lock the account on another.

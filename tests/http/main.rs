@@ -7,6 +7,7 @@ mod extract;
 mod hostile;
 mod login;
 mod mail;
+mod migrate;
 mod oauth;
 mod openapi;
 mod outage;

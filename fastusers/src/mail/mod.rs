@@ -38,7 +38,7 @@ use std::sync::Arc;
 
 pub use outbox::Outbox;
 #[cfg(feature = "smtp")]
-pub use smtp::SmtpMailer;
+pub use smtp::{SmtpMailer, SmtpMailerBuilder};
 pub use templates::{LinkTemplates, Templates};
 
 /// One email: its recipient, subject, and plain-text and HTML bodies.

@@ -161,8 +161,9 @@ const JWKS_REFRESH: Duration = Duration::from_secs(30);
 
 impl OAuthClient {
     /// A generic OAuth2 provider. Say how to learn the user's identity with
-    /// [`userinfo`](Self::userinfo) (without it, the identity comes from an OpenID Connect
-    /// ID token, which a plain OAuth2 provider does not send).
+    /// [`userinfo`](Self::userinfo): a plain OAuth2 provider sends no ID token, so a client
+    /// without a user-info endpoint cannot tell who logged in, and the OAuth routers refuse it
+    /// when they are built. (For an OpenID Connect provider, use [`discover`](Self::discover).)
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
@@ -397,6 +398,21 @@ impl OAuthClient {
         })
     }
 
+    /// Whether the client can learn who logged in: an OpenID Connect or GitHub client always
+    /// can, a generic one once [`userinfo`](Self::userinfo) gave it an endpoint.
+    pub(crate) fn check_ready(&self) -> Result<(), OAuthClientError> {
+        match &self.identity {
+            IdentitySource::UserInfo { url, .. } if url.is_empty() => {
+                Err(OAuthClientError::Config(format!(
+                    "the OAuth client `{}` has no user-info endpoint: call .userinfo(url, \
+                     id_field, email_field) (or use OAuthClient::discover for OpenID Connect)",
+                    self.name
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Who the tokens belong to.
     pub(crate) async fn identity(
         &self,
@@ -593,6 +609,32 @@ async fn get_json(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A generic client without a user-info endpoint cannot tell who logged in: refused
+    /// (the routers panic at start-up with this message); with one, or as a preset, ready.
+    #[test]
+    fn a_generic_client_needs_a_userinfo_endpoint() {
+        let bare = || {
+            OAuthClient::new(
+                "acme",
+                "id",
+                "secret",
+                "https://sso.acme.example/authorize",
+                "https://sso.acme.example/token",
+            )
+            .unwrap()
+        };
+        let error = bare().check_ready().unwrap_err().to_string();
+        assert!(
+            error.contains("`acme` has no user-info endpoint"),
+            "{error}"
+        );
+        bare()
+            .userinfo("https://sso.acme.example/userinfo", "id", "email")
+            .check_ready()
+            .unwrap();
+        OAuthClient::github("id", "secret").check_ready().unwrap();
+    }
 
     #[test]
     fn github_uses_the_primary_verified_email() {

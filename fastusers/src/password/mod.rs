@@ -79,8 +79,10 @@ struct Inner {
     dummy_hash: std::sync::OnceLock<String>,
     /// Hashes in flight at most: one per core. More would not go faster and each would hold
     /// its own argon2 memory; the rest wait their turn, first come first served, as cheap
-    /// futures.
-    slots: tokio::sync::Semaphore,
+    /// futures. A slot is held until its hash is done, not until its caller stops waiting: a
+    /// request dropped mid-hash (the client went away) must not let another hash start next
+    /// to the one still running.
+    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for PasswordHelper {
@@ -104,7 +106,7 @@ impl PasswordHelper {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
-            slots: tokio::sync::Semaphore::new(pool::threads()),
+            slots: Arc::new(tokio::sync::Semaphore::new(pool::threads())),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -180,12 +182,18 @@ async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
     // The semaphore is never closed, so acquiring cannot fail.
-    let _slot = inner
+    let slot = inner
         .slots
-        .acquire()
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|e| PasswordError::Task(e.to_string()))?;
-    pool::run(f).await
+    pool::run(move || {
+        let done = f();
+        drop(slot);
+        done
+    })
+    .await
 }
 
 impl Inner {
@@ -406,6 +414,49 @@ mod tests {
         .unwrap();
         assert_eq!(there, (here + 10).min(19), "hashing thread's nice value");
         assert!(lanes.iter().all(|&n| n == there), "lanes ran at {lanes:?}");
+    }
+
+    /// Callers that stop waiting (a client that went away mid-login) do not free their slot
+    /// before their hash is done: never more hashes run at once than there are slots, so
+    /// memory stays bounded by one argon2 buffer per core.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn abandoned_hashes_keep_their_slot() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+        let helper = small();
+        let running = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        for _ in 0..4 {
+            let mut callers = Vec::new();
+            for _ in 0..pool::threads() * 3 {
+                let (running, most) = (running.clone(), most.clone());
+                let work = run_blocking(&helper.inner, move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    // Parallel lanes, as argon2's: a thread waiting for its other half
+                    // steals whatever job the pool has queued.
+                    let lane = || std::thread::sleep(Duration::from_millis(15));
+                    rayon::join(lane, lane);
+                    rayon::join(lane, lane);
+                    running.fetch_sub(1, Ordering::SeqCst);
+                });
+                // Each caller gives up long before its work is done.
+                callers.push(tokio::time::timeout(Duration::from_millis(5), work));
+            }
+            for caller in callers {
+                let _ = caller.await;
+            }
+        }
+        while running.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let most = most.load(Ordering::SeqCst);
+        assert!(most >= 1, "no hash ran");
+        assert!(
+            most <= pool::threads(),
+            "{most} hashes ran at once with {} slots",
+            pool::threads()
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! The routers fastusers mounts: auth (login/logout per backend), register and users.
 //!
 //! Each is generic over the application's backends and mounts into any `Router<S>` whose state
-//! gives a [`FastUsers`](crate::FastUsers) through `FromRef`.
+//! gives a [`FastUsers`] through `FromRef`.
 
 pub mod auth;
 #[cfg(feature = "oauth")]

@@ -36,6 +36,10 @@ type Shared = Extension<Arc<Provider>>;
 /// The OAuth router of one provider and one backend (mount it at `/auth/{provider}`):
 /// `GET /authorize` answers `{"authorization_url": ...}` and sets the CSRF cookie;
 /// `GET /callback` logs the user in with the backend, signing them up if needed.
+///
+/// # Panics
+///
+/// When `client` cannot learn who logged in (see [`FastUsers::oauth_router`]).
 pub fn router<A, T, St, S>(
     client: OAuthClient,
     backend: BackendRef<A, T, St>,
@@ -49,6 +53,7 @@ where
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
+    ready(&client);
     Router::new()
         .route(
             "/authorize",
@@ -75,6 +80,10 @@ where
 /// The associate router of one provider (mount it at `/auth/associate/{provider}`), for an
 /// authenticated user: `GET /authorize`, `GET /callback` (links the provider account and
 /// answers the user with its `oauth_accounts`) and `DELETE /` (unlinks it).
+///
+/// # Panics
+///
+/// When `client` cannot learn who logged in (see [`FastUsers::oauth_router`]).
 pub fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Router<S>
 where
     A: Backends,
@@ -82,6 +91,7 @@ where
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
+    ready(&client);
     Router::new()
         .route(
             "/authorize",
@@ -202,6 +212,14 @@ fn authorize(
 fn set_cookie(response: &mut Response, value: String) {
     if let Ok(value) = HeaderValue::from_str(&value) {
         response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// Refuses, at start-up, a client that could not tell who logged in: every callback would
+/// fail.
+fn ready(client: &OAuthClient) {
+    if let Err(error) = client.check_ready() {
+        panic!("{error}");
     }
 }
 

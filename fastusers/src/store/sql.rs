@@ -226,18 +226,28 @@ fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
 }
 
 macro_rules! sql_store {
-    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr) => {
+    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr, $migration_lock:expr) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
-            /// Creates the user table and its indexes if they do not exist.
+            /// Creates the user table and its indexes if they do not exist, in one transaction.
+            /// On PostgreSQL the transaction first takes an advisory lock, so that several
+            /// instances starting at once on an empty database create the tables once instead
+            /// of racing on the catalog.
             pub async fn migrate(&self) -> Result<(), StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                if let Some(lock) = $migration_lock {
+                    sqlx::query::<$db>(lock).execute(&mut *transaction).await?;
+                }
                 for statement in U::SCHEMA
                     .iter()
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
                 {
-                    sqlx::query::<$db>(*statement).execute(&self.pool).await?;
+                    sqlx::query::<$db>(*statement)
+                        .execute(&mut *transaction)
+                        .await?;
                 }
+                transaction.commit().await?;
                 Ok(())
             }
         }
@@ -459,6 +469,19 @@ macro_rules! sql_store {
 }
 
 #[cfg(feature = "sqlite")]
-sql_store!("sqlite", sqlx::Sqlite, SQLITE_TOKENS, SQLITE_OAUTH);
+sql_store!(
+    "sqlite",
+    sqlx::Sqlite,
+    SQLITE_TOKENS,
+    SQLITE_OAUTH,
+    None::<&str>
+);
 #[cfg(feature = "postgres")]
-sql_store!("postgres", sqlx::Postgres, POSTGRES_TOKENS, POSTGRES_OAUTH);
+sql_store!(
+    "postgres",
+    sqlx::Postgres,
+    POSTGRES_TOKENS,
+    POSTGRES_OAUTH,
+    // Held until the transaction ends; the key is "fastuser" in ASCII.
+    Some("SELECT pg_advisory_xact_lock(7377304608633480562)")
+);
