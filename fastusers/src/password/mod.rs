@@ -412,7 +412,11 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(there, (here + 10).min(19), "hashing thread's nice value");
+        assert_eq!(
+            there,
+            (here + pool::NICENESS).min(19),
+            "hashing thread's nice value"
+        );
         assert!(lanes.iter().all(|&n| n == there), "lanes ran at {lanes:?}");
     }
 
