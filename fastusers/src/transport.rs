@@ -203,8 +203,8 @@ impl CookieTransport {
 
     /// CSRF protection, on by default: a request with an unsafe method (`POST`, `PUT`,
     /// `PATCH`, `DELETE`, and the login itself) that carries the cookie is refused with a 403
-    /// when its `Origin` (or, without one, its `Referer`) is neither the API's own host nor a
-    /// [trusted origin](Self::trusted_origins). Browsers send `Origin` on every cross-site
+    /// when its `Origin` (or, without one, its `Referer`) is neither the API's own host (the
+    /// `Host` header, or HTTP/2's authority) nor a [trusted origin](Self::trusted_origins). Browsers send `Origin` on every cross-site
     /// `POST`; a request with neither header is not from a browser page and is accepted.
     /// `SameSite=lax` already keeps the cookie off cross-site `POST`s in current browsers;
     /// this check also covers older browsers, `SameSite=none` and sibling subdomains.
@@ -294,10 +294,13 @@ impl Transport for CookieTransport {
             return Ok(());
         };
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
+        // HTTP/1.1 names the host in `Host`; HTTP/2 in the `:authority` pseudo-header, which
+        // hyper puts in the request's URI.
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .map(str::to_ascii_lowercase);
         // Same origin: the scheme is not compared, since behind a TLS-terminating proxy the
         // application sees plain HTTP.

@@ -288,6 +288,18 @@ async fn cookie_backends_refuse_cross_site_requests(db: Db) {
             response.text()
         );
     }
+    // HTTP/2 names the host in `:authority` (the URI) and may send no `Host` header.
+    let h2 = |origin: &'static str| {
+        app.request(Method::PATCH, "https://api.camelot.bt/users/me")
+            .header("cookie", &cookie)
+            .header("origin", origin)
+            .json(&json!({"first_name": "Lancelot"}))
+            .send()
+    };
+    assert_eq!(h2("https://api.camelot.bt").await.status, StatusCode::OK);
+    h2("https://evil.example")
+        .await
+        .assert(StatusCode::FORBIDDEN, csrf.clone());
     // A safe method passes from anywhere (reading needs CORS, not CSRF, protection).
     let read = app
         .request(Method::GET, "/users/me")

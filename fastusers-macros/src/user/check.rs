@@ -1,6 +1,6 @@
 //! Checks of a parsed user model; every problem is reported at the span it concerns.
 
-use super::ast::{BASE_FIELDS, Model, simple_name};
+use super::ast::{BASE_FIELDS, Model, option_inner, simple_name};
 use super::sql;
 use crate::ctxt::Ctxt;
 
@@ -61,7 +61,18 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
                 ),
             );
         }
-        if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
+        let inner = option_inner(&field.ty).unwrap_or(&field.ty);
+        if cfg!(feature = "postgres") && simple_name(inner).as_deref() == Some("i8") {
+            // sqlx binds an i8 as PostgreSQL's one-byte `"char"`, which no integer column
+            // accepts: the insert would fail at run time.
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "the field `{}` is an i8, which sqlx cannot store in a PostgreSQL integer column; use i16",
+                    field.ident
+                ),
+            );
+        } else if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
             cx.error_spanned_by(
                 &field.ty,
                 format!(

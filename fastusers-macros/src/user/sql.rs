@@ -20,11 +20,22 @@ impl Dialect {
 /// `(postgres, sqlite)` column types of a Rust type, without nullability.
 pub(crate) fn column_types(ty: &syn::Type) -> Option<(&'static str, &'static str)> {
     let ty = option_inner(ty).unwrap_or(ty);
+    // `Vec<u8>` only: sqlx has no column type for other vectors in both databases.
     if let syn::Type::Path(path) = ty
         && let Some(last) = path.path.segments.last()
         && last.ident == "Vec"
     {
-        return Some(("BYTEA", "BLOB"));
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        return match args.args.first() {
+            Some(syn::GenericArgument::Type(inner))
+                if simple_name(inner).as_deref() == Some("u8") =>
+            {
+                Some(("BYTEA", "BLOB"))
+            }
+            _ => None,
+        };
     }
     Some(match simple_name(ty)?.as_str() {
         "String" => ("TEXT", "TEXT"),
