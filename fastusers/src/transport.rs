@@ -204,8 +204,9 @@ impl CookieTransport {
     /// CSRF protection, on by default: a request with an unsafe method (`POST`, `PUT`,
     /// `PATCH`, `DELETE`, and the login itself) that carries the cookie is refused with a 403
     /// when its `Origin` (or, without one, its `Referer`) is neither the API's own host (the
-    /// `Host` header, or HTTP/2's authority) nor a [trusted origin](Self::trusted_origins). Browsers send `Origin` on every cross-site
-    /// `POST`; a request with neither header is not from a browser page and is accepted.
+    /// `Host` header, or HTTP/2's authority) nor a [trusted origin](Self::trusted_origins).
+    /// Browsers send `Origin` on every cross-site `POST`; a request with neither header is not
+    /// from a browser page and is accepted.
     /// `SameSite=lax` already keeps the cookie off cross-site `POST`s in current browsers;
     /// this check also covers older browsers, `SameSite=none` and sibling subdomains.
     pub fn csrf_protection(mut self, on: bool) -> Self {

@@ -74,8 +74,8 @@ struct Inner {
     params: Argon2Params,
     argon2: Argon2<'static>,
     /// A hash of a random password, verified against when the email is unknown so that a
-    /// login takes as long whether or not the user exists. Made on first use, on the blocking
-    /// pool, rather than at start-up.
+    /// login takes as long whether or not the user exists. Made on first use, on a hashing
+    /// thread, rather than at start-up.
     dummy_hash: std::sync::OnceLock<String>,
     /// Hashes in flight at most: one per core. More would not go faster and each would hold
     /// its own argon2 memory; the rest wait their turn, first come first served, as cheap
@@ -121,7 +121,7 @@ impl PasswordHelper {
     /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(&self.inner, move || inner.hash(&password)).await?
+        on_hashing_thread(&self.inner, move || inner.hash(&password)).await?
     }
 
     /// Checks `password` against `hash` on a hashing thread. Returns whether it matches and,
@@ -133,7 +133,7 @@ impl PasswordHelper {
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(&self.inner, move || {
+        on_hashing_thread(&self.inner, move || {
             inner.verify_and_update(&password, &hash)
         })
         .await?
@@ -143,7 +143,7 @@ impl PasswordHelper {
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
         let inner = self.inner.clone();
-        run_blocking(&self.inner, move || {
+        on_hashing_thread(&self.inner, move || {
             let dummy = inner.dummy_hash.get_or_init(|| {
                 // Cannot fail: `new` checked the parameters.
                 inner
@@ -177,7 +177,7 @@ impl PasswordHelper {
 const UNUSABLE_PREFIX: &str = "!unusable$";
 
 /// Runs `f` on a hashing thread once a hashing slot is free.
-async fn run_blocking<T: Send + 'static>(
+async fn on_hashing_thread<T: Send + 'static>(
     inner: &Inner,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
@@ -434,7 +434,7 @@ mod tests {
             let mut callers = Vec::new();
             for _ in 0..pool::threads() * 3 {
                 let (running, most) = (running.clone(), most.clone());
-                let work = run_blocking(&helper.inner, move || {
+                let work = on_hashing_thread(&helper.inner, move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     // Parallel lanes, as argon2's: a thread waiting for its other half
