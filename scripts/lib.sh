@@ -1,5 +1,5 @@
-# Shell helpers of scripts/test, scripts/browser and scripts/bench. Sourced, not run; the
-# sourcing script defines `step` (progress line) and `die` (error and exit) first.
+# Shell helpers of the scripts in this folder. Sourced, not run; the sourcing script defines
+# `step` (progress line) and `die` (error and exit) first.
 
 # apt_install PACKAGE...: installs with apt-get (root), running `apt-get update` once first.
 APT_UPDATED=0
