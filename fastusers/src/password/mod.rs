@@ -77,12 +77,6 @@ struct Inner {
     /// login takes as long whether or not the user exists. Made on first use, on a hashing
     /// thread, rather than at start-up.
     dummy_hash: std::sync::OnceLock<String>,
-    /// Hashes in flight at most: one per core. More would not go faster and each would hold
-    /// its own argon2 memory; the rest wait their turn, first come first served, as cheap
-    /// futures. A slot is held until its hash is done, not until its caller stops waiting: a
-    /// request dropped mid-hash (the client went away) must not let another hash start next
-    /// to the one still running.
-    slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Default for PasswordHelper {
@@ -106,7 +100,6 @@ impl PasswordHelper {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
-            slots: Arc::new(tokio::sync::Semaphore::new(pool::threads())),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -121,7 +114,7 @@ impl PasswordHelper {
     /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         let inner = self.inner.clone();
-        on_hashing_thread(&self.inner, move || inner.hash(&password)).await?
+        pool::run(move || inner.hash(&password)).await?
     }
 
     /// Checks `password` against `hash` on a hashing thread. Returns whether it matches and,
@@ -133,17 +126,14 @@ impl PasswordHelper {
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
         let inner = self.inner.clone();
-        on_hashing_thread(&self.inner, move || {
-            inner.verify_and_update(&password, &hash)
-        })
-        .await?
+        pool::run(move || inner.verify_and_update(&password, &hash)).await?
     }
 
     /// Spends the time of one verification without a user, so that an unknown email answers
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
         let inner = self.inner.clone();
-        on_hashing_thread(&self.inner, move || {
+        pool::run(move || {
             let dummy = inner.dummy_hash.get_or_init(|| {
                 // Cannot fail: `new` checked the parameters.
                 inner
@@ -175,26 +165,6 @@ impl PasswordHelper {
 
 /// How [`PasswordHelper::unusable`] hashes begin: no argon2 or bcrypt hash does.
 const UNUSABLE_PREFIX: &str = "!unusable$";
-
-/// Runs `f` on a hashing thread once a hashing slot is free.
-async fn on_hashing_thread<T: Send + 'static>(
-    inner: &Inner,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, PasswordError> {
-    // The semaphore is never closed, so acquiring cannot fail.
-    let slot = inner
-        .slots
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| PasswordError::Task(e.to_string()))?;
-    pool::run(move || {
-        let done = f();
-        drop(slot);
-        done
-    })
-    .await
-}
 
 impl Inner {
     fn hash(&self, password: &str) -> Result<String, PasswordError> {
@@ -421,20 +391,19 @@ mod tests {
     }
 
     /// Callers that stop waiting (a client that went away mid-login) do not free their slot
-    /// before their hash is done: never more hashes run at once than there are slots, so
-    /// memory stays bounded by one argon2 buffer per core.
+    /// before their hash is done: never more hashes run at once, in the whole process, than
+    /// there are slots, so memory stays bounded by one argon2 buffer per core.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn abandoned_hashes_keep_their_slot() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::time::Duration;
-        let helper = small();
         let running = Arc::new(AtomicUsize::new(0));
         let most = Arc::new(AtomicUsize::new(0));
         for _ in 0..4 {
             let mut callers = Vec::new();
             for _ in 0..pool::threads() * 3 {
                 let (running, most) = (running.clone(), most.clone());
-                let work = on_hashing_thread(&helper.inner, move || {
+                let work = pool::run(move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     // Parallel lanes, as argon2's: a thread waiting for its other half

@@ -8,7 +8,9 @@
 //! server leaves, and `GET /users/me` keeps its latency. The cost: a server whose CPU is
 //! saturated by other requests logs users in more slowly.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::Semaphore;
 
 use super::PasswordError;
 
@@ -58,13 +60,33 @@ fn lower_priority() {
     let _ = NICENESS;
 }
 
-/// Runs `f` on a hashing thread and waits for it without blocking the async worker.
+/// Hashes in flight at most, for the whole process: one per hashing thread. More would not go
+/// faster and each would hold its own argon2 memory (a thread waiting for its lanes would
+/// steal a queued hash and start it); the rest wait their turn, first come first served, as
+/// cheap futures.
+fn slots() -> &'static Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS.get_or_init(|| Arc::new(Semaphore::new(threads())))
+}
+
+/// Runs `f` on a hashing thread once a slot is free, and waits for it without blocking the
+/// async worker. The slot is held until `f` is done, not until the caller stops waiting: a
+/// request dropped mid-hash (the client went away) must not let another hash start next to
+/// the one still running.
 pub(super) async fn run<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
+    // The semaphore is never closed, so acquiring cannot fail.
+    let slot = slots()
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| PasswordError::Task(e.to_string()))?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     pool()?.spawn_fifo(move || {
-        let _ = tx.send(f());
+        let done = f();
+        drop(slot);
+        let _ = tx.send(done);
     });
     rx.await
         .map_err(|_| PasswordError::Task("the hashing thread panicked".to_owned()))
