@@ -50,3 +50,16 @@ ensure_pg_user() {
             --shell /usr/sbin/nologin "$1" 2>/dev/null || id -u "$1" >/dev/null
     fi
 }
+
+# Every request of the scripts has a bound: a server that stops answering fails the script at
+# once, with the request that hung, instead of running into CI's limit. FASTUSERS_REQUEST_TIMEOUT
+# (seconds, default 30) changes it.
+REQUEST_TIMEOUT=${FASTUSERS_REQUEST_TIMEOUT:-30}
+curl() {
+    local rc=0
+    command curl --max-time "$REQUEST_TIMEOUT" "$@" || rc=$?
+    if [[ $rc -eq 28 ]]; then
+        printf 'scripts: a request got no answer within %ss (curl %s)\n' "$REQUEST_TIMEOUT" "$*" >&2
+    fi
+    return "$rc"
+}

@@ -76,6 +76,10 @@ pub fn redis_url() -> String {
         .expect("FASTUSERS_TEST_REDIS_URL is not set: Redis tests need a real server; run them with scripts/test")
 }
 
+/// How long any request of a test may take before the test fails: far more than the slowest
+/// route needs (a few hashes), far less than CI's limit.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The secret of every token in the tests.
 pub const SECRET: &str = "SECRET";
 
@@ -396,27 +400,36 @@ impl TestApp {
         }
     }
 
-    /// Sends a request.
+    /// Sends a request. A request that gets no whole answer within [`REQUEST_TIMEOUT`] fails
+    /// the test, naming the request, rather than hanging it.
     pub async fn send(&self, request: Request<Body>) -> Response {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
+        let what = format!("{} {}", request.method(), request.uri());
+        let exchange = async {
+            let response = self
+                .router
+                .clone()
+                .oneshot(request)
+                .await
+                .expect("the router is infallible");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("read the body")
+                .to_bytes();
+            Response {
+                status,
+                headers,
+                body: bytes.to_vec(),
+            }
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
             .await
-            .expect("the router is infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("read the body")
-            .to_bytes();
-        Response {
-            status,
-            headers,
-            body: bytes.to_vec(),
-        }
+            .unwrap_or_else(|_| {
+                panic!("{what} got no answer within {REQUEST_TIMEOUT:?}: the server hangs")
+            })
     }
 
     /// A request builder.

@@ -27,6 +27,7 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
+        .timeout(crate::REQUEST_TIMEOUT)
         .build()
         .expect("an HTTP client")
 }

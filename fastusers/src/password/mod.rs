@@ -75,8 +75,13 @@ struct Inner {
     argon2: Argon2<'static>,
     /// A hash of a random password, verified against when the email is unknown so that a
     /// login takes as long whether or not the user exists. Made on first use, on a hashing
-    /// thread, rather than at start-up.
+    /// thread, rather than at start-up, and never waited for: a job that finds it missing
+    /// makes one itself (as long as a verification) and offers it, so no hashing job ever
+    /// waits for another (see `pool`).
     dummy_hash: std::sync::OnceLock<String>,
+    /// The fastest hash seen so far, in microseconds (0: none yet): what these parameters
+    /// cost on this machine, against which a stuck or starved hash is noticed.
+    fastest_micros: std::sync::atomic::AtomicU64,
 }
 
 impl Default for PasswordHelper {
@@ -100,6 +105,7 @@ impl PasswordHelper {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
+            fastest_micros: std::sync::atomic::AtomicU64::new(0),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -113,8 +119,7 @@ impl PasswordHelper {
 
     /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        let inner = self.inner.clone();
-        pool::run(move || inner.hash(&password)).await?
+        self.run(true, move |inner| inner.hash(&password)).await?
     }
 
     /// Checks `password` against `hash` on a hashing thread. Returns whether it matches and,
@@ -125,22 +130,63 @@ impl PasswordHelper {
         password: String,
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
-        let inner = self.inner.clone();
-        pool::run(move || inner.verify_and_update(&password, &hash)).await?
+        self.run(false, move |inner| {
+            inner.verify_and_update(&password, &hash)
+        })
+        .await?
     }
 
     /// Spends the time of one verification without a user, so that an unknown email answers
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
+        self.run(false, move |inner| match inner.dummy_hash.get() {
+            Some(dummy) => {
+                let _ = inner.verify_and_update(&password, dummy);
+            }
+            None => {
+                // As long as a verification. Never `get_or_init`: that would wait for another
+                // job making it, and a job must never wait for another (see `pool`).
+                if let Ok(dummy) = inner.hash(&crate::token::random_token()) {
+                    let _ = inner.dummy_hash.set(dummy);
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `job` on a hashing slot, timing it against the fastest hash seen so far; a
+    /// `measured` job is one full argon2id hash with these parameters, whose time counts.
+    async fn run<T: Send + 'static>(
+        &self,
+        measured: bool,
+        job: impl FnOnce(&Inner) -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        use std::sync::atomic::Ordering;
+        use std::time::{Duration, Instant};
         let inner = self.inner.clone();
-        pool::run(move || {
-            let dummy = inner.dummy_hash.get_or_init(|| {
-                // Cannot fail: `new` checked the parameters.
+        let fastest = Duration::from_micros(inner.fastest_micros.load(Ordering::Relaxed));
+        // Far longer than these parameters allow: 20 times the fastest hash seen (a loaded
+        // machine is slower, not 20 times), at least a second; before any, half a minute (an
+        // unoptimised build takes seconds).
+        let expected = if fastest.is_zero() {
+            Duration::from_secs(30)
+        } else {
+            (fastest * 20).max(Duration::from_secs(1))
+        };
+        pool::run(expected, move || {
+            let started = Instant::now();
+            let done = job(&inner);
+            if !measured {
+                return done;
+            }
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let _ =
                 inner
-                    .hash(&crate::token::random_token())
-                    .unwrap_or_default()
-            });
-            let _ = inner.verify_and_update(&password, dummy);
+                    .fastest_micros
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |seen| {
+                        (seen == 0 || micros < seen).then_some(micros.max(1))
+                    });
+            done
         })
         .await
     }
@@ -368,8 +414,9 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_runs_at_a_lower_priority() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
         let here = pool::current_priority();
-        let (there, lanes) = pool::run(|| {
+        let (there, lanes) = pool::run(LONG, || {
             let lanes: Vec<i32> = (0..pool::threads() * 4)
                 .map(|_| {
                     rayon::join(pool::current_priority, || {
@@ -395,6 +442,7 @@ mod tests {
     /// there are slots, so memory stays bounded by one argon2 buffer per core.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn abandoned_hashes_keep_their_slot() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::time::Duration;
         let running = Arc::new(AtomicUsize::new(0));
@@ -403,7 +451,7 @@ mod tests {
             let mut callers = Vec::new();
             for _ in 0..pool::threads() * 3 {
                 let (running, most) = (running.clone(), most.clone());
-                let work = pool::run(move || {
+                let work = pool::run(LONG, move || {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     // Parallel lanes, as argon2's: a thread waiting for its other half
@@ -429,6 +477,143 @@ mod tests {
             most <= pool::threads(),
             "{most} hashes ran at once with {} slots",
             pool::threads()
+        );
+    }
+
+    /// The tests that depend on having the hashing slots to themselves take turns.
+    static SLOTS_TO_MYSELF: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+    /// Longer than any job of these tests may take.
+    const LONG: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// The interleaving that stopped every login (issue 13): a job holding a once-cell waits
+    /// for its parallel lanes, and a second job that takes the same cell is queued meanwhile.
+    /// With one shared rayon pool, the waiting thread stole the second job, which then waited
+    /// for the cell its own thread held: both slots hung forever. Here the second job runs on
+    /// a slot of its own, never inside the first, and waits only for the first to finish.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_never_runs_inside_another() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
+        use std::cell::Cell;
+        use std::sync::OnceLock;
+        use std::time::Duration;
+        thread_local!(static IN_JOB: Cell<bool> = const { Cell::new(false) });
+        static CELL: OnceLock<u32> = OnceLock::new();
+        if pool::threads() < 2 {
+            return; // one slot: the jobs run one after the other by construction
+        }
+        let first = pool::run(LONG, || {
+            IN_JOB.with(|f| f.set(true));
+            let value = *CELL.get_or_init(|| {
+                // Lanes: this thread finishes its half first and waits for the other.
+                rayon::join(
+                    || std::thread::sleep(Duration::from_millis(30)),
+                    || std::thread::sleep(Duration::from_millis(300)),
+                );
+                1
+            });
+            IN_JOB.with(|f| f.set(false));
+            value
+        });
+        let second = async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            pool::run(LONG, || (IN_JOB.with(Cell::get), *CELL.get_or_init(|| 2))).await
+        };
+        let both = tokio::time::timeout(Duration::from_secs(10), async {
+            tokio::join!(first, second)
+        })
+        .await
+        .expect("the hashing slots hung: a job ran inside another and waited on itself");
+        let (first, (nested, value)) = (both.0.unwrap(), both.1.unwrap());
+        assert!(!nested, "the second job ran inside the first");
+        assert_eq!((first, value), (1, 1));
+    }
+
+    /// Many logins for unknown emails at once on a fresh helper, whose dummy hash is not made
+    /// yet, with parallel lanes: every one answers.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_use_logins_all_answer() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
+        use std::time::Duration;
+        for _ in 0..5 {
+            let helper = PasswordHelper::new(Argon2Params {
+                memory_kib: 2048,
+                iterations: 1,
+                parallelism: 4,
+            })
+            .unwrap();
+            let hash = helper.hash("guinevere".into()).await.unwrap();
+            let calls = (0..48).map(|i| {
+                let (helper, hash) = (helper.clone(), hash.clone());
+                tokio::spawn(async move {
+                    if i % 3 == 0 {
+                        helper
+                            .verify_and_update("lancelot".into(), hash)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        helper.burn(format!("password {i}")).await
+                    }
+                })
+            });
+            let all = futures_join_all(calls.collect());
+            let results = tokio::time::timeout(Duration::from_secs(30), all)
+                .await
+                .expect("logins on a fresh helper hung");
+            for result in results {
+                result.unwrap().unwrap();
+            }
+        }
+    }
+
+    async fn futures_join_all<T>(
+        handles: Vec<tokio::task::JoinHandle<T>>,
+    ) -> Vec<Result<T, tokio::task::JoinError>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(handle.await);
+        }
+        out
+    }
+
+    /// A hash that runs far longer than expected is reported in the log, while it runs and
+    /// when it ends.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_slow_hash_is_logged() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
+        use std::sync::Mutex;
+        use std::time::Duration;
+        #[derive(Clone, Default)]
+        struct Lines(Arc<Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        pool::run(Duration::from_millis(20), || {
+            std::thread::sleep(Duration::from_millis(200))
+        })
+        .await
+        .unwrap();
+        let log = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        assert!(
+            log.contains("is taking far longer than its parameters allow"),
+            "{log}"
+        );
+        assert!(
+            log.contains("took far longer than its parameters allow"),
+            "{log}"
         );
     }
 

@@ -1,16 +1,27 @@
-//! The threads that hash passwords: one per core, at a lower scheduling priority than the rest
-//! of the process.
+//! The threads that hash passwords, at a lower scheduling priority than the rest of the
+//! process.
 //!
-//! argon2's lanes run in parallel on whichever rayon pool they are started from, so running
-//! each hash inside this pool keeps every thread that computes argon2 here. Their nice value
-//! is raised to the lowest priority (Linux), so that during a storm of logins the async
-//! workers still get the CPU whenever they have work: hashing takes the time the rest of the
-//! server leaves, and `GET /users/me` keeps its latency. The cost: a server whose CPU is
-//! saturated by other requests logs users in more slowly.
+//! There is one hashing *slot* per core, and at most one hash per slot at a time. Each slot
+//! owns a small rayon pool of its own on which its hash runs, argon2's parallel lanes
+//! included. Two properties follow from that layout and from nothing else:
+//!
+//! - **No nesting.** A rayon thread that waits for a lane (inside `join`) steals whatever job
+//!   its pool has queued. A slot's pool only ever holds the lanes of its one hash, so a waiting
+//!   thread can only help with its own hash; it never starts a second hash inside the first
+//!   (which would double the first one's latency, and deadlock if the first holds a lock or a
+//!   once-cell that the second takes: the bug of the shared pool this replaces).
+//! - **No waiting on each other.** A hash never waits for anything another hash holds: the
+//!   slots are handed out before a job starts, by an async semaphore, never from inside a job.
+//!
+//! The threads' nice value is raised to the lowest priority (Linux), so that during a storm of
+//! logins the async workers still get the CPU whenever they have work: hashing takes the time
+//! the rest of the server leaves, and `GET /users/me` keeps its latency. The cost: a server
+//! whose CPU is saturated by other requests logs users in more slowly.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::PasswordError;
 
@@ -19,28 +30,71 @@ use super::PasswordError;
 /// `GET /users/me`'s p99 on two cores (3.5 times idle in `scripts/bench`); at 19, 2.7 times.
 pub(super) const NICENESS: i32 = 19;
 
-/// The shared pool: every [`PasswordHelper`](super::PasswordHelper) of the process hashes on
-/// it, since the CPU is shared too.
-fn pool() -> Result<&'static rayon::ThreadPool, PasswordError> {
-    static POOL: OnceLock<Result<rayon::ThreadPool, String>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads())
-            .thread_name(|i| format!("fastusers-hash-{i}"))
-            .start_handler(|_| lower_priority())
-            // A panic must not abort the process (rayon's default for spawned jobs): the
-            // caller sees its result channel closed instead.
-            .panic_handler(|_| {})
-            .build()
-            .map_err(|e| e.to_string())
-    })
-    .as_ref()
-    .map_err(|e| PasswordError::Task(format!("cannot start the hashing threads: {e}")))
-}
+/// Threads per slot at most: argon2's default (and fastapi-users') 4 lanes.
+const MAX_LANE_THREADS: usize = 4;
 
-/// One hashing thread per core.
+/// One hashing slot per core: more hashes at once would not go faster, and each holds its own
+/// argon2 memory.
 pub(super) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The slots of the process: every [`PasswordHelper`](super::PasswordHelper) hashes on them,
+/// since the CPU is shared too.
+struct Slots {
+    /// One permit per free slot, handed out first come, first served.
+    permits: Arc<Semaphore>,
+    /// The pools of the free slots; a holder of a permit always finds one here.
+    free: Mutex<Vec<Arc<rayon::ThreadPool>>>,
+}
+
+fn slots() -> Result<&'static Slots, PasswordError> {
+    static SLOTS: OnceLock<Result<Slots, String>> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| {
+            let count = threads();
+            let lanes = count.clamp(1, MAX_LANE_THREADS);
+            let pools = (0..count)
+                .map(|slot| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(lanes)
+                        .thread_name(move |i| format!("fastusers-hash-{slot}.{i}"))
+                        .start_handler(|_| lower_priority())
+                        // A panic must not abort the process (rayon's default for spawned
+                        // jobs): the caller sees its result channel closed instead.
+                        .panic_handler(|_| {})
+                        .build()
+                        .map(Arc::new)
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Slots {
+                permits: Arc::new(Semaphore::new(count)),
+                free: Mutex::new(pools),
+            })
+        })
+        .as_ref()
+        .map_err(|e| PasswordError::Task(format!("cannot start the hashing threads: {e}")))
+}
+
+/// A slot taken by one job: its pool goes back to the free list, then its permit is
+/// released, when the job ends (normally or by a panic).
+struct Taken {
+    pool: Option<Arc<rayon::ThreadPool>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if let (Some(pool), Ok(slots)) = (self.pool.take(), slots()) {
+            slots
+                .free
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(pool);
+        }
+        // `_permit` is dropped after this body: the pool is back before the next taker looks.
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -60,36 +114,67 @@ fn lower_priority() {
     let _ = NICENESS;
 }
 
-/// Hashes in flight at most, for the whole process: one per hashing thread. More would not go
-/// faster and each would hold its own argon2 memory (a thread waiting for its lanes would
-/// steal a queued hash and start it); the rest wait their turn, first come first served, as
-/// cheap futures.
-fn slots() -> &'static Arc<Semaphore> {
-    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
-    SLOTS.get_or_init(|| Arc::new(Semaphore::new(threads())))
-}
-
-/// Runs `f` on a hashing thread once a slot is free, and waits for it without blocking the
-/// async worker. The slot is held until `f` is done, not until the caller stops waiting: a
-/// request dropped mid-hash (the client went away) must not let another hash start next to
-/// the one still running.
+/// Runs `f` on a hashing slot once one is free, and waits for it without blocking the async
+/// worker. The slot is held until `f` is done, not until the caller stops waiting: a request
+/// dropped mid-hash (the client went away) must not let another hash start next to the one
+/// still running.
+///
+/// `expected` is how long `f` should take at most; when it runs much longer, a warning is
+/// logged (once), so that a hash stuck for any reason is seen rather than silently holding
+/// its slot.
 pub(super) async fn run<T: Send + 'static>(
+    expected: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
+    let slots = slots()?;
     // The semaphore is never closed, so acquiring cannot fail.
-    let slot = slots()
+    let permit = slots
+        .permits
         .clone()
         .acquire_owned()
         .await
         .map_err(|e| PasswordError::Task(e.to_string()))?;
+    let pool = slots
+        .free
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .pop()
+        .ok_or_else(|| PasswordError::Task("no free hashing slot for a permit".to_owned()))?;
+    let taken = Taken {
+        pool: Some(pool.clone()),
+        _permit: permit,
+    };
     let (tx, rx) = tokio::sync::oneshot::channel();
-    pool()?.spawn_fifo(move || {
+    let started = Instant::now();
+    pool.spawn(move || {
         let done = f();
-        drop(slot);
+        drop(taken);
         let _ = tx.send(done);
     });
-    rx.await
-        .map_err(|_| PasswordError::Task("the hashing thread panicked".to_owned()))
+    let mut rx = std::pin::pin!(rx);
+    let answer = tokio::select! {
+        answer = &mut rx => answer,
+        () = tokio::time::sleep(expected) => {
+            tracing::warn!(
+                target: "fastusers::password",
+                expected_ms = expected.as_millis() as u64,
+                "a password hash is taking far longer than its parameters allow; still waiting"
+            );
+            rx.await
+        }
+    };
+    let answer =
+        answer.map_err(|_| PasswordError::Task("the hashing thread panicked".to_owned()))?;
+    let took = started.elapsed();
+    if took > expected {
+        tracing::warn!(
+            target: "fastusers::password",
+            took_ms = took.as_millis() as u64,
+            expected_ms = expected.as_millis() as u64,
+            "a password hash took far longer than its parameters allow"
+        );
+    }
+    Ok(answer)
 }
 
 /// The nice value of the calling thread (tests).
