@@ -3,6 +3,7 @@
 mod abuse;
 mod account;
 mod cache;
+mod devices;
 mod extract;
 mod hostile;
 mod login;
