@@ -12,6 +12,7 @@ mod migrate;
 mod oauth;
 mod openapi;
 mod outage;
+mod proxy;
 mod register;
 mod sessions;
 mod strategy;
