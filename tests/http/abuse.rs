@@ -7,7 +7,9 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use fastusers::password::Argon2Params;
 use fastusers::prelude::*;
-use fastusers::throttle::{LoginThrottle, RedisThrottleStore};
+use fastusers::throttle::{
+    Limit, LoginThrottle, RedisThrottleStore, Take, ThrottleStore, ThrottleStoreError,
+};
 use fastusers_tests::{Db, Options, Response, TestApp, db_tests, redis_url};
 use futures_util::future::join_all;
 use serde_json::json;
@@ -289,6 +291,106 @@ async fn a_burst_across_two_instances_checks_at_most_the_limit() {
     address_burst(&redis_apps(2, per_address_5).await).await;
 }
 
+fn two_and_two() -> LoginThrottle {
+    LoginThrottle::new()
+        .per_account(2, Duration::from_secs(60))
+        .per_address(2, Duration::from_secs(60))
+}
+
+/// With [`two_and_two`]: a login refused by one count takes no place in the others (an
+/// address over its limit does not fill the counts of the accounts it keeps trying), and a
+/// success gives its address place back.
+async fn refused_logins_take_no_place(app: &TestApp) {
+    let from = async |peer: &str, email: &str, password: &str| {
+        app.request(Method::POST, "/auth/jwt/login")
+            .peer(peer.parse().unwrap())
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .status
+    };
+    let (x, y, z) = ("10.1.1.1:1000", "10.2.2.2:2000", "10.3.3.3:3000");
+    let wrong = "wrong-password";
+    assert_eq!(
+        from(x, "a@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        from(x, "b@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    for _ in 0..3 {
+        let status = from(x, "c@camelot.bt", wrong).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(
+        from(y, "c@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        from(y, "c@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    let status = from(y, "c@camelot.bt", wrong).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    app.register("d@camelot.bt", "dragon-slayer").await;
+    for _ in 0..4 {
+        let status = from(z, "d@camelot.bt", "dragon-slayer").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+/// [`refused_logins_take_no_place`] in memory.
+async fn a_refused_login_takes_no_place(db: Db) {
+    refused_logins_take_no_place(&throttled_app(db, two_and_two()).await).await;
+}
+
+/// [`refused_logins_take_no_place`] in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_takes_no_place_in_redis() {
+    refused_logins_take_no_place(&redis_apps(1, two_and_two).await[0]).await;
+}
+
+/// A throttle store that always fails, as a store that cannot be reached.
+struct DownStore;
+
+#[fastusers::async_trait]
+impl ThrottleStore for DownStore {
+    async fn take(&self, _: &str, _: Limit) -> Result<Take, ThrottleStoreError> {
+        Err(down())
+    }
+    async fn give_back(&self, _: &str) -> Result<(), ThrottleStoreError> {
+        Err(down())
+    }
+    async fn reset(&self, _: &str) -> Result<(), ThrottleStoreError> {
+        Err(down())
+    }
+}
+
+fn down() -> ThrottleStoreError {
+    ThrottleStoreError::Other(Box::new(std::io::Error::from(
+        std::io::ErrorKind::ConnectionRefused,
+    )))
+}
+
+/// A throttle store that fails lets every login through: passwords are checked as without
+/// a throttle.
+async fn a_failing_store_does_not_block_logins(db: Db) {
+    let app = throttled_app(
+        db,
+        LoginThrottle::new()
+            .per_account(1, Duration::from_secs(60))
+            .store(DownStore),
+    )
+    .await;
+    app.register("lucan@camelot.bt", "the-butler").await;
+    for _ in 0..3 {
+        let response = login(&app, "lucan@camelot.bt", "wrong-password").await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+    app.token("lucan@camelot.bt", "the-butler").await;
+}
+
 /// `on_before_login` can refuse a user whose password is right.
 async fn on_before_login_can_refuse(db: Db) {
     let app = TestApp::new(db).await;
@@ -449,6 +551,8 @@ async fn cookie_backends_refuse_cross_site_requests(db: Db) {
 db_tests!(
     failed_logins_are_throttled_per_account,
     a_burst_checks_at_most_the_limit,
+    a_refused_login_takes_no_place,
+    a_failing_store_does_not_block_logins,
     success_resets_and_addresses_are_limited,
     on_before_login_can_refuse,
     overlong_passwords_are_refused,
