@@ -13,5 +13,6 @@ mod openapi;
 mod outage;
 mod register;
 mod sessions;
+mod shedding;
 mod strategy;
 mod users;
