@@ -3,6 +3,7 @@
 mod abuse;
 mod account;
 mod cache;
+mod email_case;
 mod extract;
 mod hostile;
 mod login;

@@ -222,6 +222,10 @@ async fn associate_by_email(db: Db) {
         me(&on, &access_token(&carol)).await["is_verified"],
         json!(true)
     );
+    // The provider's address in another letter case, Unicode included, is the same user's.
+    let jurgen = on.register("jürgen@exämple.com", "jurgens-password").await["id"].clone();
+    let linked = oauth_login(&on, &provider, "jurgen-sub", Some("JÜRGEN@EXÄMPLE.COM")).await;
+    assert_eq!(me(&on, &access_token(&linked)).await["id"], jurgen);
 }
 
 /// A logged-in user links a provider account, logs in with it, cannot link it to someone
