@@ -63,3 +63,11 @@ curl() {
     fi
     return "$rc"
 }
+
+# The directory cargo builds into: $CARGO_TARGET_DIR, a `build.target-dir` setting, or target/.
+cargo_target_dir() {
+    local dir
+    dir=$(cargo metadata --format-version 1 --no-deps 2>/dev/null |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])' 2>/dev/null) || true
+    echo "${dir:-${CARGO_TARGET_DIR:-$PWD/target}}"
+}

@@ -301,7 +301,16 @@ async fn oauth_clients() -> Result<Vec<OAuthClient>, String> {
         };
         let client = OAuthClient::discover(name, &issuer, id, secret)
             .await
-            .map_err(|e| format!("OAUTH_ISSUER: {e}"))?;
+            .map_err(|e| {
+                // The whole chain: "discovery failed: request failed: connection refused".
+                let mut message = format!("OAUTH_ISSUER: {e}");
+                let mut cause = std::error::Error::source(&e);
+                while let Some(error) = cause {
+                    message.push_str(&format!(": {error}"));
+                    cause = error.source();
+                }
+                message
+            })?;
         clients.push(client);
     }
     Ok(clients)

@@ -1,8 +1,8 @@
 //! Email address validation and normalisation, as Pydantic's `EmailStr` does it.
 //!
 //! The domain is lower-cased, the local part keeps its case, and a `Name <address>` form is
-//! accepted as its address. Lookups elsewhere are case-insensitive; this only decides what is
-//! stored and shown.
+//! accepted as its address: [`normalize`] decides what is stored and shown. Which stored
+//! address is the same account as another, whatever their case, [`fold_case`] decides.
 
 /// Why an email address was refused; the message is the one `email-validator` gives.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,9 +178,77 @@ pub fn normalize(input: &str) -> Result<String, InvalidEmail> {
     Ok(normalized)
 }
 
+/// The form of an address under which two addresses are one account: two addresses are the
+/// same when their folded forms are equal. Lookups (login, registration, forgot-password,
+/// request-verify-token, OAuth) and the uniqueness of emails follow this rule on every
+/// database, whatever its locale.
+///
+/// Each character is replaced by its Unicode simple case folding (`CaseFolding.txt`, statuses
+/// C and S: one character to one character, so the folded form has as many characters as the
+/// address), with one exception: an ASCII character folds only to ASCII and a non-ASCII one
+/// only to non-ASCII. So `Ü` is `ü`, `Σ`, `σ` and `ς` are one letter, and `ẞ` is `ß`; but `ß`
+/// is not `ss` (that would be full folding), `İ` is only itself, the Kelvin sign (U+212A) and
+/// the long s (U+017F) are not `k` and `s` (so that an ASCII address is looked up by one
+/// indexed comparison of `lower(email)`), and a composed `ü` is not `u` followed by a
+/// combining diaeresis (no Unicode normalisation).
+///
+/// ```
+/// use fastusers::email::fold_case;
+///
+/// assert_eq!(fold_case("Ü@EXÄMPLE.COM"), fold_case("ü@exämple.com"));
+/// assert_eq!(fold_case("ΟΔΥΣΣΕΥΣ@x.gr"), fold_case("οδυσσευς@x.gr"));
+/// assert_ne!(fold_case("STRAẞE@x.de"), fold_case("strasse@x.de"));
+/// assert_ne!(fold_case("\u{212A}ay@camelot.bt"), fold_case("kay@camelot.bt"));
+/// ```
+pub fn fold_case(address: &str) -> String {
+    address.chars().map(fold_char).collect()
+}
+
+fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    match unicode_case_mapping::case_folded(c).and_then(|f| char::from_u32(f.get())) {
+        Some(folded) if !folded.is_ascii() => folded,
+        _ => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::normalize;
+    use super::{fold_case, normalize};
+
+    #[test]
+    fn folds_one_character_to_one() {
+        for (a, b) in [
+            ("ü@exämple.com", "Ü@EXÄMPLE.COM"),
+            ("Ünïcödé@x.com", "üNÏCÖDÉ@x.com"),
+            ("σοφία@x.gr", "ΣΟΦΊΑ@x.gr"),
+            ("ς@x.gr", "σ@x.gr"),
+            ("ß@x.de", "ẞ@x.de"),
+            ("дмитрий@x.ru", "ДМИТРИЙ@x.ru"),
+            ("ǆ@x.hr", "ǅ@x.hr"),
+            ("𐐨@x.com", "𐐀@x.com"),
+        ] {
+            assert_eq!(fold_case(a), fold_case(b), "{a} and {b} are one address");
+            assert_eq!(fold_case(a).chars().count(), a.chars().count());
+        }
+        for (a, b) in [
+            ("\u{212A}@x.com", "k@x.com"),
+            ("\u{17F}@x.com", "s@x.com"),
+            ("ß@x.de", "ss@x.de"),
+            ("İ@x.tr", "i@x.tr"),
+            ("ı@x.tr", "i@x.tr"),
+            ("ü@x.com", "u@x.com"),
+            ("ü@x.com", "u\u{308}@x.com"),
+        ] {
+            assert_ne!(fold_case(a), fold_case(b), "{a} and {b} are two addresses");
+        }
+        assert_eq!(
+            fold_case("King.Arthur@CAMELOT.BT"),
+            "king.arthur@camelot.bt"
+        );
+    }
 
     #[test]
     fn keeps_local_case_and_lowers_domain() {

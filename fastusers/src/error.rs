@@ -189,6 +189,15 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, detail.into())
     }
 
+    /// `503` with `Retry-After: <seconds>`: the server is hashing passwords at capacity and
+    /// shed this request before spending a hash on it.
+    pub fn busy(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::unavailable("The server is busy. Try again in a moment.")
+        }
+    }
+
     /// `500 {"detail": "Internal Server Error"}`; the cause should have been logged.
     pub fn internal() -> Self {
         Self::status_only(StatusCode::INTERNAL_SERVER_ERROR)

@@ -91,6 +91,23 @@ async fn failed_logins_are_throttled_per_account(db: Db) {
     assert_eq!(failed[0], ("Percival@camelot.bt".to_owned(), false));
 }
 
+/// Every casing of an email counts against one account, Unicode included (final and medial
+/// sigma are one letter to the stores).
+async fn every_casing_of_an_email_shares_one_count(db: Db) {
+    let app = throttled_app(
+        db,
+        LoginThrottle::new()
+            .per_account(2, Duration::from_secs(60))
+            .no_address_limit(),
+    )
+    .await;
+    for email in ["ΟΔΥΣΣΕΥΣ@ithaca.gr", "οδυσσευσ@ithaca.gr"] {
+        let response = login(&app, email, "wrong-password").await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+    assert_throttled(&login(&app, "Οδυσσευς@ithaca.gr", "wrong-password").await);
+}
+
 /// A success clears the account's count and gives back its place in the address's; the
 /// per-address limit counts across accounts; behind a proxy, the address is the last
 /// `X-Forwarded-For` entry.
@@ -550,6 +567,7 @@ async fn cookie_backends_refuse_cross_site_requests(db: Db) {
 
 db_tests!(
     failed_logins_are_throttled_per_account,
+    every_casing_of_an_email_shares_one_count,
     a_burst_checks_at_most_the_limit,
     a_refused_login_takes_no_place,
     a_failing_store_does_not_block_logins,

@@ -1,10 +1,14 @@
 //! OAuth2 / OpenID Connect against a real provider on loopback (oauth2-mock-server, from npm):
 //! sign-up, returning login, associate_by_email, linking and unlinking, tampered, expired and
-//! wrong-audience states, missing or wrong CSRF cookies, a provider without email, an inactive
-//! user, the provider's errors, PKCE and the cookie backend's redirect.
+//! wrong-audience states, missing or wrong CSRF cookies, states at the wrong callback or of
+//! another user (each leaving the code unused), a provider without email, an inactive user,
+//! the provider's errors, PKCE, the cookie backend's redirect, spoiled ID tokens, rotated
+//! signing keys and multi-tenant issuers.
+
+use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use fastusers::oauth::{OAuthClient, OAuthOptions, STATE_AUDIENCE};
+use fastusers::oauth::{OAuthClient, OAuthClientError, OAuthOptions, STATE_AUDIENCE};
 use fastusers::{JwtKeys, token::now};
 use fastusers_tests::oauth::OAuthServer;
 use fastusers_tests::{Db, Options, Response, TestApp, db_tests};
@@ -13,15 +17,24 @@ use serde_json::{Value, json};
 const STATE_SECRET: &str = "STATE";
 const CSRF_COOKIE: &str = "fastapiusersoauthcsrf";
 
-async fn app(db: Db, provider: &OAuthServer, options: OAuthOptions) -> TestApp {
-    let client = OAuthClient::discover(
+/// The mock provider's client, found by discovery.
+async fn discovered(provider: &OAuthServer) -> OAuthClient {
+    OAuthClient::discover(
         "mock",
         &provider.issuer(),
         "fastusers-test",
         "client-secret",
     )
     .await
-    .expect("discover the provider");
+    .expect("discover the provider")
+}
+
+async fn app(db: Db, provider: &OAuthServer, options: OAuthOptions) -> TestApp {
+    app_with(db, discovered(provider).await, options).await
+}
+
+/// The test app with this client mounted at `/auth/mock` (and the associate router).
+async fn app_with(db: Db, client: OAuthClient, options: OAuthOptions) -> TestApp {
     TestApp::with(
         db,
         Options {
@@ -79,6 +92,7 @@ async fn authorize(app: &TestApp, path: &str, bearer: Option<&str>) -> Flow {
         .expect("an authorization_url")
         .to_owned();
     assert!(url.contains("code_challenge_method=S256"), "PKCE: {url}");
+    assert!(url.contains("&nonce="), "an OpenID Connect nonce: {url}");
     Flow { url, csrf }
 }
 
@@ -222,6 +236,10 @@ async fn associate_by_email(db: Db) {
         me(&on, &access_token(&carol)).await["is_verified"],
         json!(true)
     );
+    // The provider's address in another letter case, Unicode included, is the same user's.
+    let jurgen = on.register("jürgen@exämple.com", "jurgens-password").await["id"].clone();
+    let linked = oauth_login(&on, &provider, "jurgen-sub", Some("JÜRGEN@EXÄMPLE.COM")).await;
+    assert_eq!(me(&on, &access_token(&linked)).await["id"], jurgen);
 }
 
 /// A logged-in user links a provider account, logs in with it, cannot link it to someone
@@ -431,6 +449,140 @@ async fn bad_states_and_cookies(db: Db) {
     );
 }
 
+/// A query parameter of a callback URL.
+fn param(location: &str, name: &str) -> String {
+    let (_, query) = location.split_once('?').expect("a query");
+    let params: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap();
+    params
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .unwrap_or_else(|| panic!("no {name} in {location}"))
+        .1
+}
+
+/// The callback URL with another `state`.
+fn with_state(location: &str, state: &str) -> String {
+    let (base, _) = location.split_once('?').unwrap();
+    let code = param(location, "code");
+    format!("{base}?code={code}&state={state}")
+}
+
+/// A callback refused for its state, its CSRF cookie or its caller leaves the code unused:
+/// the provider saw no token request for it, and the flow it belongs to completes with it
+/// afterwards. A login state at the associate callback, an associate state at the login
+/// callback, an associate state presented by another logged-in user, and (at the associate
+/// callback; `bad_states_and_cookies` does the login callback) a missing or wrong CSRF cookie
+/// and an expired state.
+async fn refused_callbacks_leave_the_code_unused(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let dave = app.register("dave@example.com", "daves-password").await;
+    let dave_token = app.token("dave@example.com", "daves-password").await;
+    app.register("erin@example.com", "erins-password").await;
+    let erin_token = app.token("erin@example.com", "erins-password").await;
+    let bad_request = json!({"detail": "Bad Request"});
+    let invalid_state = json!({"detail": "OAUTH_INVALID_STATE"});
+
+    // A login flow's callback URL, sent to the associate callback of a logged-in user.
+    let flow = authorize(&app, "/auth/mock/authorize", None).await;
+    let location = provider
+        .authorize(&flow.url, "lena-sub", Some("lena@example.com"))
+        .await;
+    let code = param(&location, "code");
+    let at_associate = location.replace("/auth/mock/callback", "/auth/associate/mock/callback");
+    assert_ne!(at_associate, location);
+    callback(&app, &at_associate, Some(&flow.csrf), Some(&dave_token))
+        .await
+        .assert(StatusCode::BAD_REQUEST, bad_request.clone());
+    assert_eq!(
+        provider.exchanges_of(&code).await,
+        0,
+        "a login state at the associate callback: the code was exchanged"
+    );
+    access_token(&callback(&app, &location, Some(&flow.csrf), None).await);
+    assert_eq!(provider.exchanges_of(&code).await, 1);
+
+    // Dave's associate flow: its callback URL at the login callback, then presented by Erin,
+    // then with a missing, a wrong or an empty CSRF cookie, then with an expired state.
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&dave_token)).await;
+    let location = provider
+        .authorize(&flow.url, "dave-sub", Some("dave@work.example"))
+        .await;
+    let code = param(&location, "code");
+    let at_login = location.replace("/auth/associate/mock/callback", "/auth/mock/callback");
+    assert_ne!(at_login, location);
+    let expired = JwtKeys::hs256(STATE_SECRET)
+        .encode(&json!({
+            "csrftoken": flow.csrf, "aud": STATE_AUDIENCE, "exp": now() - 5, "sub": dave["id"],
+        }))
+        .unwrap();
+    let cases = [
+        (
+            "an associate state at the login callback",
+            at_login,
+            Some(flow.csrf.as_str()),
+            None,
+            invalid_state.clone(),
+        ),
+        (
+            "an associate state presented by another user",
+            location.clone(),
+            Some(&flow.csrf),
+            Some(erin_token.as_str()),
+            bad_request.clone(),
+        ),
+        (
+            "no CSRF cookie",
+            location.clone(),
+            None,
+            Some(&dave_token),
+            invalid_state.clone(),
+        ),
+        (
+            "a wrong CSRF cookie",
+            location.clone(),
+            Some("forged-csrf-value"),
+            Some(&dave_token),
+            invalid_state.clone(),
+        ),
+        (
+            "an empty CSRF cookie",
+            location.clone(),
+            Some(""),
+            Some(&dave_token),
+            invalid_state.clone(),
+        ),
+        (
+            "an expired state",
+            with_state(&location, &expired),
+            Some(&flow.csrf),
+            Some(&dave_token),
+            json!({"detail": "ACCESS_TOKEN_ALREADY_EXPIRED"}),
+        ),
+    ];
+    for (name, url, csrf, bearer, expected) in cases {
+        let response = callback(&app, &url, csrf, bearer).await;
+        assert_eq!(
+            (response.status, response.json()),
+            (StatusCode::BAD_REQUEST, expected),
+            "{name}"
+        );
+        assert_eq!(
+            provider.exchanges_of(&code).await,
+            0,
+            "{name}: the code was exchanged"
+        );
+    }
+    let linked = callback(&app, &location, Some(&flow.csrf), Some(&dave_token)).await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+    assert_eq!(linked.json()["id"], dave["id"]);
+    assert_eq!(
+        linked.json()["oauth_accounts"][0]["account_id"],
+        json!("dave-sub")
+    );
+    assert_eq!(provider.exchanges_of(&code).await, 1);
+}
+
 /// The provider's own errors, a missing code, no email, and an inactive user.
 async fn provider_errors_no_email_and_inactive_users(db: Db) {
     let provider = OAuthServer::start();
@@ -516,8 +668,28 @@ async fn provider_down_is_a_502() {
         );
 }
 
-/// The ID token is checked against the provider's keys, issuer, audience (the client id) and
-/// expiry, and `alg: none` is refused: each spoiled token is a 400 and signs nobody up.
+/// The callback of this flow is refused for its ID token: `400 OAUTH_INVALID_ID_TOKEN`.
+async fn refused_id_token(app: &TestApp, location: &str, csrf: &str, case: &str) {
+    let response = callback(app, location, Some(csrf), None).await;
+    assert_eq!(
+        (response.status, response.json()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_INVALID_ID_TOKEN"})
+        ),
+        "{case}"
+    );
+}
+
+/// Nobody with this email was signed up.
+async fn no_user(app: &TestApp, email: &str) {
+    let user = app.state.manager().get_by_email(email).await.unwrap();
+    assert!(user.is_none(), "{email} was signed up");
+}
+
+/// The ID token is checked against the provider's keys, issuer, audience (the client id),
+/// expiry and the flow's nonce, and `alg: none` is refused: each spoiled token is a 400 and
+/// signs nobody up.
 async fn spoiled_id_tokens_are_refused(db: Db) {
     let provider = OAuthServer::start();
     let app = app(db, &provider, options()).await;
@@ -527,33 +699,147 @@ async fn spoiled_id_tokens_are_refused(db: Db) {
         "wrong_iss",
         "expired",
         "unsigned",
+        "unknown_kid",
+        "no_nonce",
+        "wrong_nonce",
     ] {
         let flow = authorize(&app, "/auth/mock/authorize", None).await;
         let location = provider.authorize_spoiled(&flow.url, mode).await;
-        let response = callback(&app, &location, Some(&flow.csrf), None).await;
-        assert_eq!(
-            (response.status, response.json()),
-            (
-                StatusCode::BAD_REQUEST,
-                json!({"detail": "OAUTH_INVALID_ID_TOKEN"})
-            ),
-            "{mode}"
-        );
+        refused_id_token(&app, &location, &flow.csrf, mode).await;
     }
-    let store = app.state.manager();
-    assert!(
-        store
-            .get_by_email("spoiled@example.com")
-            .await
-            .unwrap()
-            .is_none(),
-        "nobody was signed up"
-    );
+    no_user(&app, "spoiled@example.com").await;
     // The same flow with an intact token works.
     access_token(&oauth_login(&app, &provider, "spoiled-sub", Some("spoiled@example.com")).await);
 }
 
+/// A provider that rotates its signing key (a new key signs, the old one is gone from its
+/// JWKS) is followed: the token with the new `kid` fetches the keys again. Tokens naming an
+/// unknown key fetch them at most once per `jwks_refresh_interval`.
+#[tokio::test]
+async fn rotated_signing_keys_are_followed() {
+    const INTERVAL: Duration = Duration::from_secs(2);
+    let provider = OAuthServer::start();
+    let client = discovered(&provider).await.jwks_refresh_interval(INTERVAL);
+    let app = app_with(Db::Sqlite, client, options()).await;
+    assert_eq!(
+        provider.jwks_requests().await,
+        1,
+        "discovery fetches the keys"
+    );
+    let rita = oauth_login(&app, &provider, "rita-sub", Some("rita@example.com")).await;
+    let rita = me(&app, &access_token(&rita)).await["id"].clone();
+    assert_eq!(provider.jwks_requests().await, 1, "a known key: no fetch");
+
+    provider.rotate_keys().await;
+    tokio::time::sleep(INTERVAL + Duration::from_millis(300)).await;
+    let again = oauth_login(&app, &provider, "rita-sub", Some("rita@example.com")).await;
+    assert_eq!(me(&app, &access_token(&again)).await["id"], rita);
+    assert_eq!(provider.jwks_requests().await, 2, "the new key was fetched");
+
+    let unknown_kid = || async {
+        let flow = authorize(&app, "/auth/mock/authorize", None).await;
+        let location = provider.authorize_spoiled(&flow.url, "unknown_kid").await;
+        refused_id_token(&app, &location, &flow.csrf, "unknown_kid").await;
+    };
+    for _ in 0..3 {
+        unknown_kid().await;
+    }
+    assert_eq!(
+        provider.jwks_requests().await,
+        2,
+        "no fetch within the interval"
+    );
+    tokio::time::sleep(INTERVAL + Duration::from_millis(300)).await;
+    unknown_kid().await;
+    unknown_kid().await;
+    assert_eq!(
+        provider.jwks_requests().await,
+        3,
+        "one fetch once the interval has passed"
+    );
+    // The new key still logs in without a fetch.
+    access_token(&oauth_login(&app, &provider, "rita-sub", Some("rita@example.com")).await);
+    assert_eq!(provider.jwks_requests().await, 3);
+}
+
+/// A multi-tenant issuer (`{tenantid}`, as Microsoft's `common` endpoints): a token's `iss`
+/// must be the issuer of the tenant its `tid` names; any other is a 400 that signs nobody up.
+#[tokio::test]
+async fn multi_tenant_issuers_are_the_tokens_tenant() {
+    let provider = OAuthServer::start();
+    let issuer = provider.issuer();
+    let client = OAuthClient::new(
+        "mock",
+        "fastusers-test",
+        "client-secret",
+        &format!("{issuer}/authorize"),
+        &format!("{issuer}/token"),
+    )
+    .unwrap()
+    .id_token(
+        &format!("{issuer}/{{tenantid}}/v2.0"),
+        &format!("{issuer}/jwks"),
+    )
+    .unwrap();
+    let app = app_with(Db::Sqlite, client, options()).await;
+    let tenant = |t: &str| format!("{issuer}/{t}/v2.0");
+    let cases = [
+        (
+            "another tenant's issuer",
+            tenant("tenant-b"),
+            Some("tenant-a"),
+        ),
+        ("no tid", tenant("tenant-a"), None),
+        ("an empty tid", format!("{issuer}//v2.0"), Some("")),
+        ("the template itself", tenant("{tenantid}"), None),
+        ("the bare issuer", issuer.clone(), Some("tenant-a")),
+    ];
+    for (name, iss, tid) in cases {
+        let flow = authorize(&app, "/auth/mock/authorize", None).await;
+        let location = provider
+            .authorize_tenant(&flow.url, "tess-sub", "tess@example.com", &iss, tid)
+            .await;
+        refused_id_token(&app, &location, &flow.csrf, name).await;
+    }
+    no_user(&app, "tess@example.com").await;
+    let flow = authorize(&app, "/auth/mock/authorize", None).await;
+    let location = provider
+        .authorize_tenant(
+            &flow.url,
+            "tess-sub",
+            "tess@example.com",
+            &tenant("tenant-a"),
+            Some("tenant-a"),
+        )
+        .await;
+    let token = access_token(&callback(&app, &location, Some(&flow.csrf), None).await);
+    assert_eq!(me(&app, &token).await["email"], json!("tess@example.com"));
+}
+
+/// Discovery takes the issuer the provider names, with or without a trailing slash, and
+/// refuses a document that names another issuer.
+#[tokio::test]
+async fn discovery_checks_the_issuer() {
+    let provider = OAuthServer::start();
+    let discover = |issuer: String| async move {
+        OAuthClient::discover("mock", &issuer, "fastusers-test", "client-secret").await
+    };
+    discover(format!("{}/", provider.issuer()))
+        .await
+        .expect("a trailing slash is forgiven");
+    // The same provider under another name: its document names 127.0.0.1.
+    let error = discover(format!("http://localhost:{}", provider.port))
+        .await
+        .expect_err("another issuer");
+    assert!(
+        matches!(error, OAuthClientError::Discovery { .. })
+            && format!("{error:?}").contains("Validation"),
+        "{error:?}"
+    );
+}
+
 db_tests!(
+    refused_callbacks_leave_the_code_unused,
     sign_up_and_return,
     associate_by_email,
     link_and_unlink,

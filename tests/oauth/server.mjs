@@ -15,7 +15,10 @@
 //   mock_email_verified=true|false    `email_verified` (default true when an email is given)
 //   mock_error=CODE                   redirect back with error=CODE&state=STATE and no code
 //   mock_id_token=MODE                spoil the id_token: bad_signature, wrong_aud, wrong_iss,
-//                                     expired or unsigned (alg none)
+//                                     expired, unsigned (alg none), unknown_kid (a `kid` the
+//                                     JWKS does not have), no_nonce or wrong_nonce
+//   mock_iss=URL, mock_tid=TENANT     the id_token's `iss` and `tid` claims (multi-tenant
+//                                     issuers)
 // The identity is remembered per authorization code; the token endpoint puts it in the
 // id_token (`aud` = the client_id of the token request, `iss` = the issuer) and in the access
 // token's `sub`, and the userinfo endpoint returns it for that access token.
@@ -26,7 +29,12 @@
 // without code_verifier, and a redirect_uri or client_id different from the authorization
 // request's. Userinfo answers 401 {"error":"invalid_token"} to an unknown access token.
 //
+// The nonce of the authorization request goes into the id_token (the mock's own behaviour).
+//
 // GET /test/token-requests lists every token-endpoint request, oldest first (see `record`).
+// GET /test/jwks-requests answers {"count": N}, the number of GETs of /jwks so far.
+// POST /test/rotate-keys rotates the signing key as a provider does: a new RS256 key signs from
+// now on and is the only one /jwks publishes (the old one is removed); answers {"kid": NEW}.
 
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -56,7 +64,18 @@ const ISSUER = `http://127.0.0.1:${port}`;
 const oauth = new OAuth2Server();
 // The mock names a loopback issuer `http://localhost:PORT` unless its URL is set beforehand.
 oauth.issuer.url = ISSUER;
-await oauth.issuer.keys.generate('RS256');
+const store = oauth.issuer.keys;
+let signingKid = (await store.generate('RS256')).kid;
+// The mock's key store can neither remove a key nor pin the one that signs (with several keys
+// it signs in turn with each): these two overrides of this store instance do both, for
+// POST /test/rotate-keys.
+const retiredKids = new Set();
+const storeGet = store.get.bind(store);
+const storeToJSON = store.toJSON.bind(store);
+store.get = (kid) => storeGet(kid ?? signingKid);
+store.toJSON = (includePrivateFields) =>
+    storeToJSON(includePrivateFields).filter((key) => !retiredKids.has(key.kid));
+let jwksRequests = 0;
 const service = oauth.service;
 
 /** Authorization code -> what the authorization request said and chose. */
@@ -116,6 +135,8 @@ service.on('beforeAuthorizeRedirect', (redirect, req) => {
         codeChallenge: q.code_challenge,
         codeChallengeMethod: q.code_challenge ? (q.code_challenge_method ?? 'plain') : undefined,
         idTokenMode: typeof q.mock_id_token === 'string' ? q.mock_id_token : undefined,
+        iss: typeof q.mock_iss === 'string' ? q.mock_iss : undefined,
+        tid: typeof q.mock_tid === 'string' ? q.mock_tid : undefined,
         used: false,
     });
 });
@@ -147,11 +168,17 @@ service.on('beforeTokenSigning', (token, req) => {
         if (scope !== undefined) token.payload.scope = scope;
     } else {
         Object.assign(token.payload, claims); // the id_token
-        const mode = req.body.grant_type === 'authorization_code' ? codes.get(req.body.code)?.idTokenMode : undefined;
+        const issued = req.body.grant_type === 'authorization_code' ? codes.get(req.body.code) : undefined;
+        const mode = issued?.idTokenMode;
         const now = Math.floor(Date.now() / 1000);
+        if (issued?.iss !== undefined) token.payload.iss = issued.iss;
+        if (issued?.tid !== undefined) token.payload.tid = issued.tid;
         if (mode === 'wrong_aud') token.payload.aud = 'some-other-client';
         if (mode === 'wrong_iss') token.payload.iss = 'http://evil.example';
         if (mode === 'expired') Object.assign(token.payload, { iat: now - 7200, nbf: now - 7200, exp: now - 3600 });
+        if (mode === 'unknown_kid') token.header.kid = 'a-kid-the-jwks-does-not-have';
+        if (mode === 'no_nonce') delete token.payload.nonce;
+        if (mode === 'wrong_nonce') token.payload.nonce = 'not-the-nonce-of-this-flow';
     }
 });
 
@@ -265,6 +292,27 @@ const http = createServer((req, res) => {
         res.end(JSON.stringify(tokenRequests));
         return;
     }
+    if (req.method === 'GET' && path === '/test/jwks-requests') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ count: jwksRequests }));
+        return;
+    }
+    if (req.method === 'POST' && path === '/test/rotate-keys') {
+        store.generate('RS256').then(
+            (key) => {
+                retiredKids.add(signingKid);
+                signingKid = key.kid;
+                res.writeHead(200, { 'content-type': 'application/json' });
+                res.end(JSON.stringify({ kid: key.kid }));
+            },
+            (e) => {
+                res.writeHead(500, { 'content-type': 'text/plain' });
+                res.end(String(e));
+            },
+        );
+        return;
+    }
+    if (req.method === 'GET' && path === '/jwks') jwksRequests += 1;
     if (req.method === 'POST' && path === '/token') {
         // Record synchronously before the response leaves, so a test that reads
         // /test/token-requests right after the token response always sees it.

@@ -100,7 +100,8 @@ impl OAuthServer {
     }
 
     /// [`authorize`](Self::authorize) with a spoiled ID token: `mode` is `bad_signature`,
-    /// `wrong_aud`, `wrong_iss`, `expired` or `unsigned`.
+    /// `wrong_aud`, `wrong_iss`, `expired`, `unsigned`, `unknown_kid`, `no_nonce` or
+    /// `wrong_nonce`.
     pub async fn authorize_spoiled(&self, authorization_url: &str, mode: &str) -> String {
         let extra = [
             ("mock_sub", "spoiled-sub"),
@@ -108,6 +109,52 @@ impl OAuthServer {
             ("mock_id_token", mode),
         ];
         self.redirect(authorization_url, &extra).await
+    }
+
+    /// [`authorize`](Self::authorize) whose ID token has this `iss` and, if given, this `tid`
+    /// (a multi-tenant provider's).
+    pub async fn authorize_tenant(
+        &self,
+        authorization_url: &str,
+        sub: &str,
+        email: &str,
+        iss: &str,
+        tid: Option<&str>,
+    ) -> String {
+        let mut extra = vec![("mock_sub", sub), ("mock_email", email), ("mock_iss", iss)];
+        if let Some(tid) = tid {
+            extra.push(("mock_tid", tid));
+        }
+        self.redirect(authorization_url, &extra).await
+    }
+
+    /// Rotates the provider's signing key: a new key signs from now on and is the only one
+    /// its JWKS publishes. Returns the new key's `kid`.
+    pub async fn rotate_keys(&self) -> String {
+        let url = format!("{}/test/rotate-keys", self.issuer());
+        let body = self.test_endpoint(client().post(&url), &url).await;
+        body["kid"].as_str().expect("the new kid").to_owned()
+    }
+
+    /// How many times the JWKS (`/jwks`) was fetched.
+    pub async fn jwks_requests(&self) -> u64 {
+        let url = format!("{}/test/jwks-requests", self.issuer());
+        let body = self.test_endpoint(client().get(&url), &url).await;
+        body["count"].as_u64().expect("a count")
+    }
+
+    async fn test_endpoint(&self, request: reqwest::RequestBuilder, url: &str) -> Value {
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        let body = response.bytes().await.expect("read the answer");
+        serde_json::from_slice(&body).expect("a JSON answer")
     }
 
     /// Follows an authorization URL as a user who does not log in: the provider redirects to
@@ -164,18 +211,18 @@ impl OAuthServer {
     /// `code_challenge_method`, `status` and `error` (`null` on success).
     pub async fn token_requests(&self) -> Value {
         let url = format!("{}/test/token-requests", self.issuer());
-        let response = client()
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        assert!(
-            response.status().is_success(),
-            "GET {url}: {}",
-            response.status()
-        );
-        let body = response.bytes().await.expect("read the token requests");
-        serde_json::from_slice(&body).expect("JSON token requests")
+        self.test_endpoint(client().get(&url), &url).await
+    }
+
+    /// How many token requests exchanged (or tried to exchange) this authorization code.
+    pub async fn exchanges_of(&self, code: &str) -> usize {
+        let requests = self.token_requests().await;
+        requests
+            .as_array()
+            .expect("a list")
+            .iter()
+            .filter(|r| r["code"] == Value::String(code.to_owned()))
+            .count()
     }
 }
 

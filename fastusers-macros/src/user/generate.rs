@@ -352,9 +352,10 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     };
     let s = sql::statements(model, dialect);
     let schema = &s.schema;
-    let (by_id, by_email, insert, update, delete) = (
+    let (by_id, by_email, email_candidates, insert, update, delete) = (
         &s.select_by_id,
         &s.select_by_email,
+        &s.select_email_candidates,
         &s.insert,
         &s.update,
         &s.delete,
@@ -389,6 +390,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
             const SCHEMA: &'static [&'static str] = &[#(#schema),*];
             const SELECT_BY_ID: &'static str = #by_id;
             const SELECT_BY_EMAIL: &'static str = #by_email;
+            const SELECT_EMAIL_CANDIDATES: &'static str = #email_candidates;
             const INSERT: &'static str = #insert;
             const UPDATE: &'static str = #update;
             const DELETE: &'static str = #delete;

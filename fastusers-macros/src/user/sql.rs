@@ -97,6 +97,7 @@ pub(crate) struct Statements {
     pub(crate) schema: Vec<String>,
     pub(crate) select_by_id: String,
     pub(crate) select_by_email: String,
+    pub(crate) select_email_candidates: String,
     pub(crate) insert: String,
     pub(crate) update: String,
     pub(crate) delete: String,
@@ -237,6 +238,15 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         select_by_email: format!(
             "SELECT {column_list} FROM {table} WHERE lower(\"email\") = lower({})",
             p(1)
+        ),
+        // Narrows a lookup of a non-ASCII address to the rows that may fold to it (the store
+        // compares those in Rust): as many characters, and the same ASCII ones, compared by the
+        // database's `lower()` on both sides as the ASCII lookup does. `!` escapes, since a
+        // backslash is no escape in SQLite.
+        select_email_candidates: format!(
+            "SELECT {column_list} FROM {table} WHERE length(\"email\") = {} AND lower(\"email\") LIKE lower({}) ESCAPE '!'",
+            p(1),
+            p(2)
         ),
         insert,
         update,

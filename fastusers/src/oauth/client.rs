@@ -1,24 +1,36 @@
-//! [`OAuthClient`]: one OAuth2 or OpenID Connect provider, on the `oauth2` crate.
+//! [`OAuthClient`]: one OAuth2 or OpenID Connect provider. The code exchange is the `oauth2`
+//! crate's; OpenID Connect discovery, signing keys and ID-token validation are the
+//! `openidconnect` crate's. What is left here is the choice of provider, the key cache's
+//! refresh policy and the multi-tenant issuer.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::JwkSet;
 use oauth2::basic::{
     BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
     BasicTokenType,
 };
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    HttpClientError, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
     StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm, CoreProviderMetadata,
+};
+use openidconnect::{
+    AdditionalClaims, ClaimsVerificationError, DiscoveryError, IdToken, IdTokenClaims,
+    IdTokenVerifier, IssuerUrl, JsonWebKeySet, JsonWebKeySetUrl, Nonce, SignatureVerificationError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::sync::RwLock;
 
-/// The `id_token` that OpenID Connect adds to the token response.
+/// The `id_token` that OpenID Connect adds to the token response, kept as it came: it is
+/// parsed only by a client that expects one, so that a malformed one is an invalid ID token
+/// (a 400), not an unreadable token response.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 struct IdTokenField {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +52,25 @@ type Inner = oauth2::Client<
     EndpointNotSet,
     EndpointNotSet,
     EndpointSet,
+>;
+
+/// The error of the HTTP client that talks to providers.
+pub type HttpError = HttpClientError<oauth2::reqwest::Error>;
+
+/// The claims read beyond the standard ones: the tenant (`tid`) of multi-tenant issuers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+struct TenantClaim {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tid: Option<String>,
+}
+
+impl AdditionalClaims for TenantClaim {}
+
+type ProviderIdToken = IdToken<
+    TenantClaim,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
 >;
 
 /// Who the provider says the user is.
@@ -67,21 +98,135 @@ pub struct ProviderTokens {
 }
 
 /// Why talking to the provider failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OAuthClientError {
-    /// The provider answered with an OAuth error (`invalid_grant` for a bad or used code).
-    #[error("the provider refused: {0}")]
-    Refused(String),
-    /// The provider could not be reached, or answered something unreadable.
-    #[error("the provider is unavailable: {0}")]
-    Unavailable(String),
-    /// The ID token is not valid: signature, issuer, audience or expiry.
-    #[error("invalid ID token: {0}")]
-    InvalidIdToken(String),
-    /// The client's configuration is wrong (a bad URL).
-    #[error("OAuth client configuration: {0}")]
-    Config(String),
+    /// The provider refused the code with an OAuth error (`invalid_grant` for a bad or used
+    /// code).
+    #[error("the provider refused the code: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Refused {
+        /// The OAuth error code, e.g. `invalid_grant`.
+        code: String,
+        /// The provider's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The token request failed: the provider could not be reached, or its answer was not a
+    /// token response.
+    #[error("the token request to {url} failed")]
+    TokenRequest {
+        /// The token endpoint.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: RequestTokenError<HttpError, BasicErrorResponse>,
+    },
+    /// A GET of a provider endpoint (user info, GitHub's API) failed to connect or to read.
+    #[error("GET {url} failed")]
+    Unreachable {
+        /// The endpoint.
+        url: String,
+        /// The HTTP client's error.
+        #[source]
+        source: oauth2::reqwest::Error,
+    },
+    /// A provider endpoint answered with an error status.
+    #[error("GET {url} answered {status}")]
+    Status {
+        /// The endpoint.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+    },
+    /// A provider endpoint answered something that is not JSON.
+    #[error("GET {url} answered something that is not JSON")]
+    NotJson {
+        /// The endpoint.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A provider's answer lacks a field fastusers needs (the user's id).
+    #[error("{url} has no `{field}`")]
+    MissingField {
+        /// The endpoint.
+        url: String,
+        /// The field.
+        field: String,
+    },
+    /// OpenID Connect discovery failed: the provider could not be reached, its discovery
+    /// document is unreadable, or it names another issuer.
+    #[error("OpenID Connect discovery of {issuer} failed")]
+    Discovery {
+        /// The issuer asked for.
+        issuer: String,
+        /// What went wrong.
+        #[source]
+        source: DiscoveryError<HttpError>,
+    },
+    /// The provider's signing keys (JWKS) could not be fetched.
+    #[error("fetching the signing keys at {url} failed")]
+    Keys {
+        /// The JWKS endpoint.
+        url: String,
+        /// What went wrong.
+        #[source]
+        source: DiscoveryError<HttpError>,
+    },
+    /// The ID token is not valid.
+    #[error("invalid ID token")]
+    InvalidIdToken(#[source] InvalidIdToken),
+    /// A URL of the client's configuration is not valid.
+    #[error("invalid URL in the OAuth client's configuration: {url}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// The parser's error.
+        #[source]
+        source: url::ParseError,
+    },
+    /// A generic client without a user-info endpoint cannot tell who logged in.
+    #[error(
+        "the OAuth client `{client}` has no user-info endpoint: call .userinfo(url, id_field, \
+         email_field), or .id_token(issuer, jwks_url) for OpenID Connect (or use \
+         OAuthClient::discover)"
+    )]
+    NoIdentitySource {
+        /// The client's name.
+        client: String,
+    },
+}
+
+/// Why an ID token was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidIdToken {
+    /// The token response of an OpenID Connect provider has no `id_token`.
+    #[error("the token response has no id_token")]
+    Missing,
+    /// Not a JWT, or its claims are not an ID token's.
+    #[error("the ID token is malformed")]
+    Malformed(#[source] serde_json::Error),
+    /// Its signature, algorithm, key, issuer, audience, expiry or nonce is wrong.
+    #[error("the ID token's claims or signature are not valid")]
+    Verification(#[source] ClaimsVerificationError),
+    /// A multi-tenant issuer: the `iss` is not the issuer of the token's own tenant (`tid`).
+    #[error("the issuer {issuer} is not the one of the token's tenant {tenant:?}")]
+    WrongTenant {
+        /// The token's `iss`.
+        issuer: String,
+        /// The token's `tid`, if any.
+        tenant: Option<String>,
+    },
+    /// The `sub` is empty.
+    #[error("the ID token's subject is empty")]
+    EmptySubject,
+}
+
+impl From<InvalidIdToken> for OAuthClientError {
+    fn from(error: InvalidIdToken) -> Self {
+        Self::InvalidIdToken(error)
+    }
 }
 
 /// How the user's identity is learned once the code is exchanged.
@@ -98,24 +243,52 @@ enum IdentitySource {
     },
     /// GitHub: `/user` for the id, `/user/emails` for the primary verified address.
     GitHub { api: String },
+    /// Not said yet (a client made with [`OAuthClient::new`]).
+    Unknown,
 }
 
+/// An OpenID Connect provider's issuer and signing keys.
 #[derive(Debug)]
 struct OpenId {
     issuer: Issuer,
-    jwks_uri: String,
-    keys: RwLock<Option<(JwkSet, Instant)>>,
+    jwks_url: JsonWebKeySetUrl,
+    keys: RwLock<KeyCache>,
+}
+
+#[derive(Debug, Default)]
+struct KeyCache {
+    set: CoreJsonWebKeySet,
+    /// When `set` was fetched; `None` before the first fetch.
+    fetched: Option<Instant>,
 }
 
 #[derive(Debug, Clone)]
 enum Issuer {
-    Exact(String),
-    /// Microsoft's multi-tenant endpoints: the issuer names the user's tenant (`tid`).
-    MicrosoftAnyTenant,
+    Exact(IssuerUrl),
+    /// A multi-tenant issuer such as Microsoft's
+    /// `https://login.microsoftonline.com/{tenantid}/v2.0`: `{tenantid}` stands for the
+    /// token's `tid` claim.
+    Tenant(String),
+}
+
+/// The placeholder of multi-tenant issuers.
+const TENANT: &str = "{tenantid}";
+
+impl Issuer {
+    fn new(issuer: &str) -> Result<Self, OAuthClientError> {
+        if issuer.contains(TENANT) {
+            Ok(Self::Tenant(issuer.to_owned()))
+        } else {
+            IssuerUrl::new(issuer.to_owned())
+                .map(Self::Exact)
+                .map_err(|source| invalid_url(issuer, source))
+        }
+    }
 }
 
 /// One OAuth2 or OpenID Connect provider: its endpoints, the application's credentials, the
-/// scopes to ask for, and how to learn who the user is. Every flow uses PKCE (S256).
+/// scopes to ask for, and how to learn who the user is. Every flow uses PKCE (S256); OpenID
+/// Connect flows also send a nonce that the ID token must carry back.
 ///
 /// ```
 /// use fastusers::oauth::OAuthClient;
@@ -138,10 +311,12 @@ enum Issuer {
 pub struct OAuthClient {
     name: String,
     client_id: String,
+    token_url: String,
     inner: Inner,
     scopes: Vec<String>,
     identity: IdentitySource,
     trust_email: bool,
+    jwks_refresh: Duration,
     http: oauth2::reqwest::Client,
 }
 
@@ -156,14 +331,37 @@ fn http_client() -> oauth2::reqwest::Client {
         .unwrap_or_default()
 }
 
-/// How long fetched signing keys are trusted before a missing `kid` may fetch them again.
+fn invalid_url(url: &str, source: url::ParseError) -> OAuthClientError {
+    OAuthClientError::InvalidUrl {
+        url: url.to_owned(),
+        source,
+    }
+}
+
+/// The default of [`OAuthClient::jwks_refresh_interval`].
 const JWKS_REFRESH: Duration = Duration::from_secs(30);
+
+/// How far past its `exp` an ID token is still taken: the provider's clock and ours differ.
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// The signature algorithms of providers' keys. Never `none`, never a shared secret (HS*).
+const ALGORITHMS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
 
 impl OAuthClient {
     /// A generic OAuth2 provider. Say how to learn the user's identity with
-    /// [`userinfo`](Self::userinfo): a plain OAuth2 provider sends no ID token, so a client
-    /// without a user-info endpoint cannot tell who logged in, and the OAuth routers refuse it
-    /// when they are built. (For an OpenID Connect provider, use [`discover`](Self::discover).)
+    /// [`userinfo`](Self::userinfo) or [`id_token`](Self::id_token): a client that cannot tell
+    /// who logged in is refused by the OAuth routers when they are built. (For an OpenID
+    /// Connect provider with a discovery document, use [`discover`](Self::discover).)
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
@@ -172,71 +370,111 @@ impl OAuthClient {
         token_url: &str,
     ) -> Result<Self, OAuthClientError> {
         let client_id = client_id.into();
-        let config = |e: url::ParseError| OAuthClientError::Config(e.to_string());
         let inner = oauth2::Client::new(ClientId::new(client_id.clone()))
             .set_client_secret(ClientSecret::new(client_secret.into()))
-            .set_auth_uri(AuthUrl::new(authorize_url.to_owned()).map_err(config)?)
-            .set_token_uri(TokenUrl::new(token_url.to_owned()).map_err(config)?);
+            .set_auth_uri(
+                AuthUrl::new(authorize_url.to_owned())
+                    .map_err(|e| invalid_url(authorize_url, e))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(token_url.to_owned()).map_err(|e| invalid_url(token_url, e))?,
+            );
         Ok(Self {
             name: name.into(),
             client_id,
+            token_url: token_url.to_owned(),
             inner,
             scopes: Vec::new(),
-            identity: IdentitySource::UserInfo {
-                url: String::new(),
-                id_field: "sub".to_owned(),
-                email_field: "email".to_owned(),
-                verified_field: None,
-            },
+            identity: IdentitySource::Unknown,
             trust_email: false,
+            jwks_refresh: JWKS_REFRESH,
             http: http_client(),
         })
     }
 
     /// An OpenID Connect provider, found by discovery: fetches
-    /// `{issuer}/.well-known/openid-configuration` for its endpoints and keys. ID tokens are
-    /// checked against those keys, the issuer and the client id.
+    /// `{issuer}/.well-known/openid-configuration` for its endpoints, then its signing keys.
+    /// ID tokens are checked against those keys, the issuer and the client id. The issuer is
+    /// the one the provider names (a trailing `/` more or less is forgiven).
     pub async fn discover(
         name: impl Into<String>,
         issuer: &str,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Result<Self, OAuthClientError> {
-        let issuer = issuer.trim_end_matches('/');
         let http = http_client();
-        let url = format!("{issuer}/.well-known/openid-configuration");
-        let document = get_json(&http, &url, None).await?;
-        let field = |key: &str| {
-            document[key]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| OAuthClientError::Unavailable(format!("{url} has no {key}")))
-        };
-        let advertised = field("issuer")?;
-        if advertised.trim_end_matches('/') != issuer {
-            return Err(OAuthClientError::Config(format!(
-                "the discovery document of {issuer} names another issuer, {advertised}"
-            )));
-        }
-        let client = Self::new(
+        let metadata = match fetch_metadata(&http, issuer).await {
+            Err(OAuthClientError::Discovery {
+                source: DiscoveryError::Validation(_),
+                ..
+            }) => {
+                // The provider names itself with or without the trailing slash given here.
+                let other = match issuer.strip_suffix('/') {
+                    Some(bare) => bare.to_owned(),
+                    None => format!("{issuer}/"),
+                };
+                fetch_metadata(&http, &other).await
+            }
+            other => other,
+        }?;
+        let token_url =
+            metadata
+                .token_endpoint()
+                .ok_or_else(|| OAuthClientError::MissingField {
+                    url: issuer.to_owned(),
+                    field: "token_endpoint".to_owned(),
+                })?;
+        let mut client = Self::new(
             name,
             client_id,
             client_secret,
-            &field("authorization_endpoint")?,
-            &field("token_endpoint")?,
-        )?;
-        Ok(client
-            .openid(Issuer::Exact(advertised), field("jwks_uri")?)
-            .scopes(["openid", "email", "profile"]))
+            metadata.authorization_endpoint().as_str(),
+            token_url.as_str(),
+        )?
+        .scopes(["openid", "email", "profile"]);
+        client.http = http;
+        client.identity = IdentitySource::OpenId(Arc::new(OpenId {
+            issuer: Issuer::Exact(metadata.issuer().clone()),
+            jwks_url: metadata.jwks_uri().clone(),
+            keys: RwLock::new(KeyCache {
+                set: metadata.jwks().clone(),
+                fetched: Some(Instant::now()),
+            }),
+        }));
+        Ok(client)
     }
 
-    fn openid(mut self, issuer: Issuer, jwks_uri: String) -> Self {
+    /// Learns the identity from the OpenID Connect ID token, checked against the signing keys
+    /// at `jwks_url`, this issuer and the client id, for a provider configured by hand
+    /// rather than by [`discover`](Self::discover). `issuer` may contain `{tenantid}`, for a
+    /// multi-tenant provider whose tokens name the user's tenant (`tid`): the token's `iss`
+    /// must then be `issuer` with the token's own `tid` in place of `{tenantid}`. Asks for the
+    /// scopes `openid email profile` unless others were set.
+    ///
+    /// ```
+    /// use fastusers::oauth::OAuthClient;
+    ///
+    /// let acme = OAuthClient::new(
+    ///     "acme",
+    ///     "client-id",
+    ///     "client-secret",
+    ///     "https://sso.acme.example/authorize",
+    ///     "https://sso.acme.example/token",
+    /// )?
+    /// .id_token("https://sso.acme.example/{tenantid}", "https://sso.acme.example/keys")?;
+    /// # Ok::<(), fastusers::oauth::OAuthClientError>(())
+    /// ```
+    pub fn id_token(mut self, issuer: &str, jwks_url: &str) -> Result<Self, OAuthClientError> {
         self.identity = IdentitySource::OpenId(Arc::new(OpenId {
-            issuer,
-            jwks_uri,
-            keys: RwLock::new(None),
+            issuer: Issuer::new(issuer)?,
+            jwks_url: JsonWebKeySetUrl::new(jwks_url.to_owned())
+                .map_err(|e| invalid_url(jwks_url, e))?,
+            keys: RwLock::new(KeyCache::default()),
         }));
-        self
+        if self.scopes.is_empty() {
+            self = self.scopes(["openid", "email", "profile"]);
+        }
+        Ok(self)
     }
 
     /// Google, by OpenID Connect (scopes `openid email profile`). Register the redirect URL
@@ -249,12 +487,13 @@ impl OAuthClient {
             "https://accounts.google.com/o/oauth2/v2/auth",
             "https://oauth2.googleapis.com/token",
         )
+        .and_then(|c| {
+            c.id_token(
+                "https://accounts.google.com",
+                "https://www.googleapis.com/oauth2/v3/certs",
+            )
+        })
         .expect("valid URLs")
-        .openid(
-            Issuer::Exact("https://accounts.google.com".to_owned()),
-            "https://www.googleapis.com/oauth2/v3/certs".to_owned(),
-        )
-        .scopes(["openid", "email", "profile"])
     }
 
     /// GitHub (scopes `read:user user:email`). GitHub may hide the profile's email: the
@@ -276,7 +515,8 @@ impl OAuthClient {
     }
 
     /// Microsoft identity platform, by OpenID Connect. `tenant` is a tenant id or domain, or
-    /// `common`, `organizations` or `consumers` for multi-tenant applications.
+    /// `common`, `organizations` or `consumers` for multi-tenant applications (whose ID tokens
+    /// must then come from the issuer of their own tenant, `tid`).
     pub fn microsoft(
         tenant: &str,
         client_id: impl Into<String>,
@@ -284,8 +524,10 @@ impl OAuthClient {
     ) -> Self {
         let base = format!("https://login.microsoftonline.com/{tenant}");
         let issuer = match tenant {
-            "common" | "organizations" | "consumers" => Issuer::MicrosoftAnyTenant,
-            _ => Issuer::Exact(format!("{base}/v2.0")),
+            "common" | "organizations" | "consumers" => {
+                format!("https://login.microsoftonline.com/{TENANT}/v2.0")
+            }
+            _ => format!("{base}/v2.0"),
         };
         Self::new(
             "microsoft",
@@ -294,9 +536,8 @@ impl OAuthClient {
             &format!("{base}/oauth2/v2.0/authorize"),
             &format!("{base}/oauth2/v2.0/token"),
         )
+        .and_then(|c| c.id_token(&issuer, &format!("{base}/discovery/v2.0/keys")))
         .expect("valid URLs")
-        .openid(issuer, format!("{base}/discovery/v2.0/keys"))
-        .scopes(["openid", "email", "profile"])
     }
 
     /// Learns the identity from this JSON user-info endpoint, read with the access token: the
@@ -325,6 +566,15 @@ impl OAuthClient {
         self
     }
 
+    /// The shortest time between two fetches of an OpenID Connect provider's signing keys.
+    /// An ID token naming a key the client does not know (the provider rotated its keys)
+    /// fetches them again, at most this often; until then such tokens are refused. Default:
+    /// 30 seconds.
+    pub fn jwks_refresh_interval(mut self, interval: Duration) -> Self {
+        self.jwks_refresh = interval;
+        self
+    }
+
     /// The provider's name: the `oauth_name` of its accounts.
     pub fn name(&self) -> &str {
         &self.name
@@ -336,29 +586,33 @@ impl OAuthClient {
         self
     }
 
-    /// The URL to send the browser to, with the state, the PKCE challenge and the scopes.
+    /// The URL to send the browser to, with the state, the PKCE challenge, the scopes, and
+    /// for OpenID Connect the nonce.
     pub(crate) fn authorization_url(
         &self,
         redirect_uri: &str,
         state: String,
         challenge: PkceCodeChallenge,
+        nonce: &Nonce,
         scopes: &[String],
     ) -> Result<String, OAuthClientError> {
-        let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|e| OAuthClientError::Config(format!("redirect URL: {e}")))?;
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| invalid_url(redirect_uri, e))?;
         let scopes = if scopes.is_empty() {
             &self.scopes
         } else {
             scopes
         };
-        let (url, _) = self
+        let mut request = self
             .inner
             .authorize_url(|| CsrfToken::new(state))
             .set_redirect_uri(Cow::Owned(redirect))
             .set_pkce_challenge(challenge)
-            .add_scopes(scopes.iter().cloned().map(Scope::new))
-            .url();
-        Ok(url.to_string())
+            .add_scopes(scopes.iter().cloned().map(Scope::new));
+        if let IdentitySource::OpenId(_) = self.identity {
+            request = request.add_extra_param("nonce", nonce.secret().clone());
+        }
+        Ok(request.url().0.to_string())
     }
 
     /// Exchanges the authorization code for tokens.
@@ -368,8 +622,8 @@ impl OAuthClient {
         redirect_uri: &str,
         verifier: PkceCodeVerifier,
     ) -> Result<ProviderTokens, OAuthClientError> {
-        let redirect = RedirectUrl::new(redirect_uri.to_owned())
-            .map_err(|e| OAuthClientError::Config(format!("redirect URL: {e}")))?;
+        let redirect =
+            RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| invalid_url(redirect_uri, e))?;
         let response = self
             .inner
             .exchange_code(AuthorizationCode::new(code))
@@ -378,14 +632,14 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    OAuthClientError::Refused(r.error().as_ref().to_owned())
-                }
-                RequestTokenError::Request(e) => OAuthClientError::Unavailable(e.to_string()),
-                RequestTokenError::Parse(e, _) => {
-                    OAuthClientError::Unavailable(format!("unreadable token response: {e}"))
-                }
-                RequestTokenError::Other(e) => OAuthClientError::Unavailable(e),
+                RequestTokenError::ServerResponse(r) => OAuthClientError::Refused {
+                    code: r.error().as_ref().to_owned(),
+                    description: r.error_description().cloned(),
+                },
+                source => OAuthClientError::TokenRequest {
+                    url: self.token_url.clone(),
+                    source,
+                },
             })?;
         let expires_at = response
             .expires_in()
@@ -399,34 +653,28 @@ impl OAuthClient {
     }
 
     /// Whether the client can learn who logged in: an OpenID Connect or GitHub client always
-    /// can, a generic one once [`userinfo`](Self::userinfo) gave it an endpoint.
+    /// can, a generic one once [`userinfo`](Self::userinfo) or [`id_token`](Self::id_token)
+    /// said how.
     pub(crate) fn check_ready(&self) -> Result<(), OAuthClientError> {
         match &self.identity {
-            IdentitySource::UserInfo { url, .. } if url.is_empty() => {
-                Err(OAuthClientError::Config(format!(
-                    "the OAuth client `{}` has no user-info endpoint: call .userinfo(url, \
-                     id_field, email_field) (or use OAuthClient::discover for OpenID Connect)",
-                    self.name
-                )))
-            }
+            IdentitySource::Unknown => Err(OAuthClientError::NoIdentitySource {
+                client: self.name.clone(),
+            }),
             _ => Ok(()),
         }
     }
 
-    /// Who the tokens belong to.
+    /// Who the tokens belong to. An ID token must carry `nonce`, the one the authorization
+    /// URL sent.
     pub(crate) async fn identity(
         &self,
         tokens: &ProviderTokens,
+        nonce: &Nonce,
     ) -> Result<Identity, OAuthClientError> {
-        // The routers refuse such a client when they are built; a direct caller gets the same
-        // error here.
-        self.check_ready()?;
         let mut identity = match &self.identity {
             IdentitySource::OpenId(openid) => {
-                let id_token = tokens.id_token.as_deref().ok_or_else(|| {
-                    OAuthClientError::InvalidIdToken("the token response has no id_token".into())
-                })?;
-                self.check_id_token(openid, id_token).await?
+                let id_token = tokens.id_token.as_deref().ok_or(InvalidIdToken::Missing)?;
+                self.check_id_token(openid, id_token, nonce).await?
             }
             IdentitySource::UserInfo {
                 url,
@@ -437,7 +685,10 @@ impl OAuthClient {
                 let info = get_json(&self.http, url, Some(&tokens.access_token)).await?;
                 Identity {
                     account_id: account_id(&info[id_field.as_str()]).ok_or_else(|| {
-                        OAuthClientError::Unavailable(format!("the user info has no {id_field}"))
+                        OAuthClientError::MissingField {
+                            url: url.clone(),
+                            field: id_field.clone(),
+                        }
                     })?,
                     email: info[email_field.as_str()].as_str().map(str::to_owned),
                     email_verified: verified_field
@@ -447,108 +698,141 @@ impl OAuthClient {
             }
             IdentitySource::GitHub { api } => {
                 let token = Some(tokens.access_token.as_str());
-                let user = get_json(&self.http, &format!("{api}/user"), token).await?;
+                let url = format!("{api}/user");
+                let user = get_json(&self.http, &url, token).await?;
                 let emails = get_json(&self.http, &format!("{api}/user/emails"), token).await?;
-                github_identity(&user, &emails).ok_or_else(|| {
-                    OAuthClientError::Unavailable("the GitHub user has no id".into())
+                github_identity(&user, &emails).ok_or_else(|| OAuthClientError::MissingField {
+                    url,
+                    field: "id".to_owned(),
                 })?
             }
+            // The routers refuse such a client when they are built; a direct caller gets the
+            // same error here.
+            IdentitySource::Unknown => return Err(self.check_ready().unwrap_err()),
         };
         identity.email_verified |= self.trust_email && identity.email.is_some();
         Ok(identity)
     }
 
+    /// The identity in an ID token, once `openidconnect` has checked it against the
+    /// provider's keys (fetched again, at most every [`jwks_refresh_interval`], when the
+    /// token names a key not known yet), the issuer, the client id, the expiry and the nonce.
+    ///
+    /// [`jwks_refresh_interval`]: Self::jwks_refresh_interval
     async fn check_id_token(
         &self,
         openid: &OpenId,
         id_token: &str,
+        nonce: &Nonce,
     ) -> Result<Identity, OAuthClientError> {
-        use jsonwebtoken::Algorithm::*;
-        let invalid = |why: String| OAuthClientError::InvalidIdToken(why);
-        let header = jsonwebtoken::decode_header(id_token).map_err(|e| invalid(e.to_string()))?;
-        // Only the provider's asymmetric keys: never `none`, never a shared secret.
-        if !matches!(
-            header.alg,
-            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA
-        ) {
-            return Err(invalid(format!(
-                "algorithm {:?} is not allowed",
-                header.alg
-            )));
+        let token: ProviderIdToken = id_token.parse().map_err(InvalidIdToken::Malformed)?;
+        let (keys, fetched) = {
+            let cache = openid.keys.read().await;
+            (cache.set.clone(), cache.fetched)
+        };
+        let claims = match self.verify(openid, &token, keys, nonce) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => match self.refresh_keys(openid, fetched).await? {
+                Some(keys) => self.verify(openid, &token, keys, nonce),
+                None => Err(ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::NoMatchingKey,
+                )),
+            },
+            verified => verified,
         }
-        let jwk = self.signing_key(openid, header.kid.as_deref()).await?;
-        if let Some(alg) = &jwk.common.key_algorithm
-            && alg.to_string() != format!("{:?}", header.alg)
-        {
-            return Err(invalid(format!(
-                "the key is for {alg}, the token says {:?}",
-                header.alg
-            )));
-        }
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| invalid(e.to_string()))?;
-        let mut validation = jsonwebtoken::Validation::new(header.alg);
-        validation.set_audience(&[&self.client_id]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 60;
-        if let Issuer::Exact(issuer) = &openid.issuer {
-            validation.set_issuer(&[issuer]);
-        }
-        let claims: Value = jsonwebtoken::decode(id_token, &key, &validation)
-            .map_err(|e| invalid(e.to_string()))?
-            .claims;
-        if let Issuer::MicrosoftAnyTenant = &openid.issuer {
-            let tid = claims["tid"].as_str().unwrap_or_default();
-            let expected = format!("https://login.microsoftonline.com/{tid}/v2.0");
-            if tid.is_empty() || claims["iss"] != Value::String(expected) {
-                return Err(invalid("the issuer is not the user's tenant".into()));
+        .map_err(InvalidIdToken::Verification)?;
+        if let Issuer::Tenant(template) = &openid.issuer {
+            let tenant = claims.additional_claims().tid.as_deref();
+            let issuer = claims.issuer().as_str();
+            if tenant.is_none_or(|t| t.is_empty() || template.replace(TENANT, t) != issuer) {
+                return Err(InvalidIdToken::WrongTenant {
+                    issuer: issuer.to_owned(),
+                    tenant: tenant.map(str::to_owned),
+                }
+                .into());
             }
         }
+        let subject = claims.subject().as_str();
+        if subject.is_empty() {
+            return Err(InvalidIdToken::EmptySubject.into());
+        }
         Ok(Identity {
-            account_id: account_id(&claims["sub"])
-                .ok_or_else(|| invalid("the ID token has no sub".into()))?,
-            email: claims["email"].as_str().map(str::to_owned),
-            email_verified: claims["email_verified"] == Value::Bool(true)
-                || claims["email_verified"] == Value::String("true".into()),
+            account_id: subject.to_owned(),
+            email: claims.email().map(|e| e.as_str().to_owned()),
+            email_verified: claims.email_verified() == Some(true),
         })
     }
 
-    /// The provider's key with this `kid`, fetching the key set when it is not known yet (a
-    /// provider rotates its keys), at most once per [`JWKS_REFRESH`].
-    async fn signing_key(
+    fn verify(
         &self,
         openid: &OpenId,
-        kid: Option<&str>,
-    ) -> Result<jsonwebtoken::jwk::Jwk, OAuthClientError> {
-        let find = |set: &JwkSet| match kid {
-            Some(kid) => set.find(kid).cloned(),
-            None if set.keys.len() == 1 => set.keys.first().cloned(),
-            None => None,
+        token: &ProviderIdToken,
+        keys: CoreJsonWebKeySet,
+        nonce: &Nonce,
+    ) -> Result<IdTokenClaims<TenantClaim, CoreGenderClaim>, ClaimsVerificationError> {
+        let (issuer, exact) = match &openid.issuer {
+            Issuer::Exact(issuer) => (issuer.clone(), true),
+            // Checked against the token's tenant once the signature is.
+            Issuer::Tenant(_) => (
+                IssuerUrl::new("https://tenant.invalid".to_owned()).expect("a valid URL"),
+                false,
+            ),
         };
-        if let Some((set, _)) = &*openid.keys.read().await
-            && let Some(key) = find(set)
-        {
-            return Ok(key);
-        }
-        let mut cached = openid.keys.write().await;
-        let stale = cached
-            .as_ref()
-            .is_none_or(|(_, fetched)| fetched.elapsed() >= JWKS_REFRESH);
-        if stale {
-            let document = get_json(&self.http, &openid.jwks_uri, None).await?;
-            let set: JwkSet = serde_json::from_value(document)
-                .map_err(|e| OAuthClientError::Unavailable(format!("unreadable key set: {e}")))?;
-            *cached = Some((set, Instant::now()));
-        }
-        cached
-            .as_ref()
-            .and_then(|(set, _)| find(set))
-            .ok_or_else(|| {
-                OAuthClientError::InvalidIdToken(format!(
-                    "no key {:?} among the provider's keys",
-                    kid.unwrap_or("(none)")
-                ))
-            })
+        // A public client's verifier: no client secret, so no HS* token can pass.
+        let verifier: IdTokenVerifier<'_, CoreJsonWebKey> =
+            IdTokenVerifier::new_public_client(ClientId::new(self.client_id.clone()), issuer, keys)
+                .require_issuer_match(exact)
+                .set_allowed_algs(ALGORITHMS)
+                .set_time_fn(|| chrono::Utc::now() - CLOCK_SKEW);
+        token.claims(&verifier, nonce).cloned()
     }
+
+    /// Fetches the provider's keys again, unless they were fetched less than
+    /// [`jwks_refresh_interval`](Self::jwks_refresh_interval) ago. `seen` is when the keys the
+    /// caller tried were fetched: if another request has fetched them since, those are
+    /// returned without fetching. `None`: too soon, the keys are what they were.
+    async fn refresh_keys(
+        &self,
+        openid: &OpenId,
+        seen: Option<Instant>,
+    ) -> Result<Option<CoreJsonWebKeySet>, OAuthClientError> {
+        let mut cache = openid.keys.write().await;
+        if cache.fetched != seen {
+            return Ok(Some(cache.set.clone()));
+        }
+        if cache
+            .fetched
+            .is_some_and(|at| at.elapsed() < self.jwks_refresh)
+        {
+            return Ok(None);
+        }
+        let set = JsonWebKeySet::fetch_async(&openid.jwks_url, &self.http)
+            .await
+            .map_err(|source| OAuthClientError::Keys {
+                url: openid.jwks_url.to_string(),
+                source,
+            })?;
+        *cache = KeyCache {
+            set: set.clone(),
+            fetched: Some(Instant::now()),
+        };
+        Ok(Some(set))
+    }
+}
+
+/// The discovery document (and keys) of `issuer`, which must name itself exactly so.
+async fn fetch_metadata(
+    http: &oauth2::reqwest::Client,
+    issuer: &str,
+) -> Result<CoreProviderMetadata, OAuthClientError> {
+    let url = IssuerUrl::new(issuer.to_owned()).map_err(|e| invalid_url(issuer, e))?;
+    CoreProviderMetadata::discover_async(url, http)
+        .await
+        .map_err(|source| OAuthClientError::Discovery {
+            issuer: issuer.to_owned(),
+            source,
+        })
 }
 
 /// GitHub's identity: the id of `/user`, and the primary address of `/user/emails` when it is
@@ -582,24 +866,27 @@ async fn get_json(
     url: &str,
     bearer: Option<&str>,
 ) -> Result<Value, OAuthClientError> {
-    let unavailable = |e: String| OAuthClientError::Unavailable(format!("{url}: {e}"));
+    let unreachable = |source| OAuthClientError::Unreachable {
+        url: url.to_owned(),
+        source,
+    };
     let mut request = http.get(url).header("Accept", "application/json");
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    let response = request.send().await.map_err(unreachable)?;
     let status = response.status();
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| unavailable(e.to_string()))?;
+    let body = response.bytes().await.map_err(unreachable)?;
     if !status.is_success() {
-        return Err(unavailable(format!("status {status}")));
+        return Err(OAuthClientError::Status {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        });
     }
-    serde_json::from_slice(&body).map_err(|e| unavailable(format!("not JSON: {e}")))
+    serde_json::from_slice(&body).map_err(|source| OAuthClientError::NotJson {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -607,10 +894,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// A generic client without a user-info endpoint cannot tell who logged in: refused
-    /// (the routers panic at start-up with this message); with one, or as a preset, ready.
+    /// A generic client that was not told how to learn the identity cannot tell who logged
+    /// in: refused (the routers panic at start-up with this message); with a user-info
+    /// endpoint or an ID token, or as a preset, ready.
     #[test]
-    fn a_generic_client_needs_a_userinfo_endpoint() {
+    fn a_generic_client_needs_an_identity_source() {
         let bare = || {
             OAuthClient::new(
                 "acme",
@@ -630,7 +918,16 @@ mod tests {
             .userinfo("https://sso.acme.example/userinfo", "id", "email")
             .check_ready()
             .unwrap();
+        let openid = bare()
+            .id_token("https://sso.acme.example", "https://sso.acme.example/keys")
+            .unwrap();
+        openid.check_ready().unwrap();
+        assert_eq!(openid.scopes, ["openid", "email", "profile"]);
         OAuthClient::github("id", "secret").check_ready().unwrap();
+        assert!(matches!(
+            bare().id_token("not a url", "https://sso.acme.example/keys"),
+            Err(OAuthClientError::InvalidUrl { .. })
+        ));
     }
 
     #[test]
@@ -654,35 +951,52 @@ mod tests {
         assert_eq!(github_identity(&json!({}), &emails), None);
     }
 
-    #[test]
-    fn presets_ask_for_their_scopes_with_pkce() {
-        let google = OAuthClient::google("id", "secret");
+    fn url_of(client: &OAuthClient) -> String {
         let verifier = PkceCodeVerifier::new("v".repeat(43));
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
-        let url = google
-            .authorization_url("https://api.example/cb", "st".into(), challenge, &[])
-            .unwrap();
+        let nonce = Nonce::new("the-nonce".into());
+        client
+            .authorization_url(
+                "https://api.example/cb",
+                "st".into(),
+                challenge,
+                &nonce,
+                &[],
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn presets_ask_for_their_scopes_with_pkce() {
+        let url = url_of(&OAuthClient::google("id", "secret"));
         assert!(
             url.starts_with("https://accounts.google.com/o/oauth2/v2/auth?"),
             "{url}"
         );
         assert!(url.contains("scope=openid+email+profile"), "{url}");
         assert!(url.contains("code_challenge_method=S256"), "{url}");
+        assert!(url.contains("nonce=the-nonce"), "{url}");
         assert!(
             url.contains("redirect_uri=https%3A%2F%2Fapi.example%2Fcb"),
             "{url}"
         );
-        let github = OAuthClient::github("id", "secret");
-        let verifier = PkceCodeVerifier::new("v".repeat(43));
-        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
-        let url = github
-            .authorization_url("https://api.example/cb", "st".into(), challenge, &[])
-            .unwrap();
+        let url = url_of(&OAuthClient::github("id", "secret"));
         assert!(url.contains("scope=read%3Auser+user%3Aemail"), "{url}");
-        let microsoft = OAuthClient::microsoft("common", "id", "secret");
-        assert!(matches!(
-            &microsoft.identity,
-            IdentitySource::OpenId(o) if matches!(o.issuer, Issuer::MicrosoftAnyTenant)
-        ));
+        assert!(!url.contains("nonce="), "not OpenID Connect: {url}");
+        let tenant = |client: &OAuthClient| match &client.identity {
+            IdentitySource::OpenId(o) => match &o.issuer {
+                Issuer::Tenant(template) => Some(template.clone()),
+                Issuer::Exact(_) => None,
+            },
+            _ => panic!("Microsoft is OpenID Connect"),
+        };
+        assert_eq!(
+            tenant(&OAuthClient::microsoft("common", "id", "secret")).as_deref(),
+            Some("https://login.microsoftonline.com/{tenantid}/v2.0")
+        );
+        assert_eq!(
+            tenant(&OAuthClient::microsoft("contoso.example", "id", "secret")),
+            None
+        );
     }
 }

@@ -7,9 +7,11 @@
 //! associate router (`/auth/associate/{provider}`) does the same for a logged-in user and links
 //! the provider account to them; `DELETE /auth/associate/{provider}` unlinks it.
 //!
-//! Over the reference: every flow uses PKCE (S256); the state and the CSRF cookie are checked
-//! before the code is exchanged; OpenID Connect ID tokens are checked against the provider's
-//! keys; a provider account links to one user only; linking by email needs an email the
+//! Over the reference: every flow uses PKCE (S256); the state, the CSRF cookie and the
+//! session are checked before the code is exchanged, so a callback refused for them leaves the
+//! code unused; OpenID Connect ID tokens are checked by the `openidconnect` crate against the
+//! provider's keys, the issuer, the client id, the expiry and the flow's nonce; a provider
+//! account links to one user only; linking by email needs an email the
 //! provider vouches for; a bad state is a 400 and a failing provider a 502, never a 500.
 //!
 //! The user model opts in with `#[fastusers(oauth)]`, which adds the `oauth_account` table.
@@ -55,6 +57,8 @@ mod options;
 pub(crate) mod state;
 
 pub use accounts::OAuthError;
-pub use client::{Identity, OAuthClient, OAuthClientError, ProviderTokens};
+pub use client::{
+    HttpError, Identity, InvalidIdToken, OAuthClient, OAuthClientError, ProviderTokens,
+};
 pub use options::OAuthOptions;
 pub use state::STATE_AUDIENCE;

@@ -1,13 +1,16 @@
-//! The OAuth state token, the double-submit CSRF cookie and the PKCE verifier derived from it.
+//! The OAuth state token, the double-submit CSRF cookie, and the PKCE verifier and OpenID
+//! Connect nonce derived from it.
 //!
 //! The state is an HS256 JWT `{"csrftoken", "aud": "fastapi-users:oauth-state", "exp"}` (plus
 //! `sub`, the user, when linking an account), as fastapi-users makes it. The same random
 //! `csrftoken` goes into an HttpOnly cookie; the callback needs both to match. The PKCE
-//! verifier is an HMAC of the CSRF token under the state secret: the server can recompute it
-//! at the callback, and nobody without the cookie and the secret can.
+//! verifier and the nonce are HMACs of the CSRF token under the state secret (each under a
+//! label of its own): the server can recompute them at the callback, and nobody without the
+//! cookie and the secret can.
 
 use hmac::{Hmac, Mac};
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
+use openidconnect::Nonce;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -63,15 +66,24 @@ impl StateSecret {
         self.keys.decode_or_why(state, &[STATE_AUDIENCE])
     }
 
-    /// The PKCE verifier of a flow: base64url(HMAC-SHA256(secret, csrftoken)), 43 characters.
-    pub(crate) fn pkce_verifier(&self, csrftoken: &str) -> PkceCodeVerifier {
+    /// base64url(HMAC-SHA256(secret, label ‖ csrftoken)), 43 characters.
+    fn derive(&self, label: &[u8], csrftoken: &str) -> String {
         use base64::Engine as _;
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.raw).expect("HMAC takes any key");
-        mac.update(b"fastusers-pkce:");
+        mac.update(label);
         mac.update(csrftoken.as_bytes());
-        PkceCodeVerifier::new(
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()),
-        )
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The PKCE verifier of a flow.
+    pub(crate) fn pkce_verifier(&self, csrftoken: &str) -> PkceCodeVerifier {
+        PkceCodeVerifier::new(self.derive(b"fastusers-pkce:", csrftoken))
+    }
+
+    /// The OpenID Connect nonce of a flow: sent in the authorization URL, and required in the
+    /// ID token.
+    pub(crate) fn nonce(&self, csrftoken: &str) -> Nonce {
+        Nonce::new(self.derive(b"fastusers-nonce:", csrftoken))
     }
 
     /// The S256 challenge of [`pkce_verifier`](Self::pkce_verifier).
@@ -128,6 +140,17 @@ mod tests {
         assert_eq!(
             a.secret(),
             StateSecret::new(b"one").pkce_verifier("csrf").secret()
+        );
+        let nonce = StateSecret::new(b"one").nonce("csrf");
+        assert_eq!(nonce.secret().len(), 43);
+        assert_ne!(
+            nonce.secret(),
+            a.secret(),
+            "the nonce is not the PKCE verifier"
+        );
+        assert_ne!(
+            nonce.secret(),
+            StateSecret::new(b"one").nonce("other").secret()
         );
         assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "abcd"));

@@ -7,23 +7,41 @@
 mod pool;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::phc::{Output, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Why a password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PasswordError {
-    /// The argon2 parameters are invalid.
-    #[error("invalid argon2 parameters: {0}")]
-    Params(String),
-    /// Hashing failed.
-    #[error("password hashing failed: {0}")]
-    Hash(String),
-    /// The hashing thread could not be started, or panicked.
-    #[error("password hashing task failed: {0}")]
-    Task(String),
+    /// The argon2 parameters are invalid, or argon2 refused its input.
+    #[error("argon2 failed")]
+    Argon2(#[from] argon2::Error),
+    /// A PHC hash string could not be made.
+    #[error("could not encode the password hash")]
+    Encoding(#[from] argon2::password_hash::Error),
+    /// No hashing slot became free within the helper's [`max_wait`](PasswordHelper::max_wait):
+    /// the server is hashing at capacity. Answered `503` with `Retry-After`; no hash was spent.
+    #[error("every password hashing slot stayed busy for {waited:?}")]
+    Busy {
+        /// How long the caller waited.
+        waited: std::time::Duration,
+    },
+    /// The hashing threads could not be started.
+    #[error("cannot start the password hashing threads")]
+    Threads(#[source] Arc<rayon::ThreadPoolBuildError>),
+    /// The hashing slots were shut down.
+    #[error("the password hashing slots are closed")]
+    Closed(#[from] tokio::sync::AcquireError),
+    /// A permit was granted but no slot was free: a bug in fastusers.
+    #[error("no free hashing slot for a granted permit")]
+    NoFreeSlot,
+    /// The hashing job panicked.
+    #[error("the password hashing thread panicked")]
+    Panicked,
 }
 
 /// Argon2id cost parameters.
@@ -67,6 +85,7 @@ impl Default for Argon2Params {
 #[derive(Debug, Clone)]
 pub struct PasswordHelper {
     inner: Arc<Inner>,
+    max_wait: Duration,
 }
 
 #[derive(Debug)]
@@ -81,8 +100,11 @@ struct Inner {
     dummy_hash: std::sync::OnceLock<String>,
     /// The fastest hash seen so far, in microseconds (0: none yet): what these parameters
     /// cost on this machine, against which a stuck or starved hash is noticed.
-    fastest_micros: std::sync::atomic::AtomicU64,
+    fastest_micros: AtomicU64,
 }
+
+/// The default of [`PasswordHelper::max_wait`].
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(5);
 
 impl Default for PasswordHelper {
     fn default() -> Self {
@@ -97,19 +119,29 @@ impl PasswordHelper {
             params.memory_kib,
             params.iterations,
             params.parallelism,
-            Some(32),
-        )
-        .map_err(|e| PasswordError::Params(e.to_string()))?;
+            Some(Params::DEFAULT_OUTPUT_LEN),
+        )?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, p);
         let inner = Inner {
             params,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
-            fastest_micros: std::sync::atomic::AtomicU64::new(0),
+            fastest_micros: AtomicU64::new(0),
         };
         Ok(Self {
             inner: Arc::new(inner),
+            max_wait: DEFAULT_MAX_WAIT,
         })
+    }
+
+    /// How long a hash may wait for a free hashing slot before it is refused with
+    /// [`PasswordError::Busy`] (a login, registration or password change then answers `503`
+    /// with `Retry-After`, having cost no hash). Under a flood of logins, the ones admitted
+    /// finish in bounded time instead of every one waiting in an endless queue. Default:
+    /// [`DEFAULT_MAX_WAIT`] (5 s).
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
     }
 
     /// The parameters new hashes are made with.
@@ -119,7 +151,8 @@ impl PasswordHelper {
 
     /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        self.run(true, move |inner| inner.hash(&password)).await?
+        self.run(true, move |inner, scratch| inner.hash(&password, scratch))
+            .await?
     }
 
     /// Checks `password` against `hash` on a hashing thread. Returns whether it matches and,
@@ -130,8 +163,8 @@ impl PasswordHelper {
         password: String,
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
-        self.run(false, move |inner| {
-            inner.verify_and_update(&password, &hash)
+        self.run(false, move |inner, scratch| {
+            inner.verify_and_update(&password, &hash, scratch)
         })
         .await?
     }
@@ -139,19 +172,8 @@ impl PasswordHelper {
     /// Spends the time of one verification without a user, so that an unknown email answers
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
-        self.run(false, move |inner| match inner.dummy_hash.get() {
-            Some(dummy) => {
-                let _ = inner.verify_and_update(&password, dummy);
-            }
-            None => {
-                // As long as a verification. Never `get_or_init`: that would wait for another
-                // job making it, and a job must never wait for another (see `pool`).
-                if let Ok(dummy) = inner.hash(&crate::token::random_token()) {
-                    let _ = inner.dummy_hash.set(dummy);
-                }
-            }
-        })
-        .await
+        self.run(false, move |inner, scratch| inner.burn(&password, scratch))
+            .await
     }
 
     /// Runs `job` on a hashing slot, timing it against the fastest hash seen so far; a
@@ -159,10 +181,8 @@ impl PasswordHelper {
     async fn run<T: Send + 'static>(
         &self,
         measured: bool,
-        job: impl FnOnce(&Inner) -> T + Send + 'static,
+        job: impl FnOnce(&Inner, &mut pool::Scratch) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        use std::sync::atomic::Ordering;
-        use std::time::{Duration, Instant};
         let inner = self.inner.clone();
         let fastest = Duration::from_micros(inner.fastest_micros.load(Ordering::Relaxed));
         // Far longer than these parameters allow: 20 times the fastest hash seen (a loaded
@@ -173,19 +193,12 @@ impl PasswordHelper {
         } else {
             (fastest * 20).max(Duration::from_secs(1))
         };
-        pool::run(expected, move || {
+        pool::run(self.max_wait, expected, move |scratch| {
             let started = Instant::now();
-            let done = job(&inner);
-            if !measured {
-                return done;
+            let done = job(&inner, scratch);
+            if measured {
+                inner.saw(started.elapsed());
             }
-            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let _ =
-                inner
-                    .fastest_micros
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |seen| {
-                        (seen == 0 || micros < seen).then_some(micros.max(1))
-                    });
             done
         })
         .await
@@ -205,7 +218,7 @@ impl PasswordHelper {
 
     /// Synchronous hash, for commands and tests outside a runtime.
     pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
-        self.inner.hash(password)
+        self.inner.hash(password, &mut pool::Scratch::default())
     }
 }
 
@@ -213,42 +226,102 @@ impl PasswordHelper {
 const UNUSABLE_PREFIX: &str = "!unusable$";
 
 impl Inner {
-    fn hash(&self, password: &str) -> Result<String, PasswordError> {
-        self.argon2
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+    /// Records how long a full hash took.
+    fn saw(&self, took: Duration) {
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .fastest_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |seen| {
+                (seen == 0 || micros < seen).then_some(micros)
+            });
+    }
+
+    /// A new argon2id hash with these parameters and a random salt, in PHC format, computed
+    /// in the slot's memory.
+    fn hash(&self, password: &str, scratch: &mut pool::Scratch) -> Result<String, PasswordError> {
+        let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
+        getrandom::fill(&mut salt).expect("the operating system's random source failed");
+        let params = self.argon2.params();
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            &salt,
+            &mut out,
+            scratch.blocks(params.block_count()),
+        )?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: params.try_into()?,
+            salt: Some(Salt::new(&salt).map_err(argon2::password_hash::Error::from)?),
+            hash: Some(Output::new(&out).map_err(argon2::password_hash::Error::from)?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Whether `password` matches an argon2 hash, computed with the hash's own parameters in
+    /// the slot's memory; `None` when the hash cannot be read.
+    fn verify_argon2(
+        &self,
+        password: &str,
+        parsed: &PasswordHash,
+        scratch: &mut pool::Scratch,
+    ) -> Option<bool> {
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return None;
+        };
+        let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).ok()?;
+        let version = parsed
+            .version
+            .map_or(Ok(Version::default()), Version::try_from)
+            .ok()?;
+        let params = Params::try_from(parsed).ok()?;
+        let mut out = vec![0u8; expected.len()];
+        Argon2::new(algorithm, version, params.clone())
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt,
+                &mut out,
+                scratch.blocks(params.block_count()),
+            )
+            .ok()?;
+        // `Output`'s comparison takes constant time.
+        Some(Output::new(&out).ok()? == *expected)
     }
 
     fn verify_and_update(
         &self,
         password: &str,
         hash: &str,
+        scratch: &mut pool::Scratch,
     ) -> Result<(bool, Option<String>), PasswordError> {
         if !PasswordHelper::is_usable(hash) {
             // As long as a wrong password, so that it tells nothing.
-            if let Some(dummy) = self.dummy_hash.get() {
-                let _ = self.verify_and_update(password, dummy);
-            } else {
-                let _ = self.hash(password);
-            }
+            self.burn(password, scratch);
             return Ok((false, None));
         }
         if is_bcrypt(hash) {
             let ok = bcrypt::verify(password, hash).unwrap_or(false);
-            return Ok((ok, if ok { Some(self.hash(password)?) } else { None }));
+            return Ok((
+                ok,
+                if ok {
+                    Some(self.hash(password, scratch)?)
+                } else {
+                    None
+                },
+            ));
         }
-        let Ok(parsed) = PasswordHash::new(hash) else {
+        let Some(ok) = PasswordHash::new(hash)
+            .ok()
+            .and_then(|parsed| Some((self.verify_argon2(password, &parsed, scratch)?, parsed)))
+            .map(|(ok, parsed)| ok.then_some(parsed))
+        else {
             tracing::warn!("stored password hash is in an unknown format");
             return Ok((false, None));
         };
-        if self
-            .argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
+        let Some(parsed) = ok else {
             return Ok((false, None));
-        }
+        };
         let current = parsed.algorithm.as_str() == "argon2id"
             && Params::try_from(&parsed).is_ok_and(|p| {
                 p.m_cost() == self.params.memory_kib
@@ -260,9 +333,24 @@ impl Inner {
             if current {
                 None
             } else {
-                Some(self.hash(password)?)
+                Some(self.hash(password, scratch)?)
             },
         ))
+    }
+
+    /// The time of one verification, against the dummy hash; the first caller makes it
+    /// instead (as long), never waiting for another job to (see `pool`).
+    fn burn(&self, password: &str, scratch: &mut pool::Scratch) {
+        match self.dummy_hash.get() {
+            Some(dummy) => {
+                let _ = self.verify_and_update(password, dummy, scratch);
+            }
+            None => {
+                if let Ok(dummy) = self.hash(&crate::token::random_token(), scratch) {
+                    let _ = self.dummy_hash.set(dummy);
+                }
+            }
+        }
     }
 }
 
@@ -416,7 +504,7 @@ mod tests {
     async fn hashing_runs_at_a_lower_priority() {
         let _turn = SLOTS_TO_MYSELF.lock().await;
         let here = pool::current_priority();
-        let (there, lanes) = pool::run(LONG, || {
+        let (there, lanes) = pool::run(LONG, LONG, |_| {
             let lanes: Vec<i32> = (0..pool::threads() * 4)
                 .map(|_| {
                     rayon::join(pool::current_priority, || {
@@ -451,7 +539,7 @@ mod tests {
             let mut callers = Vec::new();
             for _ in 0..pool::threads() * 3 {
                 let (running, most) = (running.clone(), most.clone());
-                let work = pool::run(LONG, move || {
+                let work = pool::run(LONG, LONG, move |_| {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
                     // Parallel lanes, as argon2's: a thread waiting for its other half
@@ -502,7 +590,7 @@ mod tests {
         if pool::threads() < 2 {
             return; // one slot: the jobs run one after the other by construction
         }
-        let first = pool::run(LONG, || {
+        let first = pool::run(LONG, LONG, |_| {
             IN_JOB.with(|f| f.set(true));
             let value = *CELL.get_or_init(|| {
                 // Lanes: this thread finishes its half first and waits for the other.
@@ -517,7 +605,10 @@ mod tests {
         });
         let second = async {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            pool::run(LONG, || (IN_JOB.with(Cell::get), *CELL.get_or_init(|| 2))).await
+            pool::run(LONG, LONG, |_| {
+                (IN_JOB.with(Cell::get), *CELL.get_or_init(|| 2))
+            })
+            .await
         };
         let both = tokio::time::timeout(Duration::from_secs(10), async {
             tokio::join!(first, second)
@@ -601,7 +692,7 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        pool::run(Duration::from_millis(20), || {
+        pool::run(LONG, Duration::from_millis(20), |_| {
             std::thread::sleep(Duration::from_millis(200))
         })
         .await
@@ -615,6 +706,70 @@ mod tests {
             log.contains("took far longer than its parameters allow"),
             "{log}"
         );
+    }
+
+    /// A slot keeps its argon2 memory while hashes keep coming, and gives it back once idle.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hashing_memory_is_reused_then_given_back() {
+        let _turn = SLOTS_TO_MYSELF.lock().await;
+        let helper = small();
+        let hash = helper.hash("lancelot".into()).await.unwrap();
+        for _ in 0..3 {
+            helper
+                .verify_and_update("lancelot".into(), hash.clone())
+                .await
+                .unwrap();
+        }
+        let held: usize = pool::memory_held().iter().sum();
+        assert!(held >= 1024 * 1024, "no slot kept its memory: {held} bytes");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while pool::memory_held().iter().sum::<usize>() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "idle slots still hold {:?} bytes",
+                pool::memory_held()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// With every slot busy, a hash that cannot start within its helper's `max_wait` is
+    /// refused at once, and never runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_that_cannot_start_in_time_is_refused() {
+        use std::time::Duration;
+        let _turn = SLOTS_TO_MYSELF.lock().await;
+        let (started_tx, mut started_rx) = tokio::sync::mpsc::unbounded_channel();
+        let busy: Vec<_> = (0..pool::threads())
+            .map(|_| {
+                let started_tx = started_tx.clone();
+                tokio::spawn(pool::run(LONG, LONG, move |_| {
+                    let _ = started_tx.send(());
+                    std::thread::sleep(Duration::from_millis(700));
+                }))
+            })
+            .collect();
+        for _ in 0..pool::threads() {
+            started_rx.recv().await.unwrap();
+        }
+        let helper = small().max_wait(Duration::from_millis(50));
+        let before = std::time::Instant::now();
+        let refused = helper.hash("lancelot".into()).await;
+        assert!(
+            matches!(refused, Err(PasswordError::Busy { .. })),
+            "{refused:?}"
+        );
+        assert!(before.elapsed() < Duration::from_millis(600));
+        assert_eq!(
+            helper.inner.fastest_micros.load(Ordering::Relaxed),
+            0,
+            "it hashed"
+        );
+        for job in busy {
+            job.await.unwrap().unwrap();
+        }
+        // Once a slot is free, it hashes again.
+        helper.hash("lancelot".into()).await.unwrap();
     }
 
     #[tokio::test]

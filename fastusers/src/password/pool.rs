@@ -39,61 +39,154 @@ pub(super) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// How long a slot keeps its argon2 memory after its last hash: while hashes keep coming,
+/// each reuses the memory of the one before (no 64 MiB map, fault and unmap per hash, which
+/// cost about 14 % of a login's CPU); at rest the memory goes back to the system.
+const KEEP_MEMORY_FOR: Duration = Duration::from_secs(5);
+
 /// The slots of the process: every [`PasswordHelper`](super::PasswordHelper) hashes on them,
 /// since the CPU is shared too.
 struct Slots {
     /// One permit per free slot, handed out first come, first served.
     permits: Arc<Semaphore>,
-    /// The pools of the free slots; a holder of a permit always finds one here.
-    free: Mutex<Vec<Arc<rayon::ThreadPool>>>,
+    /// The free slots; a holder of a permit always finds one here.
+    free: Mutex<Vec<Arc<Slot>>>,
+    /// Every slot, for the janitor that gives idle memory back.
+    all: Vec<Arc<Slot>>,
+    /// The janitor's thread, woken when a hash ends.
+    janitor: OnceLock<std::thread::Thread>,
+}
+
+/// One hashing slot: its threads and the memory its hashes reuse.
+struct Slot {
+    pool: rayon::ThreadPool,
+    scratch: Mutex<Scratch>,
+}
+
+/// The working memory of a slot's hashes, kept between hashes while they keep coming.
+#[derive(Default)]
+pub(super) struct Scratch {
+    blocks: Vec<argon2::Block>,
+    last_used: Option<Instant>,
+}
+
+impl Scratch {
+    /// `count` argon2 blocks (1 KiB each), reusing the memory of the previous hash. Their
+    /// content is whatever the previous hash left: argon2 writes every block before it reads
+    /// it.
+    pub(super) fn blocks(&mut self, count: usize) -> &mut [argon2::Block] {
+        if self.blocks.len() != count {
+            self.blocks.clear();
+            self.blocks.shrink_to(count);
+            self.blocks.resize(count, argon2::Block::new());
+        }
+        &mut self.blocks
+    }
+
+    /// Bytes held (tests).
+    #[cfg(test)]
+    pub(super) fn held(&self) -> usize {
+        self.blocks.capacity() * std::mem::size_of::<argon2::Block>()
+    }
 }
 
 fn slots() -> Result<&'static Slots, PasswordError> {
-    static SLOTS: OnceLock<Result<Slots, String>> = OnceLock::new();
+    static SLOTS: OnceLock<Result<Slots, Arc<rayon::ThreadPoolBuildError>>> = OnceLock::new();
     SLOTS
         .get_or_init(|| {
             let count = threads();
             let lanes = count.clamp(1, MAX_LANE_THREADS);
-            let pools = (0..count)
+            let all = (0..count)
                 .map(|slot| {
-                    rayon::ThreadPoolBuilder::new()
+                    let pool = rayon::ThreadPoolBuilder::new()
                         .num_threads(lanes)
                         .thread_name(move |i| format!("fastusers-hash-{slot}.{i}"))
                         .start_handler(|_| lower_priority())
                         // A panic must not abort the process (rayon's default for spawned
                         // jobs): the caller sees its result channel closed instead.
                         .panic_handler(|_| {})
-                        .build()
-                        .map(Arc::new)
-                        .map_err(|e| e.to_string())
+                        .build()?;
+                    Ok(Arc::new(Slot {
+                        pool,
+                        scratch: Mutex::default(),
+                    }))
                 })
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<Result<Vec<_>, rayon::ThreadPoolBuildError>>()
+                .map_err(Arc::new)?;
             Ok(Slots {
                 permits: Arc::new(Semaphore::new(count)),
-                free: Mutex::new(pools),
+                free: Mutex::new(all.clone()),
+                all,
+                janitor: OnceLock::new(),
             })
         })
         .as_ref()
-        .map_err(|e| PasswordError::Task(format!("cannot start the hashing threads: {e}")))
+        .map_err(|e| PasswordError::Threads(e.clone()))
 }
 
-/// A slot taken by one job: its pool goes back to the free list, then its permit is
-/// released, when the job ends (normally or by a panic).
+/// A slot taken by one job: it goes back to the free list, then its permit is released, when
+/// the job ends (normally or by a panic).
 struct Taken {
-    pool: Option<Arc<rayon::ThreadPool>>,
+    slot: Option<Arc<Slot>>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for Taken {
     fn drop(&mut self) {
-        if let (Some(pool), Ok(slots)) = (self.pool.take(), slots()) {
-            slots
-                .free
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(pool);
+        if let (Some(slot), Ok(slots)) = (self.slot.take(), slots()) {
+            lock(&slot.scratch).last_used = Some(Instant::now());
+            lock(&slots.free).push(slot);
+            slots.wake_janitor();
         }
-        // `_permit` is dropped after this body: the pool is back before the next taker looks.
+        // `_permit` is dropped after this body: the slot is back before the next taker looks.
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Slots {
+    /// Wakes the janitor, starting it on first use: it sleeps until hashes stop, then gives
+    /// back the memory of the slots idle for [`KEEP_MEMORY_FOR`].
+    fn wake_janitor(&'static self) {
+        let thread = self.janitor.get_or_init(|| {
+            std::thread::Builder::new()
+                .name("fastusers-hash-janitor".to_owned())
+                .spawn(move || self.janitor())
+                .map(|handle| handle.thread().clone())
+                .unwrap_or_else(|_| std::thread::current())
+        });
+        thread.unpark();
+    }
+
+    fn janitor(&self) {
+        loop {
+            std::thread::park();
+            // Hashes ended: free each slot's memory once it has been idle long enough.
+            loop {
+                std::thread::sleep(KEEP_MEMORY_FOR / 2);
+                let mut holding = false;
+                for slot in &self.all {
+                    // A slot hashing right now holds its scratch; it is not idle.
+                    let Ok(mut scratch) = slot.scratch.try_lock() else {
+                        holding = true;
+                        continue;
+                    };
+                    let idle = scratch
+                        .last_used
+                        .is_none_or(|t| t.elapsed() >= KEEP_MEMORY_FOR);
+                    if idle {
+                        scratch.blocks = Vec::new();
+                    } else if !scratch.blocks.is_empty() {
+                        holding = true;
+                    }
+                }
+                if !holding {
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -119,35 +212,36 @@ fn lower_priority() {
 /// dropped mid-hash (the client went away) must not let another hash start next to the one
 /// still running.
 ///
+/// `f` gets the slot's [`Scratch`] memory. A caller that cannot start within `max_wait` (every
+/// slot busy, and the callers before it too) gets [`PasswordError::Busy`] and costs no hash.
+///
 /// `expected` is how long `f` should take at most; when it runs much longer, a warning is
 /// logged (once), so that a hash stuck for any reason is seen rather than silently holding
 /// its slot.
 pub(super) async fn run<T: Send + 'static>(
+    max_wait: Duration,
     expected: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
+    f: impl FnOnce(&mut Scratch) -> T + Send + 'static,
 ) -> Result<T, PasswordError> {
     let slots = slots()?;
-    // The semaphore is never closed, so acquiring cannot fail.
-    let permit = slots
-        .permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(|e| PasswordError::Task(e.to_string()))?;
-    let pool = slots
-        .free
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .pop()
-        .ok_or_else(|| PasswordError::Task("no free hashing slot for a permit".to_owned()))?;
+    let permit = match tokio::time::timeout(max_wait, slots.permits.clone().acquire_owned()).await {
+        Ok(permit) => permit?,
+        Err(_) => {
+            return Err(PasswordError::Busy { waited: max_wait });
+        }
+    };
+    let slot = lock(&slots.free).pop().ok_or(PasswordError::NoFreeSlot)?;
     let taken = Taken {
-        pool: Some(pool.clone()),
+        slot: Some(slot.clone()),
         _permit: permit,
     };
     let (tx, rx) = tokio::sync::oneshot::channel();
     let started = Instant::now();
-    pool.spawn(move || {
-        let done = f();
+    let job_slot = slot.clone();
+    slot.pool.spawn(move || {
+        // The scratch stays locked while the hash runs: the janitor sees the slot busy.
+        let done = f(&mut lock(&job_slot.scratch));
+        drop(job_slot);
         drop(taken);
         let _ = tx.send(done);
     });
@@ -163,8 +257,7 @@ pub(super) async fn run<T: Send + 'static>(
             rx.await
         }
     };
-    let answer =
-        answer.map_err(|_| PasswordError::Task("the hashing thread panicked".to_owned()))?;
+    let answer = answer.map_err(|_| PasswordError::Panicked)?;
     let took = started.elapsed();
     if took > expected {
         tracing::warn!(
@@ -175,6 +268,20 @@ pub(super) async fn run<T: Send + 'static>(
         );
     }
     Ok(answer)
+}
+
+/// The memory each slot holds, in bytes (tests).
+#[cfg(test)]
+pub(super) fn memory_held() -> Vec<usize> {
+    slots().map_or_else(
+        |_| Vec::new(),
+        |s| {
+            s.all
+                .iter()
+                .map(|slot| lock(&slot.scratch).held())
+                .collect()
+        },
+    )
 }
 
 /// The nice value of the calling thread (tests).

@@ -38,8 +38,18 @@ fn user_error(
         UserError::Inactive | UserError::AlreadyVerified | UserError::BadToken => {
             ApiError::status_only(axum::http::StatusCode::BAD_REQUEST)
         }
+        UserError::Password(crate::password::PasswordError::Busy { waited }) => {
+            tracing::warn!(
+                ?waited,
+                "shed a request: every password hashing slot is busy"
+            );
+            ApiError::busy(waited.as_secs().max(1))
+        }
         UserError::Password(e) => {
-            tracing::error!(error = %e, "password hashing failed");
+            tracing::error!(
+                error = &e as &dyn std::error::Error,
+                "password hashing failed"
+            );
             ApiError::internal()
         }
     }

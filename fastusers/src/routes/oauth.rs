@@ -199,6 +199,7 @@ fn authorize(
             &redirect_uri(p, uri, parts),
             state,
             p.options.secret.pkce_challenge(&csrf),
+            &p.options.secret.nonce(&csrf),
             &scopes,
         )
         .map_err(client_error)?;
@@ -222,21 +223,28 @@ fn ready(client: &OAuthClient) {
 }
 
 fn client_error(error: OAuthClientError) -> ApiError {
+    use OAuthClientError as E;
     match error {
-        OAuthClientError::Refused(code) => ApiError::new(StatusCode::BAD_REQUEST, code),
-        OAuthClientError::InvalidIdToken(why) => {
-            tracing::warn!(target: "fastusers::oauth", %why, "refused an ID token");
+        E::Refused { code, .. } => ApiError::new(StatusCode::BAD_REQUEST, code),
+        E::InvalidIdToken(why) => {
+            tracing::warn!(target: "fastusers::oauth", error = &why as &dyn std::error::Error, "refused an ID token");
             ApiError::code(ErrorCode::OauthInvalidIdToken)
         }
-        OAuthClientError::Unavailable(why) => {
-            tracing::error!(target: "fastusers::oauth", %why, "the OAuth provider failed");
+        error @ (E::TokenRequest { .. }
+        | E::Unreachable { .. }
+        | E::Status { .. }
+        | E::NotJson { .. }
+        | E::MissingField { .. }
+        | E::Discovery { .. }
+        | E::Keys { .. }) => {
+            tracing::error!(target: "fastusers::oauth", error = &error as &dyn std::error::Error, "the OAuth provider failed");
             ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 ErrorCode::OauthProviderUnavailable.as_str(),
             )
         }
-        other => {
-            tracing::error!(target: "fastusers::oauth", error = %other, "OAuth client misconfigured");
+        error @ (E::InvalidUrl { .. } | E::NoIdentitySource { .. }) => {
+            tracing::error!(target: "fastusers::oauth", error = &error as &dyn std::error::Error, "OAuth client misconfigured");
             ApiError::internal()
         }
     }
@@ -257,14 +265,27 @@ fn oauth_error(error: OAuthError) -> ApiError {
     }
 }
 
-/// The checks every callback makes before talking to the provider, in this order: the
-/// provider's `error`, a missing `code`, the state token, the CSRF cookie. Then the code is
-/// exchanged and the identity learned.
-async fn exchange(
-    p: &Provider,
-    uri: &OriginalUri,
-    parts: &Parts,
-) -> Result<(StateClaims, ProviderTokens, Identity), ApiError> {
+/// Whom a callback serves: the login callback takes only login states, the associate
+/// callback only states issued to the logged-in user.
+enum Purpose {
+    Login,
+    /// Linking an account to this user (their id).
+    Associate(String),
+}
+
+/// A callback that passed every check that needs no provider: the code may be exchanged.
+struct Checked {
+    code: String,
+    csrftoken: String,
+}
+
+/// Every check that the query, the state token, the CSRF cookie and the session allow, in this
+/// order: the provider's `error`, a missing `code`, the state token (signature, audience,
+/// expiry), the CSRF cookie, then the state's purpose (a login state at the associate callback
+/// or the other way round, or an associate state issued to another user). All of them come
+/// before the code is exchanged, so a callback refused here leaves the code unused, for the
+/// flow it belongs to.
+fn check_callback(p: &Provider, parts: &Parts, purpose: &Purpose) -> Result<Checked, ApiError> {
     let query = query(parts);
     if let Some(error) = first(&query, "error") {
         return Err(ApiError::new(StatusCode::BAD_REQUEST, error));
@@ -272,7 +293,7 @@ async fn exchange(
     let code = first(&query, "code")
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::status_only(StatusCode::BAD_REQUEST))?;
-    let claims = p
+    let claims: StateClaims = p
         .options
         .secret
         .read(first(&query, "state").unwrap_or_default())
@@ -286,20 +307,46 @@ async fn exchange(
     if cookie.is_empty() || !constant_time_eq(cookie, &claims.csrftoken) {
         return Err(ApiError::code(ErrorCode::OauthInvalidState));
     }
+    match (purpose, claims.sub.as_deref()) {
+        (Purpose::Login, None) => {}
+        // An associate flow's state, replayed at the login callback.
+        (Purpose::Login, Some(_)) => return Err(ApiError::code(ErrorCode::OauthInvalidState)),
+        (Purpose::Associate(user), Some(sub)) if sub == user => {}
+        // A login state, or one issued to another user: fastapi-users' answer.
+        (Purpose::Associate(_), _) => return Err(ApiError::status_only(StatusCode::BAD_REQUEST)),
+    }
+    Ok(Checked {
+        code: code.to_owned(),
+        csrftoken: claims.csrftoken,
+    })
+}
+
+/// Exchanges a checked callback's code, then learns who the provider says the user is.
+async fn exchange(
+    p: &Provider,
+    uri: &OriginalUri,
+    parts: &Parts,
+    checked: Checked,
+) -> Result<(ProviderTokens, Identity), ApiError> {
+    let secret = &p.options.secret;
     let tokens = p
         .client
         .exchange(
-            code.to_owned(),
+            checked.code,
             &redirect_uri(p, uri, parts),
-            p.options.secret.pkce_verifier(&claims.csrftoken),
+            secret.pkce_verifier(&checked.csrftoken),
         )
         .await
         .map_err(client_error)?;
-    let identity = p.client.identity(&tokens).await.map_err(client_error)?;
+    let identity = p
+        .client
+        .identity(&tokens, &secret.nonce(&checked.csrftoken))
+        .await
+        .map_err(client_error)?;
     if identity.email.is_none() {
         return Err(ApiError::code(ErrorCode::OauthNotAvailableEmail));
     }
-    Ok((claims, tokens, identity))
+    Ok((tokens, identity))
 }
 
 async fn login_callback<A, T, St>(
@@ -315,11 +362,8 @@ where
     T: Transport,
     St: Strategy<A::User>,
 {
-    let (claims, tokens, identity) = exchange(p, uri, &parts).await?;
-    if claims.sub.is_some() {
-        // An associate flow's state, replayed here.
-        return Err(ApiError::code(ErrorCode::OauthInvalidState));
-    }
+    let checked = check_callback(p, &parts, &Purpose::Login)?;
+    let (tokens, identity) = exchange(p, uri, &parts, checked).await?;
     let manager = state.manager();
     let user = manager
         .oauth_callback(
@@ -382,10 +426,8 @@ where
     A::User: OAuthUser,
 {
     let user = guard(&state, &mut parts).await?;
-    let (claims, tokens, identity) = exchange(p, uri, &parts).await?;
-    if claims.sub.as_deref() != Some(user.id().to_string().as_str()) {
-        return Err(ApiError::status_only(StatusCode::BAD_REQUEST));
-    }
+    let checked = check_callback(p, &parts, &Purpose::Associate(user.id().to_string()))?;
+    let (tokens, identity) = exchange(p, uri, &parts, checked).await?;
     state
         .manager()
         .oauth_associate(&user, p.client.name(), &tokens, &identity, Some(&parts))

@@ -66,12 +66,15 @@ impl From<sqlx::Error> for StoreError {
 pub trait UserStore<U: User>: Send + Sync + 'static {
     /// The user with this id.
     async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError>;
-    /// The user with this email, compared case-insensitively.
+    /// The user with this email in any letter case: the same address under
+    /// [`fold_case`](crate::email::fold_case).
     async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError>;
     /// Inserts a new user and returns it as stored (with its database-generated id, if any).
-    /// An email already taken (case-insensitively) is a [`StoreError::Conflict`].
+    /// An email already taken in any letter case is a [`StoreError::Conflict`], also when
+    /// another write of the address runs at the same moment.
     async fn create(&self, user: &U) -> Result<U, StoreError>;
     /// Applies the changes that are set and returns the updated user; `None` when no such user.
+    /// A new email that another user has in any letter case is a [`StoreError::Conflict`].
     async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError>;
     /// Deletes the user; whether there was one.
     async fn delete(&self, id: &U::Id) -> Result<bool, StoreError>;

@@ -8,7 +8,8 @@ use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
 use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
-use crate::user::User;
+use crate::email::fold_case;
+use crate::user::{User, UserChanges as _};
 
 /// The SQL of a user model for one database, written by `#[derive(User)]`.
 ///
@@ -20,8 +21,14 @@ pub trait SqlUser<DB: Database>: User {
     const SCHEMA: &'static [&'static str];
     /// Selects one user by id (`$1`).
     const SELECT_BY_ID: &'static str;
-    /// Selects one user by email, case-insensitively (`lower(email) = lower($1)`).
+    /// Selects one user by an ASCII email, case-insensitively (`lower(email) = lower($1)`, on
+    /// the unique index).
     const SELECT_BY_EMAIL: &'static str;
+    /// Selects the users that a non-ASCII email may be a case variant of, for the store to
+    /// compare with [`fold_case`](crate::email::fold_case): `length(email) = $1 AND
+    /// lower(email) LIKE lower($2) ESCAPE '!'`, where `$2` has the address's ASCII characters
+    /// and `_` for each other one.
+    const SELECT_EMAIL_CANDIDATES: &'static str;
     /// Inserts a user and returns the stored row.
     const INSERT: &'static str;
     /// Updates the columns whose flag is set and returns the row.
@@ -212,6 +219,66 @@ const POSTGRES_OAUTH: OAuthSql = OAuthSql {
     delete: r#"DELETE FROM "oauth_account" WHERE "user_id" = $1 AND "oauth_name" = $2"#,
 };
 
+/// The longest email a user can have: the column is `VARCHAR(320)` (PostgreSQL enforces it).
+const MAX_EMAIL_CHARS: usize = 320;
+
+/// The `length` and `LIKE` pattern of [`SqlUser::SELECT_EMAIL_CANDIDATES`] for an address:
+/// its ASCII characters (escaped with `!`) and `_` for each other one. `None` for an address
+/// longer than any stored one, which would only make a pattern that SQLite finds too long.
+fn email_candidates(email: &str) -> Option<(i64, String)> {
+    let length = email.chars().count();
+    if length > MAX_EMAIL_CHARS {
+        return None;
+    }
+    let mut pattern = String::with_capacity(email.len());
+    for c in email.chars() {
+        match c {
+            '%' | '_' | '!' => {
+                pattern.push('!');
+                pattern.push(c);
+            }
+            c if c.is_ascii() => pattern.push(c),
+            _ => pattern.push('_'),
+        }
+    }
+    Some((length as i64, pattern))
+}
+
+/// Of the rows that [`SqlUser::SELECT_EMAIL_CANDIDATES`] found, the users whose email folds
+/// to the same as `email`; the one spelled exactly so first (two such accounts exist only if
+/// made before this rule, and each stays reachable by its own spelling).
+fn same_email<U: User, R>(
+    rows: &[R],
+    email: &str,
+    from_row: impl Fn(&R) -> Result<U, sqlx::Error>,
+) -> Result<Vec<U>, StoreError> {
+    let wanted = fold_case(email);
+    let mut users = Vec::new();
+    for row in rows {
+        let user = from_row(row)?;
+        if fold_case(user.email()) == wanted {
+            users.push(user);
+        }
+    }
+    users.sort_by_key(|user| user.email() != email);
+    Ok(users)
+}
+
+/// Why a non-ASCII email was refused: a user has it in another case.
+fn email_taken() -> StoreError {
+    StoreError::Conflict("a user has this email in another letter case".to_owned())
+}
+
+/// The second key of PostgreSQL's advisory lock on a non-ASCII email: 32 bits of the SHA-256
+/// of the folded email, the same in every instance. Two emails that share it only wait for
+/// each other.
+#[cfg(feature = "postgres")]
+fn email_lock_key(email: &str) -> i32 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(fold_case(email).as_bytes());
+    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
 type Timestamp = chrono::DateTime<chrono::Utc>;
 
 /// Now, to the second: timestamps are compared as text in SQLite, so they keep one width.
@@ -226,7 +293,72 @@ fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
 }
 
 macro_rules! sql_store {
-    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr, $migration_lock:expr) => {
+    (
+        $feature:literal,
+        $db:ty,
+        $tokens:expr,
+        $oauth:expr,
+        $migration_lock:expr,
+        $email_begin:expr,
+        $email_lock:expr
+    ) => {
+        #[cfg(feature = $feature)]
+        impl<U: SqlUser<$db>> SqlStore<U, $db> {
+            /// The users whose email is `email` under [`fold_case`], the exact spelling first.
+            ///
+            /// An ASCII email is one indexed query: no non-ASCII address folds to it. Any other
+            /// reads the rows of its length and ASCII letters and compares them here, since
+            /// `lower()` folds ASCII only in SQLite and in PostgreSQL's C locale.
+            async fn users_by_email<'c, E>(executor: E, email: &str) -> Result<Vec<U>, StoreError>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                if email.is_ascii() {
+                    let row = sqlx::query(U::SELECT_BY_EMAIL)
+                        .bind(email)
+                        .fetch_optional(executor)
+                        .await?;
+                    return Ok(row
+                        .map(|r| U::from_row(&r))
+                        .transpose()?
+                        .into_iter()
+                        .collect());
+                }
+                let Some((length, pattern)) = email_candidates(email) else {
+                    return Ok(Vec::new());
+                };
+                let rows = sqlx::query(U::SELECT_EMAIL_CANDIDATES)
+                    .bind(length)
+                    .bind(pattern)
+                    .fetch_all(executor)
+                    .await?;
+                same_email(&rows, email, U::from_row)
+            }
+
+            /// The transaction in which a non-ASCII email is checked and written, so that two
+            /// writes of case variants cannot both pass the check: SQLite's `BEGIN IMMEDIATE`
+            /// takes the database's write lock first; PostgreSQL takes an advisory lock on the
+            /// folded email. (The unique index on `lower(email)` decides between ASCII emails.)
+            async fn begin_email_write(
+                &self,
+                email: &str,
+            ) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
+                let begin: Option<&'static str> = $email_begin;
+                let mut transaction = match begin {
+                    Some(statement) => self.pool.begin_with(statement).await?,
+                    None => self.pool.begin().await?,
+                };
+                let lock: Option<(&'static str, fn(&str) -> i32)> = $email_lock;
+                if let Some((lock, key)) = lock {
+                    sqlx::query::<$db>(lock)
+                        .bind(key(email))
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                Ok(transaction)
+            }
+        }
+
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
             /// Creates the user table and its indexes if they do not exist, in one transaction.
@@ -339,18 +471,31 @@ macro_rules! sql_store {
             }
 
             async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
-                let row = sqlx::query(U::SELECT_BY_EMAIL)
-                    .bind(email)
-                    .fetch_optional(&self.pool)
-                    .await?;
-                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+                let users = Self::users_by_email(&self.pool, email).await?;
+                Ok(users.into_iter().next())
             }
 
             async fn create(&self, user: &U) -> Result<U, StoreError> {
+                let email = user.email();
+                if email.is_ascii() {
+                    let row = user
+                        .bind_insert(sqlx::query(U::INSERT))
+                        .fetch_one(&self.pool)
+                        .await?;
+                    return Ok(U::from_row(&row)?);
+                }
+                let mut transaction = self.begin_email_write(email).await?;
+                if !Self::users_by_email(&mut *transaction, email)
+                    .await?
+                    .is_empty()
+                {
+                    return Err(email_taken());
+                }
                 let row = user
                     .bind_insert(sqlx::query(U::INSERT))
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *transaction)
                     .await?;
+                transaction.commit().await?;
                 Ok(U::from_row(&row)?)
             }
 
@@ -360,7 +505,17 @@ macro_rules! sql_store {
                 changes: &U::Changes,
             ) -> Result<Option<U>, StoreError> {
                 let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
-                let row = query.fetch_optional(&self.pool).await?;
+                let Some(email) = changes.email().filter(|email| !email.is_ascii()) else {
+                    let row = query.fetch_optional(&self.pool).await?;
+                    return Ok(row.map(|r| U::from_row(&r)).transpose()?);
+                };
+                let mut transaction = self.begin_email_write(email).await?;
+                let holders = Self::users_by_email(&mut *transaction, email).await?;
+                if holders.iter().any(|other| other.id() != id) {
+                    return Err(email_taken());
+                }
+                let row = query.fetch_optional(&mut *transaction).await?;
+                transaction.commit().await?;
                 Ok(row.map(|r| U::from_row(&r)).transpose()?)
             }
 
@@ -474,7 +629,9 @@ sql_store!(
     sqlx::Sqlite,
     SQLITE_TOKENS,
     SQLITE_OAUTH,
-    None::<&str>
+    None::<&str>,
+    Some("BEGIN IMMEDIATE"),
+    None
 );
 #[cfg(feature = "postgres")]
 sql_store!(
@@ -483,5 +640,12 @@ sql_store!(
     POSTGRES_TOKENS,
     POSTGRES_OAUTH,
     // Held until the transaction ends; the key is "fastuser" in ASCII.
-    Some("SELECT pg_advisory_xact_lock(7377304608633480562)")
+    Some("SELECT pg_advisory_xact_lock(7377304608633480562)"),
+    None,
+    // Two 32-bit keys, a space apart from the 64-bit key of the migration lock; the first is
+    // "fuem" in ASCII.
+    Some((
+        "SELECT pg_advisory_xact_lock(1718969709, $1)",
+        email_lock_key as fn(&str) -> i32
+    ))
 );

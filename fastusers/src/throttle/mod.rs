@@ -253,9 +253,10 @@ impl Attempt {
     }
 }
 
-/// The key of an email's count.
+/// The key of an email's count: one per account, however the email is cased (the stores'
+/// comparison, [`fold_case`](crate::email::fold_case)).
 fn account_key(email: &str) -> String {
-    format!("account:{}", email.trim().to_lowercase())
+    format!("account:{}", crate::email::fold_case(email.trim()))
 }
 
 fn store_failed(error: &ThrottleStoreError, consequence: &str) {
