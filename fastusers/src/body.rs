@@ -434,7 +434,9 @@ pub fn optional_email(
         .and_then(|value| checked_email(name, value, errors))
 }
 
-/// The OAuth2 password-flow form of `POST /login`: `username` (the email) and `password`.
+/// The OAuth2 password-flow form of `POST /login`: `username` (the email) and `password`,
+/// and the client's device token, if it has one (see
+/// [`DeviceTokens`](crate::throttle::DeviceTokens)).
 ///
 /// Read from `application/x-www-form-urlencoded` or `multipart/form-data`, like FastAPI's
 /// `OAuth2PasswordRequestForm`; `grant_type`, when sent, must be `password`.
@@ -444,6 +446,8 @@ pub struct LoginForm {
     pub username: String,
     /// The password.
     pub password: String,
+    /// The field `device_token`, when sent and not empty.
+    pub device_token: Option<String>,
 }
 
 impl std::fmt::Debug for LoginForm {
@@ -533,6 +537,7 @@ impl LoginForm {
         Ok(Self {
             username: username.unwrap_or_default(),
             password: password.unwrap_or_default(),
+            device_token: get("device_token"),
         })
     }
 }

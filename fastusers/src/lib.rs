@@ -59,7 +59,7 @@
 //! |---|---|---|
 //! | `sqlite` | yes | the SQLite user store (SQLite is bundled) |
 //! | `postgres` | no | the PostgreSQL user store |
-//! | `redis` | no | the Redis token strategy |
+//! | `redis` | no | the Redis token strategy and the Redis store of the login throttle |
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
@@ -82,6 +82,7 @@ pub mod oauth;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod password;
+pub mod proxy;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 
 use crate::backend::Backends;
 use crate::manager::{TokenRevoker, UserManager};
+use crate::proxy::ProxyHeaders;
 use crate::routes;
 use crate::strategy::StrategyError;
 
@@ -24,6 +25,7 @@ struct Inner<A: Backends> {
     backends: Arc<A>,
     requires_verification: bool,
     throttle: Option<crate::throttle::LoginThrottle>,
+    proxy: ProxyHeaders,
 }
 
 /// The backends as the manager's token revoker.
@@ -49,6 +51,7 @@ impl<A: Backends> std::fmt::Debug for FastUsers<A> {
         f.debug_struct("FastUsers")
             .field("backends", &A::NAMES)
             .field("requires_verification", &self.inner.requires_verification)
+            .field("proxy", &self.inner.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +68,7 @@ impl<A: Backends> FastUsers<A> {
                 backends,
                 requires_verification: false,
                 throttle: None,
+                proxy: ProxyHeaders::Ignored,
             }),
         }
     }
@@ -86,6 +90,22 @@ impl<A: Backends> FastUsers<A> {
     /// The login throttle, if any.
     pub fn throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
         self.inner.throttle.as_ref()
+    }
+
+    /// Whether the application is behind a proxy that sets `X-Forwarded-For`,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host`: then fastusers takes the client's address
+    /// (the login throttle), scheme and host (the OAuth redirect URI, the cookie transport's
+    /// CSRF check) from them; otherwise it ignores them, since any client can send them. See
+    /// [`crate::proxy`]. Default: false.
+    pub fn behind_proxy(self, behind_proxy: bool) -> Self {
+        self.configure("behind_proxy", |inner| {
+            inner.proxy = ProxyHeaders::behind_proxy(behind_proxy);
+        })
+    }
+
+    /// How the client's address, scheme and host are read.
+    pub fn proxy(&self) -> ProxyHeaders {
+        self.inner.proxy
     }
 
     /// Changes a setting; settings are made before the state is shared.

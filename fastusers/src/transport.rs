@@ -5,12 +5,32 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::proxy::ProxyHeaders;
+
 /// Carries tokens: reads one from a request, and writes the login and logout responses.
 pub trait Transport: Send + Sync + 'static {
     /// The token of this request, if it carries one.
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
     /// The answer to a successful login.
     fn login_response(&self, token: String) -> Response;
+    /// The answer to a successful password login that also gives the client a device token
+    /// (see [`DeviceTokens`](crate::throttle::DeviceTokens)); `device_cookie` is the
+    /// `Set-Cookie` value that stores it in the device cookie. The default is the login
+    /// answer with that cookie added after the transport's own; the Bearer transport puts
+    /// `device_token` in its JSON instead.
+    fn login_response_with_device_token(
+        &self,
+        token: String,
+        device_token: &str,
+        device_cookie: &str,
+    ) -> Response {
+        let _ = device_token;
+        let mut response = self.login_response(token);
+        if let Ok(value) = HeaderValue::from_str(device_cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
     /// The answer to a logout.
     fn logout_response(&self) -> Response;
     /// Whether this request may use the credentials this transport reads. The cookie
@@ -53,9 +73,11 @@ impl BearerTransport {
 }
 
 #[derive(Serialize)]
-struct BearerResponse {
+struct BearerResponse<'a> {
     access_token: String,
     token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<&'a str>,
 }
 
 impl Transport for BearerTransport {
@@ -69,6 +91,22 @@ impl Transport for BearerTransport {
         axum::Json(BearerResponse {
             access_token: token,
             token_type: "bearer",
+            device_token: None,
+        })
+        .into_response()
+    }
+
+    /// `200 {"access_token", "token_type": "bearer", "device_token"}`.
+    fn login_response_with_device_token(
+        &self,
+        token: String,
+        device_token: &str,
+        _device_cookie: &str,
+    ) -> Response {
+        axum::Json(BearerResponse {
+            access_token: token,
+            token_type: "bearer",
+            device_token: Some(device_token),
         })
         .into_response()
     }
@@ -204,7 +242,9 @@ impl CookieTransport {
     /// CSRF protection, on by default: a request with an unsafe method (`POST`, `PUT`,
     /// `PATCH`, `DELETE`, and the login itself) that carries the cookie is refused with a 403
     /// when its `Origin` (or, without one, its `Referer`) is neither the API's own host (the
-    /// `Host` header, or HTTP/2's authority) nor a [trusted origin](Self::trusted_origins).
+    /// `Host` header, or HTTP/2's authority; behind a proxy, `X-Forwarded-Host`: see
+    /// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy)) nor a
+    /// [trusted origin](Self::trusted_origins).
     /// Browsers send `Origin` on every cross-site `POST`; a request with neither header is not
     /// from a browser page and is accepted.
     /// `SameSite=lax` already keeps the cookie off cross-site `POST`s in current browsers;
@@ -221,15 +261,16 @@ impl CookieTransport {
 
     /// The `Set-Cookie` value that stores `token`, attributes in Starlette's order.
     pub fn set_cookie_value(&self, token: &str) -> String {
-        self.cookie(token, self.max_age)
+        self.cookie_with(token, self.max_age)
     }
 
     /// The `Set-Cookie` value that deletes the cookie.
     pub(crate) fn clear_cookie_value(&self) -> String {
-        self.cookie("\"\"", Some(0))
+        self.cookie_with("\"\"", Some(0))
     }
 
-    fn cookie(&self, value: &str, max_age: Option<u64>) -> String {
+    /// The `Set-Cookie` value that stores `value` for `max_age` seconds.
+    pub(crate) fn cookie_with(&self, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{}={}", self.name, value);
         if let Some(domain) = &self.domain {
             cookie.push_str(&format!("; Domain={domain}"));
@@ -295,13 +336,8 @@ impl Transport for CookieTransport {
             return Ok(());
         };
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        // HTTP/1.1 names the host in `Host`; HTTP/2 in the `:authority` pseudo-header, which
-        // hyper puts in the request's URI.
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        let host = ProxyHeaders::of(parts)
+            .host(parts)
             .map(str::to_ascii_lowercase);
         // Same origin: the scheme is not compared, since behind a TLS-terminating proxy the
         // application sees plain HTTP.

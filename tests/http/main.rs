@@ -3,6 +3,7 @@
 mod abuse;
 mod account;
 mod cache;
+mod devices;
 mod email_case;
 mod extract;
 mod hostile;
@@ -12,6 +13,7 @@ mod migrate;
 mod oauth;
 mod openapi;
 mod outage;
+mod proxy;
 mod register;
 mod sessions;
 mod shedding;

@@ -251,6 +251,8 @@ pub struct Options {
     pub passwords: Option<PasswordHelper>,
     /// Cookie backends trust these origins besides their own.
     pub trusted_origins: Vec<String>,
+    /// `FastUsers::behind_proxy`.
+    pub behind_proxy: bool,
 }
 
 /// The link templates of the tests' emails.
@@ -348,8 +350,9 @@ impl TestApp {
             ),
             session: Backend::new(CookieTransport::new().name("fastusers_session"), database),
         };
-        let state =
-            FastUsers::new(manager, auth).requires_verification(options.requires_verification);
+        let state = FastUsers::new(manager, auth)
+            .requires_verification(options.requires_verification)
+            .behind_proxy(options.behind_proxy);
         let state = match options.throttle {
             Some(throttle) => state.login_throttle(throttle),
             None => state,
@@ -553,6 +556,12 @@ impl RequestBuilder<'_> {
     /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.builder = self.builder.header(name, value);
+        self
+    }
+
+    /// The connection's peer address, as `into_make_service_with_connect_info` gives it.
+    pub fn peer(mut self, address: std::net::SocketAddr) -> Self {
+        self.builder = self.builder.extension(axum::extract::ConnectInfo(address));
         self
     }
 
