@@ -82,6 +82,7 @@ pub mod oauth;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod password;
+pub mod revocation;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -12,6 +12,7 @@ mod oauth;
 mod openapi;
 mod outage;
 mod register;
+mod revocation;
 mod sessions;
 mod strategy;
 mod users;

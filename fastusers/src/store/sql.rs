@@ -8,6 +8,7 @@ use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
 use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
+use crate::revocation::{self, Revocable, Timestamp};
 use crate::user::User;
 
 /// The SQL of a user model for one database, written by `#[derive(User)]`.
@@ -18,7 +19,8 @@ use crate::user::User;
 pub trait SqlUser<DB: Database>: User {
     /// Statements that create the table and its indexes if they do not exist.
     const SCHEMA: &'static [&'static str];
-    /// Selects one user by id (`$1`).
+    /// Selects one user by id (`$1`), with the user's revocation time as
+    /// `fastusers_revoked_at` (NULL when there is none).
     const SELECT_BY_ID: &'static str;
     /// Selects one user by email, case-insensitively (`lower(email) = lower($1)`).
     const SELECT_BY_EMAIL: &'static str;
@@ -30,8 +32,13 @@ pub trait SqlUser<DB: Database>: User {
     const DELETE: &'static str;
     /// Statements that create the `accesstoken` table (its `user_id` references this table).
     const TOKEN_SCHEMA: &'static [&'static str];
-    /// Selects the user of a token (`$1`) created at or after `$2`.
+    /// Selects the user of a token (`$1`) created at or after `$2`, with the token's creation
+    /// time as `fastusers_token_created_at` and the user's revocation time as
+    /// `fastusers_revoked_at`.
     const SELECT_BY_TOKEN: &'static str;
+    /// Statements that create the `fastusers_revocation` table (its `user_id` references this
+    /// table): each user's revocation time, see [`crate::revocation`].
+    const REVOCATION_SCHEMA: &'static [&'static str];
     /// Statements that create the `oauth_account` table; empty unless the model has
     /// `#[fastusers(oauth)]`.
     const OAUTH_SCHEMA: &'static [&'static str];
@@ -157,6 +164,12 @@ impl<U> SqlStore<U, sqlx::Postgres> {
     }
 }
 
+/// Records a user's revocation time (`$1` the user, `$2` the time), replacing the one before.
+#[cfg(feature = "sqlite")]
+const SQLITE_REVOKE: &str = r#"INSERT INTO "fastusers_revocation" ("user_id", "revoked_at") VALUES (?1, ?2) ON CONFLICT ("user_id") DO UPDATE SET "revoked_at" = excluded."revoked_at""#;
+#[cfg(feature = "postgres")]
+const POSTGRES_REVOKE: &str = r#"INSERT INTO "fastusers_revocation" ("user_id", "revoked_at") VALUES ($1, $2) ON CONFLICT ("user_id") DO UPDATE SET "revoked_at" = excluded."revoked_at""#;
+
 /// The access-token statements of one database; the table is fastapi-users' `accesstoken`.
 struct TokenSql {
     insert: &'static str,
@@ -212,21 +225,19 @@ const POSTGRES_OAUTH: OAuthSql = OAuthSql {
     delete: r#"DELETE FROM "oauth_account" WHERE "user_id" = $1 AND "oauth_name" = $2"#,
 };
 
-type Timestamp = chrono::DateTime<chrono::Utc>;
-
-/// Now, to the second: timestamps are compared as text in SQLite, so they keep one width.
-fn now_seconds() -> Timestamp {
-    chrono::DateTime::from_timestamp(crate::token::now() as i64, 0).unwrap_or_default()
-}
-
-/// The oldest creation time a token of this lifetime may have to be alive.
+/// The oldest creation time a token of this lifetime may have to be alive, to the second.
+///
+/// SQLite compares timestamps as text. sqlx writes them as `2026-11-24T03:25:36+00:00`, with
+/// `.123`, `.123456` (what token creation times carry) or `.123456789` before the offset when
+/// there is a fraction; since `+` sorts before `.` and `.` before the digits, the text order is
+/// the time order between any two of these forms.
 fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
     let oldest = lifetime_seconds.map_or(0, |l| crate::token::now().saturating_sub(l));
     chrono::DateTime::from_timestamp(oldest as i64, 0).unwrap_or_default()
 }
 
 macro_rules! sql_store {
-    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr, $migration_lock:expr) => {
+    ($feature:literal, $db:ty, $tokens:expr, $oauth:expr, $revoke:expr, $migration_lock:expr) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
             /// Creates the user table and its indexes if they do not exist, in one transaction.
@@ -242,6 +253,7 @@ macro_rules! sql_store {
                     .iter()
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
+                    .chain(U::REVOCATION_SCHEMA)
                 {
                     sqlx::query::<$db>(*statement)
                         .execute(&mut *transaction)
@@ -256,7 +268,11 @@ macro_rules! sql_store {
         #[async_trait]
         impl<U: SqlUser<$db>> AccessTokenStore<U> for SqlStore<U, $db> {
             async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError> {
-                let query = sqlx::query($tokens.insert).bind(token).bind(now_seconds());
+                // To the microsecond: a token made just after a revocation, in the same second,
+                // is younger than it.
+                let query = sqlx::query($tokens.insert)
+                    .bind(token)
+                    .bind(revocation::now());
                 U::bind_id(user_id, query).execute(&self.pool).await?;
                 Ok(())
             }
@@ -266,6 +282,7 @@ macro_rules! sql_store {
                 token: &str,
                 lifetime_seconds: Option<u64>,
             ) -> Result<Option<U>, StoreError> {
+                use sqlx::Row as _;
                 let oldest = cutoff(lifetime_seconds);
                 let row = sqlx::query(U::SELECT_BY_TOKEN)
                     .bind(token)
@@ -273,7 +290,26 @@ macro_rules! sql_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 match row {
-                    Some(row) => Ok(Some(U::from_row(&row)?)),
+                    Some(row) => {
+                        let user = Revocable {
+                            user: U::from_row(&row)?,
+                            revoked_at: row.try_get("fastusers_revoked_at")?,
+                        };
+                        // A creation time that does not read as one (written by another
+                        // program) is unknown: the token is refused if the user has a
+                        // revocation time.
+                        let created_at = row
+                            .try_get::<Timestamp, _>("fastusers_token_created_at")
+                            .ok();
+                        match user.admit(created_at) {
+                            Some(user) => Ok(Some(user)),
+                            None => {
+                                // Revoked for good: the row goes now.
+                                AccessTokenStore::delete(self, token).await?;
+                                Ok(None)
+                            }
+                        }
+                    }
                     None => {
                         // Unknown or expired: an expired row goes now rather than at the next sweep.
                         sqlx::query($tokens.delete_expired)
@@ -332,10 +368,41 @@ macro_rules! sql_store {
         #[async_trait]
         impl<U: SqlUser<$db>> UserStore<U> for SqlStore<U, $db> {
             async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
+                Ok(self.get_revocable(id).await?.map(|found| found.user))
+            }
+
+            async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, StoreError> {
+                use sqlx::Row as _;
                 let row = U::bind_id(id, sqlx::query(U::SELECT_BY_ID))
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(Revocable {
+                    user: U::from_row(&row)?,
+                    revoked_at: row.try_get("fastusers_revoked_at")?,
+                }))
+            }
+
+            async fn update_and_revoke(
+                &self,
+                id: &U::Id,
+                changes: &U::Changes,
+                revoked_at: Timestamp,
+            ) -> Result<Option<U>, StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
+                let Some(row) = query.fetch_optional(&mut *transaction).await? else {
+                    return Ok(None);
+                };
+                let user = U::from_row(&row)?;
+                U::bind_id(id, sqlx::query($revoke))
+                    .bind(revoked_at)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+                Ok(Some(user))
             }
 
             async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
@@ -474,6 +541,7 @@ sql_store!(
     sqlx::Sqlite,
     SQLITE_TOKENS,
     SQLITE_OAUTH,
+    SQLITE_REVOKE,
     None::<&str>
 );
 #[cfg(feature = "postgres")]
@@ -482,6 +550,7 @@ sql_store!(
     sqlx::Postgres,
     POSTGRES_TOKENS,
     POSTGRES_OAUTH,
+    POSTGRES_REVOKE,
     // Held until the transaction ends; the key is "fastuser" in ASCII.
     Some("SELECT pg_advisory_xact_lock(7377304608633480562)")
 );

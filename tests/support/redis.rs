@@ -1,0 +1,72 @@
+//! A redis-server of a test's own, to stop and start (an outage), and a Redis Cluster node.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A redis-server on 127.0.0.1, killed and waited for when dropped.
+#[derive(Debug)]
+pub struct OwnRedis {
+    /// Its port.
+    pub port: u16,
+    child: Child,
+}
+
+impl OwnRedis {
+    /// Starts a server on this port, without persistence.
+    pub fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts a server on this port with more arguments (a cluster node's).
+    pub fn start_with(port: u16, extra: &[String]) -> Self {
+        let mut args = [
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend_from_slice(extra);
+        let mut command = Command::new("redis-server");
+        command.args(&args).stdout(Stdio::null());
+        // Owned by `Self` at once, so that Drop kills and waits for it on every path.
+        let redis = Self {
+            port,
+            child: command
+                .spawn()
+                .expect("redis-server is installed (scripts/test installs it)"),
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(redis);
+        panic!("redis-server did not start on port {port}");
+    }
+
+    /// `redis://127.0.0.1:PORT/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Kills the server (its data is gone with it); returns its port, to start another there.
+    pub fn stop(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
