@@ -173,6 +173,12 @@ async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
         }
     }
 
+    // Every backend was tried: the database tokens are gone although the Redis backends,
+    // declared before them, failed.
+    let id = uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap();
+    let tokens = a.state.manager().store().access_tokens().unwrap();
+    assert_eq!(tokens.list_for_user(&id, None).await.unwrap(), []);
+
     // What was answered is what was saved, as both instances see it.
     for app in &apps {
         let read = app.request(Method::GET, &path).bearer(&admin).send().await;
