@@ -121,7 +121,11 @@ enum Change {
 /// tokens once Redis is back (they were never deleted). Sessions made after it work; after a
 /// reactivation, the old ones stay dead.
 async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
-    let redis = OwnRedis::start(free_port());
+    // Persistent, as a production Redis: the tokens it holds are there again when it is back.
+    let dir =
+        std::env::temp_dir().join(format!("fastusers-redis-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let redis = OwnRedis::start_persistent(free_port(), &dir);
     let apps = two_instances(db, &redis.url()).await;
     let [a, b] = &apps;
     let user = a.register(EMAIL, PASSWORD).await;
@@ -129,6 +133,14 @@ async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
     let admin = a.superuser("arthur@camelot.bt").await;
     let sessions = sessions_everywhere(&apps, PASSWORD).await;
     assert_sessions(&apps, &sessions, StatusCode::OK, "before the change").await;
+    let bystander = login(
+        a,
+        "redis",
+        Carrier::Bearer,
+        "arthur@camelot.bt",
+        "excalibur!",
+    )
+    .await;
 
     let port = redis.stop();
     match change {
@@ -210,9 +222,14 @@ async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
         }
     }
 
-    let _redis = OwnRedis::start(port);
+    let redis = OwnRedis::start_persistent(port, &dir);
     wait_for_redis(a, "arthur@camelot.bt", "excalibur!").await;
     wait_for_redis(b, "arthur@camelot.bt", "excalibur!").await;
+    assert_eq!(
+        b.me_status(&bystander).await,
+        StatusCode::OK,
+        "Redis kept its tokens through the outage"
+    );
     // Each Redis token is presented to one instance first (which refuses it and deletes it),
     // then to the other.
     for (session, first) in redis_sessions.iter().zip([a, b]) {
@@ -261,6 +278,8 @@ async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
         }
     }
     assert_sessions(&apps, &old, StatusCode::UNAUTHORIZED, "at the end").await;
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
     if let Some(file) = a.url.strip_prefix("sqlite:") {
         let _ = std::fs::remove_file(file);
     }

@@ -51,6 +51,23 @@ impl OwnRedis {
         panic!("redis-server did not start on port {port}");
     }
 
+    /// Starts a server on this port that keeps its data in `dir` and writes every change to
+    /// disk before answering it (an append-only file, fsync'ed always): killed and started
+    /// again on the same `dir`, it has every key it acknowledged, as a production Redis with
+    /// persistence.
+    pub fn start_persistent(port: u16, dir: &std::path::Path) -> Self {
+        let dir = dir.to_string_lossy().into_owned();
+        let extra = [
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--dir",
+            &dir,
+        ];
+        Self::start_with(port, &extra.map(String::from))
+    }
+
     /// `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
