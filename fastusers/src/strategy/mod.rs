@@ -264,7 +264,7 @@ impl<U: User> Strategy<U> for JwtStrategy {
             aud: self.audience.clone(),
             exp: self
                 .lifetime_seconds
-                .map(|l| issued_at.timestamp().max(0) as u64 + l),
+                .map(|l| (issued_at.timestamp().max(0) as u64).saturating_add(l)),
             iat: revocation::to_seconds(issued_at),
         };
         self.keys

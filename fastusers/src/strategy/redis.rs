@@ -214,13 +214,14 @@ impl<U: User> Strategy<U> for RedisStrategy {
         let Some(revoked_at) = found.revoked_at else {
             return Ok(Some(found.user));
         };
-        if let Some(lifetime) = self.lifetime_seconds {
-            // Every live token is younger than one lifetime: a revocation older than that
-            // concerns none of them.
-            let oldest_alive = revocation::now() - chrono::Duration::seconds(lifetime as i64);
-            if revoked_at < oldest_alive {
-                return Ok(Some(found.user));
-            }
+        // Every live token is younger than one lifetime: a revocation older than that concerns
+        // none of them.
+        let oldest_alive = self
+            .lifetime_seconds
+            .and_then(|lifetime| chrono::Duration::try_seconds(i64::try_from(lifetime).ok()?))
+            .and_then(|lifetime| revocation::now().checked_sub_signed(lifetime));
+        if oldest_alive.is_some_and(|oldest| revoked_at < oldest) {
+            return Ok(Some(found.user));
         }
         let score: Option<f64> = conn
             .zscore(self.index_key(&id), token)
