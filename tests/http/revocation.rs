@@ -142,7 +142,7 @@ async fn a_change_saved_while_redis_is_down(db: Db, change: Change) {
     )
     .await;
 
-    let port = redis.stop();
+    let port = redis.shut_down();
     match change {
         Change::Password => {
             let changed = a
