@@ -83,6 +83,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod proxy;
+pub mod revocation;
 pub mod routes;
 pub mod state;
 pub mod store;

@@ -15,6 +15,7 @@ mod openapi;
 mod outage;
 mod proxy;
 mod register;
+mod revocation;
 mod sessions;
 mod shedding;
 mod strategy;

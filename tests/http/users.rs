@@ -51,7 +51,12 @@ async fn patch_me_changes_password_and_email(db: Db) {
         .send()
         .await;
     assert_eq!(response.status, StatusCode::OK);
-    app.token("ector@camelot.bt", "lancelot").await;
+    assert_eq!(
+        app.me_status(&token).await,
+        StatusCode::UNAUTHORIZED,
+        "a password change ends the user's sessions, JWTs included"
+    );
+    let token = app.token("ector@camelot.bt", "lancelot").await;
     let old = app
         .login_form(
             "jwt",

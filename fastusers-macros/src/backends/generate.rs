@@ -69,7 +69,6 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
     });
 
     let members: Vec<&Ident> = decl.backends.iter().map(|b| &b.name).collect();
-    let indexes: Vec<usize> = (0..members.len()).collect();
 
     // With the `openapi` feature: each transport describes itself (an error at the transport
     // type when it cannot).
@@ -130,56 +129,8 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
                 }
             }
 
-            fn revoke_all<'a>(
-                &'a self,
-                user: &'a Self::User,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), #k::strategy::StrategyError>>
-                   + ::core::marker::Send + 'a {
-                async move {
-                    #(#k::Strategy::revoke_all(&self.#members.strategy, user).await?;)*
-                    ::core::result::Result::Ok(())
-                }
-            }
-
-            fn sessions<'a>(
-                &'a self,
-                user: &'a Self::User,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<
-                    ::std::vec::Vec<(usize, #k::strategy::Session)>,
-                    #k::strategy::StrategyError,
-                >,
-            > + ::core::marker::Send + 'a {
-                async move {
-                    let mut all = ::std::vec::Vec::new();
-                    #(
-                        if let ::core::option::Option::Some(list) = #k::Strategy::sessions(&self.#members.strategy, user).await? {
-                            // Backends sharing one store list the same sessions once.
-                            for session in list {
-                                if !all.iter().any(|(_, known): &(usize, #k::strategy::Session)| known.id == session.id) {
-                                    all.push((#indexes, session));
-                                }
-                            }
-                        }
-                    )*
-                    ::core::result::Result::Ok(all)
-                }
-            }
-
-            fn revoke_session<'a>(
-                &'a self,
-                user: &'a Self::User,
-                id: &'a str,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<bool, #k::strategy::StrategyError>>
-                   + ::core::marker::Send + 'a {
-                async move {
-                    #(
-                        if #k::Strategy::revoke_session(&self.#members.strategy, user, id).await? {
-                            return ::core::result::Result::Ok(true);
-                        }
-                    )*
-                    ::core::result::Result::Ok(false)
-                }
+            fn strategies(&self) -> ::std::vec::Vec<&dyn #k::backend::DynStrategy<Self::User>> {
+                ::std::vec![#(&self.#members.strategy as &dyn #k::backend::DynStrategy<Self::User>),*]
             }
         }
 

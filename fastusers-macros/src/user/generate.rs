@@ -361,6 +361,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
         &s.delete,
     );
     let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
+    let revocation_schema = &s.revocation_schema;
     let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
     let columns = model.fields.iter().map(|f| {
         let (ident, column) = (&f.ident, f.name());
@@ -396,6 +397,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
             const DELETE: &'static str = #delete;
             const TOKEN_SCHEMA: &'static [&'static str] = &[#(#token_schema),*];
             const SELECT_BY_TOKEN: &'static str = #by_token;
+            const REVOCATION_SCHEMA: &'static [&'static str] = &[#(#revocation_schema),*];
             const OAUTH_SCHEMA: &'static [&'static str] = &[#(#oauth_schema),*];
             const SELECT_BY_OAUTH: &'static str = #by_oauth;
 

@@ -33,7 +33,6 @@ fn user_error(
         UserError::AlreadyExists => ApiError::code(already_exists),
         UserError::NotFound => ApiError::not_found(),
         UserError::Store(e) => e.into(),
-        UserError::Tokens(e) => crate::extract::AuthRejection::from(e).into(),
         // The routes of those flows map these themselves; elsewhere they are a plain 400.
         UserError::Inactive | UserError::AlreadyVerified | UserError::BadToken => {
             ApiError::status_only(axum::http::StatusCode::BAD_REQUEST)

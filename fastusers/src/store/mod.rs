@@ -17,6 +17,7 @@ pub use cache::CachedUserStore;
 
 use async_trait::async_trait;
 
+use crate::revocation::{Revocable, Timestamp};
 use crate::user::User;
 
 /// Why the store could not answer.
@@ -78,6 +79,28 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
     async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError>;
     /// Deletes the user; whether there was one.
     async fn delete(&self, id: &U::Id) -> Result<bool, StoreError>;
+
+    /// The user with this id and the moment up to which their sessions are revoked, read
+    /// together (the strategies call this on every authenticated request: one round trip).
+    ///
+    /// A store that keeps no revocation times returns [`Revocable::new`]; see
+    /// [`update_and_revoke`](Self::update_and_revoke) for what that gives up.
+    async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, StoreError>;
+
+    /// Applies the changes that are set (possibly none) and records that the user's sessions
+    /// issued at or before `revoked_at` are revoked, in one transaction: either both are saved
+    /// or neither. Returns the updated user; `None` when no such user.
+    ///
+    /// A store that keeps no revocation times only applies the changes (and
+    /// [`get_revocable`](Self::get_revocable) returns no time): a user's sessions then end only
+    /// as far as the strategies can delete their tokens, which fails while a token store is
+    /// down, and JWTs live on. See [`crate::revocation`].
+    async fn update_and_revoke(
+        &self,
+        id: &U::Id,
+        changes: &U::Changes,
+        revoked_at: Timestamp,
+    ) -> Result<Option<U>, StoreError>;
 
     /// The store's access tokens, for [`DatabaseStrategy`](crate::strategy::DatabaseStrategy);
     /// `None` when it keeps none.
@@ -148,7 +171,8 @@ pub trait OAuthAccountStore<U: User>: Send + Sync + 'static {
 pub trait AccessTokenStore<U: User>: Send + Sync + 'static {
     /// Stores a new token for the user, created now.
     async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError>;
-    /// The user of a token younger than `lifetime_seconds` (`None`: any age). An expired token
+    /// The user of a token younger than `lifetime_seconds` (`None`: any age) and made after the
+    /// user's revocation time, if any (see [`crate::revocation`]). An expired or revoked token
     /// is deleted on the way.
     async fn user_by_token(
         &self,
