@@ -201,7 +201,11 @@ pub mod prelude {
 /// What generated code uses. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::body;
+    /// The body reader of the derive's `FromJson` impls.
+    pub mod body {
+        pub use crate::body::field::Fields;
+        pub use crate::body::{FromJson, ValidationErrors};
+    }
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
     pub use crate::routes::auth::router as auth_router;

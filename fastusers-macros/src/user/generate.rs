@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::ast::{Field, Model, simple_name};
+use super::ast::{Field, Model};
 use super::sql::{self, Dialect};
 
 const FLAGS: [&str; 3] = ["is_active", "is_superuser", "is_verified"];
@@ -15,24 +15,20 @@ fn is_flag(field: &Field) -> bool {
     FLAGS.iter().any(|f| field.ident == f)
 }
 
-/// How a field of a body is read: an expression giving `Option<field type>`.
-fn parse_expr(p: &TokenStream, field: &Field, required: bool) -> TokenStream {
-    let name = field.name();
-    if let Some(inner) = field.option_inner() {
-        return if required {
-            quote!(::core::option::Option::Some(#p::body::nullable::<#inner>(obj, #name, &mut errors).flatten()))
-        } else {
-            quote!(#p::body::nullable::<#inner>(obj, #name, &mut errors))
-        };
-    }
-    let ty = &field.ty;
-    if simple_name(ty).as_deref() == Some("bool") && !required {
-        return quote!(#p::body::optional_bool(obj, #name, &mut errors));
-    }
-    if required {
-        quote!(#p::body::required::<#ty>(obj, #name, &mut errors))
+/// How a custom field of the create body is read, and how its value is taken when building
+/// the body: a nullable field may be absent (`None`), any other is required.
+fn create_read(field: &Field) -> (TokenStream, TokenStream) {
+    let (ident, name, ty) = (&field.ident, field.name(), &field.ty);
+    if field.option_inner().is_some() {
+        (
+            quote!(fields.optional::<#ty>(#name).flatten()),
+            quote!(#ident),
+        )
     } else {
-        quote!(#p::body::optional::<#ty>(obj, #name, &mut errors))
+        (
+            quote!(fields.required::<#ty>(#name)),
+            quote!(#ident: #ident?),
+        )
     }
 }
 
@@ -70,10 +66,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: #ty)
     });
     let create_custom_idents: Vec<_> = create_custom.iter().map(|f| &f.ident).collect();
-    let create_custom_parse: Vec<_> = create_custom
-        .iter()
-        .map(|f| parse_expr(&p, f, true))
-        .collect();
+    let (create_custom_read, create_custom_take): (Vec<_>, Vec<_>) =
+        create_custom.iter().map(|f| create_read(f)).unzip();
     let create_default = create_custom
         .iter()
         .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
@@ -95,10 +89,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: ::core::option::Option<#ty>)
     });
     let update_custom_idents: Vec<_> = update_custom.iter().map(|f| &f.ident).collect();
-    let update_custom_parse: Vec<_> = update_custom
-        .iter()
-        .map(|f| parse_expr(&p, f, false))
-        .collect();
+    let update_custom_names: Vec<String> = update_custom.iter().map(|f| f.name()).collect();
+    let update_custom_types: Vec<_> = update_custom.iter().map(|f| &f.ty).collect();
     let into_changes_custom = custom.iter().map(|f| {
         let ident = &f.ident;
         if f.read_only {
@@ -278,31 +270,31 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
 
             #[automatically_derived]
             impl #p::body::FromJson for #create {
-                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
-                    let obj = #p::body::object(value)?;
-                    let mut errors = #p::body::ValidationErrors::new();
-                    let email = #p::body::required_email(obj, "email", &mut errors);
-                    let password = #p::body::required::<::std::string::String>(obj, "password", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
-                    #(let #create_custom_idents = #create_custom_parse;)*
-                    let (::core::option::Option::Some(email), ::core::option::Option::Some(password), #(::core::option::Option::Some(#create_custom_idents),)*) =
-                        (email, password, #(#create_custom_idents,)*) else { return ::core::result::Result::Err(errors) };
-                    errors.finish()?;
-                    ::core::result::Result::Ok(Self { email, password, #(#flags,)* #(#create_custom_idents,)* })
+                fn from_json(body: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let mut fields = #p::body::Fields::model(body)?;
+                    let email = fields.required_email("email");
+                    let password = fields.required::<::std::string::String>("password");
+                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    #(let #create_custom_idents = #create_custom_read;)*
+                    fields.finish(|| ::core::option::Option::Some(Self {
+                        email: email?,
+                        password: password?,
+                        #(#flags,)*
+                        #(#create_custom_take,)*
+                    }))
                 }
             }
 
             #[automatically_derived]
             impl #p::body::FromJson for #update {
-                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
-                    let obj = #p::body::object(value)?;
-                    let mut errors = #p::body::ValidationErrors::new();
-                    let password = #p::body::optional_or_null::<::std::string::String>(obj, "password", &mut errors);
-                    let email = #p::body::optional_email(obj, "email", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
-                    #(let #update_custom_idents = #update_custom_parse;)*
-                    errors.finish()?;
-                    ::core::result::Result::Ok(Self { password, email, #(#flags,)* #(#update_custom_idents,)* })
+                fn from_json(body: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let mut fields = #p::body::Fields::model(body)?;
+                    // `"password": null` leaves the password alone.
+                    let password = fields.optional::<::core::option::Option<::std::string::String>>("password").flatten();
+                    let email = fields.optional_email("email");
+                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    #(let #update_custom_idents = fields.optional::<#update_custom_types>(#update_custom_names);)*
+                    fields.finish(|| ::core::option::Option::Some(Self { password, email, #(#flags,)* #(#update_custom_idents,)* }))
                 }
             }
 
