@@ -209,8 +209,14 @@ pub mod __private {
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
     pub use crate::routes::auth::router as auth_router;
+    /// The stand-ins of the derive's types when the struct has errors.
+    pub mod stub {
+        pub use crate::user::stub::{Changes, Create, Read, Update};
+    }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crate::store::column::SqlColumn;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::sql_id::SqlId;
     pub use axum;

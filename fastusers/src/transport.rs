@@ -6,6 +6,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 /// Carries tokens: reads one from a request, and writes the login and logout responses.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a transport",
+    label = "a backend is `name: Transport, Strategy;`: the transport (`BearerTransport` or `CookieTransport`) comes first",
+    note = "a transport says how the token travels; a strategy how it is made and read"
+)]
 pub trait Transport: Send + Sync + 'static {
     /// The token of this request, if it carries one.
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;

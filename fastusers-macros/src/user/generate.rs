@@ -3,10 +3,10 @@
 //! calls the runtime through `<crate>::__private`.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::ast::{Field, Model};
+use super::ast::{Field, Model, simple_name};
 use super::sql::{self, Dialect};
 
 const FLAGS: [&str; 3] = ["is_active", "is_superuser", "is_verified"];
@@ -353,27 +353,39 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     );
     let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
     let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
+    // Every column goes through `SqlColumn`, named with the field's type: a type sqlx cannot
+    // store is one error there, however many statements use it.
+    let (bind, bind_change, get) = match dialect {
+        Dialect::Sqlite => (
+            quote!(bind_sqlite),
+            quote!(bind_change_sqlite),
+            quote!(get_sqlite),
+        ),
+        Dialect::Postgres => (
+            quote!(bind_postgres),
+            quote!(bind_change_postgres),
+            quote!(get_postgres),
+        ),
+    };
     let columns = model.fields.iter().map(|f| {
-        let (ident, column) = (&f.ident, f.name());
+        let (ident, column, ty) = (&f.ident, f.name(), &f.ty);
         if f.ident == "id" {
             quote!(id: <#id_ty as #p::SqlId<#db>>::get(row, "id")?)
         } else {
-            quote!(#ident: #p::sqlx::Row::try_get(row, #column)?)
+            quote!(#ident: <#ty as #p::SqlColumn>::#get(row, #column)?)
         }
     });
     let bind_insert_id = (!sql::database_generated_id(model))
         .then(|| quote!(let query = <#id_ty as #p::SqlId<#db>>::bind(&self.id, query);));
-    let insert_binds = model
-        .fields
-        .iter()
-        .filter(|f| f.ident != "id")
-        .map(|f| &f.ident);
-    let update_binds: Vec<_> = model
-        .fields
-        .iter()
-        .filter(|f| f.ident != "id")
-        .map(|f| &f.ident)
-        .collect();
+    let values: Vec<&Field> = model.fields.iter().filter(|f| f.ident != "id").collect();
+    let insert_binds = values.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(let query = <#ty as #p::SqlColumn>::#bind(&self.#ident, query);)
+    });
+    let update_binds = values.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(let query = <#ty as #p::SqlColumn>::#bind_change(changes.#ident.as_ref(), query);)
+    });
     let query_ty = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
     quote! {
         #[automatically_derived]
@@ -399,20 +411,95 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
 
             fn bind_insert<'q>(&self, query: #query_ty) -> #query_ty {
                 #bind_insert_id
-                query #(.bind(&self.#insert_binds))*
+                #(#insert_binds)*
+                query
             }
 
             fn bind_update<'q>(changes: &#changes, query: #query_ty) -> #query_ty {
-                query #(.bind(changes.#update_binds.is_some()).bind(changes.#update_binds.as_ref()))*
+                #(#update_binds)*
+                query
             }
         }
     }
 }
 
-/// What is generated when the model has errors: the type names, so that code using them does
-/// not add a cascade of "cannot find type" errors to the real ones.
-pub(crate) fn stub(model: &Model) -> TokenStream {
-    let vis = &model.vis;
-    let names = ["Read", "Create", "Update", "Changes"].map(|s| model.suffixed(s));
-    quote!(#(#[allow(missing_docs, dead_code)] #vis struct #names;)*)
+/// What is generated when the struct has errors, next to them: the four type names (the
+/// runtime's stand-ins) and the model's trait impls, so that the uses of the model add no
+/// errors to the ones reported (as thiserror and serde_derive do).
+pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStream {
+    let k = model.map_or_else(|| quote!(::fastusers), |m| m.krate.to_token_stream());
+    let p = quote!(#k::__private);
+    let (vis, name) = (&input.vis, &input.ident);
+    let aliases = ["Read", "Create", "Update", "Changes"].map(|suffix| {
+        let alias = quote::format_ident!("{name}{suffix}", span = name.span());
+        let stand_in = quote::format_ident!("{suffix}");
+        quote!(#[allow(missing_docs, dead_code)] #vis type #alias = #p::stub::#stand_in;)
+    });
+    if !input.generics.params.is_empty() {
+        return quote!(#(#aliases)*);
+    }
+    // The id's type when it is right, else one that is.
+    let id = model
+        .and_then(|m| m.field("id"))
+        .filter(|f| matches!(simple_name(&f.ty).as_deref(), Some("Uuid" | "i64")))
+        .map_or_else(|| quote!(i64), |f| f.ty.to_token_stream());
+    let never = quote!({ ::core::unreachable!() });
+    let sql = [
+        (cfg!(feature = "sqlite"), quote!(#p::sqlx::Sqlite)),
+        (cfg!(feature = "postgres"), quote!(#p::sqlx::Postgres)),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, db)| {
+        let query = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
+        let statements = ["SELECT_BY_ID", "SELECT_BY_EMAIL", "INSERT", "UPDATE", "DELETE", "SELECT_BY_TOKEN", "SELECT_BY_OAUTH"]
+            .map(|c| quote::format_ident!("{c}"));
+        let lists = ["SCHEMA", "TOKEN_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
+        quote! {
+            #[automatically_derived]
+            impl #p::SqlUser<#db> for #name {
+                #(const #statements: &'static str = "";)*
+                #(const #lists: &'static [&'static str] = &[];)*
+                fn from_row(_: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> #never
+                fn bind_id<'q>(_: &#id, query: #query) -> #query { query }
+                fn bind_insert<'q>(&self, query: #query) -> #query { query }
+                fn bind_update<'q>(_: &#p::stub::Changes, query: #query) -> #query { query }
+            }
+        }
+    });
+    let oauth = model.is_some_and(|m| m.oauth).then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #k::user::OAuthUser for #name {
+                fn from_oauth(_: #id, _: ::std::string::String, _: ::std::string::String, _: bool) -> Self #never
+            }
+        }
+    });
+    quote! {
+        #(#aliases)*
+
+        const _: () = {
+            #[automatically_derived]
+            impl #k::user::User for #name {
+                type Id = #id;
+                type Read = #p::stub::Read;
+                type Create = #p::stub::Create;
+                type Update = #p::stub::Update;
+                type Changes = #p::stub::Changes;
+
+                fn id(&self) -> &Self::Id #never
+                fn email(&self) -> &str #never
+                fn hashed_password(&self) -> &str #never
+                fn is_active(&self) -> bool #never
+                fn is_superuser(&self) -> bool #never
+                fn is_verified(&self) -> bool #never
+                fn to_read(&self) -> Self::Read #never
+                fn from_create(_: Self::Create, _: Self::Id, _: ::std::string::String, _: bool) -> Self #never
+            }
+
+            #(#sql)*
+
+            #oauth
+        };
+    }
 }

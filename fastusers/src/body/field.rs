@@ -142,9 +142,13 @@ fn read<T: DeserializeOwned + 'static>(value: &Value) -> Result<T, Mismatch> {
     T::deserialize(Lax { value, uuid })
 }
 
-/// Why a value does not fit its type, in Pydantic's terms.
+/// Why a value does not fit its type, in Pydantic's terms (boxed: it travels in every
+/// `Result` of the deserializer).
 #[derive(Debug)]
-struct Mismatch {
+struct Mismatch(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
     kind: &'static str,
     msg: String,
     ctx: Option<Value>,
@@ -187,41 +191,42 @@ impl Mismatch {
     }
 
     fn new(kind: &'static str, msg: impl Into<String>, ctx: Option<Value>) -> Self {
-        Self {
+        Self(Box::new(Details {
             kind,
             msg: msg.into(),
             ctx,
             input: None,
             path: Vec::new(),
-        }
+        }))
     }
 
     fn or_input(mut self, value: &Value) -> Self {
-        self.input.get_or_insert_with(|| value.clone());
+        self.0.input.get_or_insert_with(|| value.clone());
         self
     }
 
     fn within(mut self, step: impl Into<Value>) -> Self {
-        self.path.push(step.into());
+        self.0.path.push(step.into());
         self
     }
 
     /// The item of the 422 answer, located at `loc` (e.g. `["body", "age"]`) and below.
     fn into_error(self, mut loc: Vec<Value>) -> ValidationError {
-        loc.extend(self.path.into_iter().rev());
+        let details = *self.0;
+        loc.extend(details.path.into_iter().rev());
         ValidationError {
-            kind: self.kind,
+            kind: details.kind,
             loc,
-            msg: self.msg,
-            input: self.input.unwrap_or(Value::Null),
-            ctx: self.ctx,
+            msg: details.msg,
+            input: details.input.unwrap_or(Value::Null),
+            ctx: details.ctx,
         }
     }
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.msg)
+        write!(f, "{}: {}", self.0.kind, self.0.msg)
     }
 }
 
@@ -256,7 +261,7 @@ fn lax_int(value: &Value) -> Result<i128, Mismatch> {
             (Some(i), _, _) => Ok(i.into()),
             (_, Some(u), _) => Ok(u.into()),
             (_, _, Some(f)) if f.fract() != 0.0 => Err(Mismatch::of("int_from_float")),
-            (_, _, Some(f)) if f.abs() < 9.223_372_036_854_775_807e18 => Ok(f as i128),
+            (_, _, Some(f)) if f.abs() < i64::MAX as f64 => Ok(f as i128),
             _ => Err(Mismatch::of("int_parsing_size")),
         },
         Value::Bool(b) => Ok((*b).into()),
