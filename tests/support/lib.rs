@@ -258,6 +258,8 @@ pub struct Options {
     pub passwords: Option<PasswordHelper>,
     /// Cookie backends trust these origins besides their own.
     pub trusted_origins: Vec<String>,
+    /// The Cookie + JWT backend's cookie is named `__Host-fastapiusersauth`.
+    pub host_prefix: bool,
 }
 
 /// The link templates of the tests' emails.
@@ -358,7 +360,8 @@ impl TestApp {
             cookie: Backend::new(
                 CookieTransport::new()
                     .max_age(3600)
-                    .trusted_origins(options.trusted_origins.clone()),
+                    .trusted_origins(options.trusted_origins.clone())
+                    .host_prefix(options.host_prefix),
                 strategy,
             ),
             redis: Backend::new(BearerTransport::new("auth/redis/login"), redis.clone()),
