@@ -190,7 +190,7 @@ async fn keys_rotate_under_load(db: Db) {
     let (reads, logins) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let new_tokens = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
-    for worker in 0..8usize {
+    for worker in 0..16usize {
         let (app, old_tokens, rotated, retired) = (
             app.clone(),
             old_tokens.clone(),
@@ -199,7 +199,7 @@ async fn keys_rotate_under_load(db: Db) {
         );
         let (reads, logins, new_tokens) = (reads.clone(), logins.clone(), new_tokens.clone());
         tasks.push(tokio::spawn(async move {
-            for round in 0..60usize {
+            for round in 0..100usize {
                 if worker % 4 == 0 && round % 3 == 0 {
                     // A login: after the rotation, its token carries the new key id.
                     let after_rotation = rotated.load(Ordering::SeqCst);
@@ -229,9 +229,11 @@ async fn keys_rotate_under_load(db: Db) {
             }
         }));
     }
+    // A worker that stops early has failed: its panic is the test's answer, not a wait.
+    let failed = || tasks.iter().any(|t| t.is_finished());
     let rotation = async {
         // Rotate while the workers run, then retire while they still run.
-        while reads.load(Ordering::SeqCst) < 60 {
+        while reads.load(Ordering::SeqCst) < 150 && !failed() {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let new = Secret::new("the new secret of this application, 32+ bytes")
@@ -239,20 +241,23 @@ async fn keys_rotate_under_load(db: Db) {
             .kid("2025");
         keys.rotate(new.keys(Purpose::ACCESS)).unwrap();
         rotated.store(true, Ordering::SeqCst);
-        while reads.load(Ordering::SeqCst) < 200 || new_tokens.lock().unwrap().len() < 3 {
+        while (reads.load(Ordering::SeqCst) < 600 || new_tokens.lock().unwrap().len() < 3)
+            && !failed()
+        {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         retired.store(true, Ordering::SeqCst);
         assert!(keys.retire("2024").unwrap());
     };
-    tokio::time::timeout(Duration::from_secs(120), async {
-        rotation.await;
-        for task in tasks {
-            task.await.expect("a worker failed");
-        }
-    })
-    .await
-    .expect("the rotation under load finished within 120 s");
+    tokio::time::timeout(Duration::from_secs(120), rotation)
+        .await
+        .expect("the rotation finished within 120 s");
+    for task in tasks {
+        tokio::time::timeout(Duration::from_secs(120), task)
+            .await
+            .expect("the workers finished within 120 s")
+            .expect("a worker failed");
+    }
     assert!(logins.load(Ordering::SeqCst) > 0);
     assert_eq!(keys.kids(), [Some("2025".to_owned())]);
     for token in old_tokens.iter() {
