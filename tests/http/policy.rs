@@ -161,8 +161,11 @@ enum Mode {
 struct StandIn {
     url: String,
     mode: Arc<Mutex<Mode>>,
-    asked: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    asked: Arc<Mutex<Vec<Asked>>>,
 }
+
+/// A request the stand-in got: the prefix in its path, its `Add-Padding` header.
+type Asked = (String, Option<String>);
 
 const BREACHED: &str = "the grail is in the castle";
 
