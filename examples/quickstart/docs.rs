@@ -33,6 +33,7 @@ fn oauth_names() -> Vec<String> {
 /// `/authenticated-route`.
 pub(crate) fn openapi(auth: &Auth, config: &Config) -> String {
     let mut doc = Document::new(auth)
+        .device_tokens(true)
         .auth("/auth/jwt", Auth::JWT)
         .auth("/auth/cookie", Auth::COOKIE)
         .auth("/auth/session", Auth::SESSION);

@@ -13,7 +13,16 @@
 //! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
 //! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (keeps
 //! users read by id in memory for N seconds, so JWT and Redis requests skip the database; off
-//! by default, since a change made by another instance is then seen up to N seconds late).
+//! by default, since a change made by another instance is then seen up to N seconds late),
+//! `BEHIND_PROXY=true` when a reverse proxy in front sets `X-Forwarded-For`, `-Proto` and
+//! `-Host` (the throttle's client address, the OAuth callback URL and the CSRF check then come
+//! from them; off, they are ignored, since any client can send them).
+//!
+//! Logins are throttled (5 failures per account and 300 per client address in 15 minutes,
+//! counted in Redis when `REDIS_URL` is set), with device tokens: a client that logged in
+//! gets one (the `fastusers_device` cookie, or `device_token` in the Bearer login's JSON, which
+//! it sends back in the login form's `device_token` field), and its logins are then counted
+//! per device, so that an attacker who fills an account's count does not lock its owner out.
 //!
 //! Email: with `SMTP_URL` set (`smtp://user:pass@host:587?tls=required`, `smtps://...`, or
 //! `smtp://localhost:25` for a local relay) the verification and reset emails are sent from
@@ -49,7 +58,8 @@ use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::password::PasswordPolicy;
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
-use fastusers::throttle::{LoginThrottle, RedisThrottleStore};
+use fastusers::throttle::{DeviceTokens, LoginThrottle, RedisThrottleStore};
+use fastusers::transport::SameSite;
 use serde_json::json;
 
 /// The user model: the base fields, UUID ids, table `user` (as the reference's), and OAuth
@@ -154,6 +164,7 @@ struct Config {
     frontend_url: String,
     verify_on_register: bool,
     user_cache: Option<std::time::Duration>,
+    behind_proxy: bool,
 }
 
 /// A boolean environment variable.
@@ -208,6 +219,7 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
             verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
+            behind_proxy: flag("BEHIND_PROXY", false)?,
             user_cache: match var("USER_CACHE_SECONDS") {
                 None => None,
                 Some(n) => match n.parse::<f64>() {
@@ -394,16 +406,29 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         .method_not_allowed_fallback(|| async {
             ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
-        .with_state(FastUsers::new(manager, auth).login_throttle(login_throttle(config).await?)))
+        .with_state(
+            FastUsers::new(manager, auth)
+                .login_throttle(login_throttle(config).await?)
+                .behind_proxy(config.behind_proxy),
+        ))
 }
 
 /// Failed-login throttling: 5 failures per account and 300 per client address in 15
-/// minutes, counted in Redis when `REDIS_URL` is set (so the limit holds across instances).
+/// minutes, counted in Redis when `REDIS_URL` is set (so the limit holds across instances),
+/// and device tokens (30 days; 5 failures per device in 15 minutes), signed with a key
+/// derived from `SECRET`.
 async fn login_throttle(config: &Config) -> Result<LoginThrottle, String> {
     let window = std::time::Duration::from_secs(15 * 60);
+    let devices = DeviceTokens::new(&config.secret).cookie(
+        CookieTransport::new()
+            .name("fastusers_device")
+            .same_site(SameSite::Strict)
+            .secure(config.cookie_secure),
+    );
     let throttle = LoginThrottle::new()
         .per_account(5, window)
-        .per_address(300, window);
+        .per_address(300, window)
+        .device_tokens(devices);
     Ok(match &config.redis_url {
         Some(url) => throttle.redis(
             RedisThrottleStore::connect(url)
@@ -472,7 +497,7 @@ async fn run() -> Result<(), String> {
                 config.redis_url.as_deref().unwrap_or("off"),
                 mail_target(&config),
             );
-            // The peer address feeds the per-address login throttle.
+            // The peer address feeds the per-address login throttle (unless BEHIND_PROXY).
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),

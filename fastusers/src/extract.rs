@@ -109,12 +109,16 @@ pub struct Requirements {
 }
 
 /// Finds the user of a request and checks `requirements`: the logic behind every extractor.
+/// Records [`FastUsers::proxy`] in the request first, for the transports' CSRF check (see
+/// [`ProxyHeaders::of`](crate::proxy::ProxyHeaders::of)).
 pub async fn authenticate<A: Backends>(
-    parts: &Parts,
+    parts: &mut Parts,
     state: &FastUsers<A>,
     requirements: Requirements,
     enabled: u64,
 ) -> Result<Authenticated<A::User>, AuthRejection> {
+    state.proxy().apply(parts);
+    let parts = &*parts;
     let found = state
         .backends()
         .authenticate(parts, state.manager(), enabled)

@@ -48,8 +48,11 @@ impl Purpose {
     pub const RESET: Self = Self("reset");
     /// OAuth state tokens, PKCE verifiers and OpenID Connect nonces.
     pub const OAUTH_STATE: Self = Self("oauth-state");
+    /// Device tokens of the login throttle
+    /// ([`DeviceTokens`](crate::throttle::DeviceTokens)).
+    pub const DEVICE: Self = Self("device");
 
-    /// A purpose of the application's own (say `"device"` for remembered-device tokens): its
+    /// A purpose of the application's own (say `"invitation"` for invitation links): its
     /// key is derived under this label, so it differs from every other purpose's key.
     pub const fn new(label: &'static str) -> Self {
         Self(label)

@@ -7,8 +7,9 @@ use axum::extract::FromRef;
 
 use crate::backend::Backends;
 use crate::manager::{TokenRevoker, UserManager};
+use crate::proxy::ProxyHeaders;
 use crate::routes;
-use crate::strategy::StrategyError;
+use crate::user::User;
 
 /// The user manager and the authentication backends, shared by the routes and extractors.
 /// Cheap to clone.
@@ -24,6 +25,7 @@ struct Inner<A: Backends> {
     backends: Arc<A>,
     requires_verification: bool,
     throttle: Option<crate::throttle::LoginThrottle>,
+    proxy: ProxyHeaders,
 }
 
 /// The backends as the manager's token revoker.
@@ -31,8 +33,12 @@ struct BackendsRevoker<A>(Arc<A>);
 
 #[async_trait::async_trait]
 impl<A: Backends> TokenRevoker<A::User> for BackendsRevoker<A> {
-    async fn revoke_all(&self, user: &A::User) -> Result<(), StrategyError> {
-        self.0.revoke_all(user).await
+    async fn revoke_all(&self, user: &A::User) {
+        if let Err(error) = self.0.revoke_all(user).await {
+            // The user's revocation time already voids these tokens: they are refused, and
+            // deleted when presented or when they expire.
+            tracing::warn!(user = %user.id(), %error, "tokens left in their stores after a revocation");
+        }
     }
 }
 
@@ -49,13 +55,15 @@ impl<A: Backends> std::fmt::Debug for FastUsers<A> {
         f.debug_struct("FastUsers")
             .field("backends", &A::NAMES)
             .field("requires_verification", &self.inner.requires_verification)
+            .field("proxy", &self.inner.proxy)
             .finish_non_exhaustive()
     }
 }
 
 impl<A: Backends> FastUsers<A> {
-    /// Pairs a user manager with the application's backends. The manager can then revoke a
-    /// user's tokens in every backend (see [`UserManager::revoke_tokens`]).
+    /// Pairs a user manager with the application's backends. The manager can then delete a
+    /// user's tokens in every backend when it revokes their sessions (see
+    /// [`UserManager::revoke_tokens`]).
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
         let backends = Arc::new(backends);
         let manager = manager.with_revoker(Arc::new(BackendsRevoker(backends.clone())));
@@ -65,6 +73,7 @@ impl<A: Backends> FastUsers<A> {
                 backends,
                 requires_verification: false,
                 throttle: None,
+                proxy: ProxyHeaders::Ignored,
             }),
         }
     }
@@ -86,6 +95,22 @@ impl<A: Backends> FastUsers<A> {
     /// The login throttle, if any.
     pub fn throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
         self.inner.throttle.as_ref()
+    }
+
+    /// Whether the application is behind a proxy that sets `X-Forwarded-For`,
+    /// `X-Forwarded-Proto` and `X-Forwarded-Host`: then fastusers takes the client's address
+    /// (the login throttle), scheme and host (the OAuth redirect URI, the cookie transport's
+    /// CSRF check) from them; otherwise it ignores them, since any client can send them. See
+    /// [`crate::proxy`]. Default: false.
+    pub fn behind_proxy(self, behind_proxy: bool) -> Self {
+        self.configure("behind_proxy", |inner| {
+            inner.proxy = ProxyHeaders::behind_proxy(behind_proxy);
+        })
+    }
+
+    /// How the client's address, scheme and host are read.
+    pub fn proxy(&self) -> ProxyHeaders {
+        self.inner.proxy
     }
 
     /// Changes a setting; settings are made before the state is shared.

@@ -5,12 +5,37 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::proxy::ProxyHeaders;
+
 /// Carries tokens: reads one from a request, and writes the login and logout responses.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a transport",
+    label = "a backend is `name: Transport, Strategy;`: the transport (`BearerTransport` or `CookieTransport`) comes first",
+    note = "a transport says how the token travels; a strategy how it is made and read"
+)]
 pub trait Transport: Send + Sync + 'static {
     /// The token of this request, if it carries one.
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;
     /// The answer to a successful login.
     fn login_response(&self, token: String) -> Response;
+    /// The answer to a successful password login that also gives the client a device token
+    /// (see [`DeviceTokens`](crate::throttle::DeviceTokens)); `device_cookie` is the
+    /// `Set-Cookie` value that stores it in the device cookie. The default is the login
+    /// answer with that cookie added after the transport's own; the Bearer transport puts
+    /// `device_token` in its JSON instead.
+    fn login_response_with_device_token(
+        &self,
+        token: String,
+        device_token: &str,
+        device_cookie: &str,
+    ) -> Response {
+        let _ = device_token;
+        let mut response = self.login_response(token);
+        if let Ok(value) = HeaderValue::from_str(device_cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
     /// The answer to a logout.
     fn logout_response(&self) -> Response;
     /// Whether this request may use the credentials this transport reads. The cookie
@@ -53,9 +78,11 @@ impl BearerTransport {
 }
 
 #[derive(Serialize)]
-struct BearerResponse {
+struct BearerResponse<'a> {
     access_token: String,
     token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<&'a str>,
 }
 
 impl Transport for BearerTransport {
@@ -69,6 +96,22 @@ impl Transport for BearerTransport {
         axum::Json(BearerResponse {
             access_token: token,
             token_type: "bearer",
+            device_token: None,
+        })
+        .into_response()
+    }
+
+    /// `200 {"access_token", "token_type": "bearer", "device_token"}`.
+    fn login_response_with_device_token(
+        &self,
+        token: String,
+        device_token: &str,
+        _device_cookie: &str,
+    ) -> Response {
+        axum::Json(BearerResponse {
+            access_token: token,
+            token_type: "bearer",
+            device_token: Some(device_token),
         })
         .into_response()
     }
@@ -237,7 +280,9 @@ impl CookieTransport {
     /// when its `Origin` (or, without one, its `Referer`) is neither the API's own origin nor a
     /// [trusted origin](Self::trusted_origins).
     ///
-    /// - The API's own origin is its host (the `Host` header, or HTTP/2's authority) with its
+    /// - The API's own origin is its host (the `Host` header, or HTTP/2's authority; behind a
+    ///   proxy, `X-Forwarded-Host`: see [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy))
+    ///   with its
     ///   scheme: `https` when `X-Forwarded-Proto` (or `Forwarded: proto=`, or the request's
     ///   own scheme) says so, or when the cookie is [`Secure`](Self::secure), since browsers
     ///   send a `Secure` cookie only over HTTPS, and to `http://localhost` (which they count
@@ -263,15 +308,16 @@ impl CookieTransport {
 
     /// The `Set-Cookie` value that stores `token`, attributes in Starlette's order.
     pub fn set_cookie_value(&self, token: &str) -> String {
-        self.cookie(token, self.max_age)
+        self.cookie_with(token, self.max_age)
     }
 
     /// The `Set-Cookie` value that deletes the cookie.
     pub(crate) fn clear_cookie_value(&self) -> String {
-        self.cookie("\"\"", Some(0))
+        self.cookie_with("\"\"", Some(0))
     }
 
-    fn cookie(&self, value: &str, max_age: Option<u64>) -> String {
+    /// The `Set-Cookie` value that stores `value` for `max_age` seconds.
+    pub(crate) fn cookie_with(&self, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{}={}", self.name, value);
         if let Some(domain) = self.domain.as_ref().filter(|_| !self.host_prefix) {
             cookie.push_str(&format!("; Domain={domain}"));
@@ -365,13 +411,10 @@ impl CookieTransport {
     /// Whether `origin` (lower-case, no trailing slash) is the API's own: the same host and
     /// port, and a scheme the site is served with.
     fn is_own_origin(&self, parts: &Parts, origin: &str) -> bool {
-        // HTTP/1.1 names the host in `Host`; HTTP/2 in the `:authority` pseudo-header, which
-        // hyper puts in the request's URI.
-        let host = parts
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        // `Host`, or HTTP/2's `:authority` (in the request's URI); behind a trusted proxy,
+        // `X-Forwarded-Host`.
+        let host = ProxyHeaders::of(parts)
+            .host(parts)
             .map(str::to_ascii_lowercase);
         let Some((scheme, authority)) = origin.split_once("://") else {
             return false;

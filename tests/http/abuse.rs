@@ -7,8 +7,11 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use fastusers::password::Argon2Params;
 use fastusers::prelude::*;
-use fastusers::throttle::{LoginThrottle, RedisThrottleStore};
+use fastusers::throttle::{
+    Limit, LoginThrottle, RedisThrottleStore, Take, ThrottleStore, ThrottleStoreError,
+};
 use fastusers_tests::{Db, Options, Response, TestApp, db_tests, redis_url};
+use futures_util::future::join_all;
 use serde_json::json;
 
 async fn throttled_app(db: Db, throttle: LoginThrottle) -> TestApp {
@@ -88,14 +91,38 @@ async fn failed_logins_are_throttled_per_account(db: Db) {
     assert_eq!(failed[0], ("Percival@camelot.bt".to_owned(), false));
 }
 
-/// A success clears the account's count; the per-address limit counts across accounts.
-async fn success_resets_and_addresses_are_limited(db: Db) {
+/// Every casing of an email counts against one account, Unicode included (final and medial
+/// sigma are one letter to the stores).
+async fn every_casing_of_an_email_shares_one_count(db: Db) {
     let app = throttled_app(
         db,
         LoginThrottle::new()
-            .per_account(3, Duration::from_secs(60))
-            .per_address(4, Duration::from_secs(60))
-            .trust_forwarded_for(true),
+            .per_account(2, Duration::from_secs(60))
+            .no_address_limit(),
+    )
+    .await;
+    for email in ["ΟΔΥΣΣΕΥΣ@ithaca.gr", "οδυσσευσ@ithaca.gr"] {
+        let response = login(&app, email, "wrong-password").await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+    assert_throttled(&login(&app, "Οδυσσευς@ithaca.gr", "wrong-password").await);
+}
+
+/// A success clears the account's count and gives back its place in the address's; the
+/// per-address limit counts across accounts; behind a proxy, the address is the last
+/// `X-Forwarded-For` entry.
+async fn success_resets_and_addresses_are_limited(db: Db) {
+    let app = TestApp::with(
+        db,
+        Options {
+            throttle: Some(
+                LoginThrottle::new()
+                    .per_account(3, Duration::from_secs(60))
+                    .per_address(4, Duration::from_secs(60)),
+            ),
+            behind_proxy: true,
+            ..Options::default()
+        },
     )
     .await;
     app.register("tristan@cornwall.uk", "isolde-forever").await;
@@ -117,6 +144,22 @@ async fn success_resets_and_addresses_are_limited(db: Db) {
             .await
             .status,
         StatusCode::OK
+    );
+    // Successes give their place in the address's count back: a shared address that logs in
+    // often is not throttled for it.
+    for _ in 0..6 {
+        assert_eq!(
+            login_from(&app, "10.0.0.5", "tristan@cornwall.uk", "isolde-forever")
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        login_from(&app, "10.0.0.5", "someone@else.uk", "x")
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
     );
     // 10.0.0.1 has failed four times, on any account: it is throttled, others are not.
     assert_throttled(&login_from(&app, "10.0.0.1", "someone@else.uk", "x").await);
@@ -140,27 +183,229 @@ async fn success_resets_and_addresses_are_limited(db: Db) {
 /// With Redis, the counters are shared: failures on one instance lock the account on another.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_counters_hold_across_instances() {
-    let prefix = format!("test-throttle:{}:", uuid::Uuid::new_v4().simple());
-    let throttle = || async {
+    let apps = redis_apps(2, || {
         LoginThrottle::new()
             .per_account(3, Duration::from_secs(60))
             .no_address_limit()
-            .redis(
-                RedisThrottleStore::connect(&redis_url())
-                    .await
-                    .expect("connect to the test Redis server")
-                    .key_prefix(prefix.clone()),
-            )
+    })
+    .await;
+    let [one, two] = &apps[..] else {
+        unreachable!()
     };
-    let one = throttled_app(Db::Sqlite, throttle().await).await;
-    let two = throttled_app(Db::Sqlite, throttle().await).await;
     one.register("gareth@camelot.bt", "beaumains").await;
     two.register("gareth@camelot.bt", "beaumains").await;
     for _ in 0..3 {
-        login(&one, "gareth@camelot.bt", "wrong").await;
+        login(one, "gareth@camelot.bt", "wrong").await;
     }
-    let retry = assert_throttled(&login(&two, "gareth@camelot.bt", "beaumains").await);
+    let retry = assert_throttled(&login(two, "gareth@camelot.bt", "beaumains").await);
     assert!(retry <= 60);
+}
+
+/// The peer address of the bursts.
+const PEER: &str = "10.9.8.7:4321";
+
+/// Wrong-password logins sent all at once, one per `(app, email)`, from [`PEER`]; the number
+/// answered 400 (the password was checked) and 429 (refused before it).
+async fn burst(logins: Vec<(&TestApp, String)>) -> (usize, usize) {
+    let statuses = join_all(logins.into_iter().map(|(app, email)| async move {
+        app.request(Method::POST, "/auth/jwt/login")
+            .peer(PEER.parse().unwrap())
+            .form(&[("username", &email), ("password", "wrong-password")])
+            .send()
+            .await
+            .status
+    }))
+    .await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::BAD_REQUEST)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked + refused, statuses.len(), "{statuses:?}");
+    (checked, refused)
+}
+
+/// How many failed logins the apps' hooks saw with `throttled` false: passwords checked.
+fn checked_by_hooks(apps: &[TestApp]) -> usize {
+    apps.iter()
+        .map(|app| {
+            let failed = app.hooks.failed_logins.lock().unwrap();
+            failed.iter().filter(|(_, throttled)| !throttled).count()
+        })
+        .sum()
+}
+
+/// Twenty wrong passwords for one account at the same moment, spread over `apps` (which share
+/// their counters): five are checked, fifteen refused; then the right password is refused too.
+async fn account_burst(apps: &[TestApp]) {
+    for app in apps {
+        app.register("dagonet@camelot.bt", "court-jester").await;
+    }
+    let logins = (0..20)
+        .map(|i| (&apps[i % apps.len()], "dagonet@camelot.bt".to_owned()))
+        .collect();
+    assert_eq!(burst(logins).await, (5, 15));
+    assert_eq!(checked_by_hooks(apps), 5);
+    assert_throttled(&login(&apps[0], "dagonet@camelot.bt", "court-jester").await);
+}
+
+/// Twenty wrong passwords from one address at the same moment, each for another account:
+/// five are checked, fifteen refused.
+async fn address_burst(apps: &[TestApp]) {
+    let logins = (0..20)
+        .map(|i| (&apps[i % apps.len()], format!("squire{i}@camelot.bt")))
+        .collect();
+    assert_eq!(burst(logins).await, (5, 15));
+    assert_eq!(checked_by_hooks(apps), 5);
+}
+
+fn per_account_5() -> LoginThrottle {
+    LoginThrottle::new()
+        .per_account(5, Duration::from_secs(60))
+        .no_address_limit()
+}
+
+fn per_address_5() -> LoginThrottle {
+    LoginThrottle::new()
+        .no_account_limit()
+        .per_address(5, Duration::from_secs(60))
+}
+
+/// `count` instances whose throttles share counters in Redis, under a key prefix of their own.
+async fn redis_apps(count: usize, throttle: fn() -> LoginThrottle) -> Vec<TestApp> {
+    let prefix = format!("test-throttle:{}:", uuid::Uuid::new_v4().simple());
+    let mut apps = Vec::new();
+    for _ in 0..count {
+        let store = RedisThrottleStore::connect(&redis_url())
+            .await
+            .expect("connect to the test Redis server")
+            .key_prefix(prefix.clone());
+        apps.push(throttled_app(Db::Sqlite, throttle().redis(store)).await);
+    }
+    apps
+}
+
+/// A burst is counted before any password is checked (in memory).
+async fn a_burst_checks_at_most_the_limit(db: Db) {
+    account_burst(&[throttled_app(db, per_account_5()).await]).await;
+    address_burst(&[throttled_app(db, per_address_5()).await]).await;
+}
+
+/// The same in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_checks_at_most_the_limit_in_redis() {
+    account_burst(&redis_apps(1, per_account_5).await).await;
+    address_burst(&redis_apps(1, per_address_5).await).await;
+}
+
+/// The same across two instances sharing one Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_across_two_instances_checks_at_most_the_limit() {
+    account_burst(&redis_apps(2, per_account_5).await).await;
+    address_burst(&redis_apps(2, per_address_5).await).await;
+}
+
+fn two_and_two() -> LoginThrottle {
+    LoginThrottle::new()
+        .per_account(2, Duration::from_secs(60))
+        .per_address(2, Duration::from_secs(60))
+}
+
+/// With [`two_and_two`]: a login refused by one count takes no place in the others (an
+/// address over its limit does not fill the counts of the accounts it keeps trying), and a
+/// success gives its address place back.
+async fn refused_logins_take_no_place(app: &TestApp) {
+    let from = async |peer: &str, email: &str, password: &str| {
+        app.request(Method::POST, "/auth/jwt/login")
+            .peer(peer.parse().unwrap())
+            .form(&[("username", email), ("password", password)])
+            .send()
+            .await
+            .status
+    };
+    let (x, y, z) = ("10.1.1.1:1000", "10.2.2.2:2000", "10.3.3.3:3000");
+    let wrong = "wrong-password";
+    assert_eq!(
+        from(x, "a@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        from(x, "b@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    for _ in 0..3 {
+        let status = from(x, "c@camelot.bt", wrong).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(
+        from(y, "c@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        from(y, "c@camelot.bt", wrong).await,
+        StatusCode::BAD_REQUEST
+    );
+    let status = from(y, "c@camelot.bt", wrong).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    app.register("d@camelot.bt", "dragon-slayer").await;
+    for _ in 0..4 {
+        let status = from(z, "d@camelot.bt", "dragon-slayer").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+}
+
+/// [`refused_logins_take_no_place`] in memory.
+async fn a_refused_login_takes_no_place(db: Db) {
+    refused_logins_take_no_place(&throttled_app(db, two_and_two()).await).await;
+}
+
+/// [`refused_logins_take_no_place`] in Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_login_takes_no_place_in_redis() {
+    refused_logins_take_no_place(&redis_apps(1, two_and_two).await[0]).await;
+}
+
+/// A throttle store that always fails, as a store that cannot be reached.
+struct DownStore;
+
+#[fastusers::async_trait]
+impl ThrottleStore for DownStore {
+    async fn take(&self, _: &str, _: Limit) -> Result<Take, ThrottleStoreError> {
+        Err(down())
+    }
+    async fn give_back(&self, _: &str) -> Result<(), ThrottleStoreError> {
+        Err(down())
+    }
+    async fn reset(&self, _: &str) -> Result<(), ThrottleStoreError> {
+        Err(down())
+    }
+}
+
+fn down() -> ThrottleStoreError {
+    ThrottleStoreError::Other(Box::new(std::io::Error::from(
+        std::io::ErrorKind::ConnectionRefused,
+    )))
+}
+
+/// A throttle store that fails lets every login through: passwords are checked as without
+/// a throttle.
+async fn a_failing_store_does_not_block_logins(db: Db) {
+    let app = throttled_app(
+        db,
+        LoginThrottle::new()
+            .per_account(1, Duration::from_secs(60))
+            .store(DownStore),
+    )
+    .await;
+    app.register("lucan@camelot.bt", "the-butler").await;
+    for _ in 0..3 {
+        let response = login(&app, "lucan@camelot.bt", "wrong-password").await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    }
+    app.token("lucan@camelot.bt", "the-butler").await;
 }
 
 /// `on_before_login` can refuse a user whose password is right.
@@ -322,6 +567,10 @@ async fn cookie_backends_refuse_cross_site_requests(db: Db) {
 
 db_tests!(
     failed_logins_are_throttled_per_account,
+    every_casing_of_an_email_shares_one_count,
+    a_burst_checks_at_most_the_limit,
+    a_refused_login_takes_no_place,
+    a_failing_store_does_not_block_logins,
     success_resets_and_addresses_are_limited,
     on_before_login_can_refuse,
     overlong_passwords_are_refused,

@@ -199,6 +199,55 @@ async fn bodies_and_answers_match_the_routes() {
     assert!(paths["/auth/register"]["post"]["security"].is_null());
 }
 
+/// With device tokens, the login form has `device_token`, the Bearer login answers it and the
+/// cookie login says it sets the device cookie; without, neither appears.
+#[tokio::test]
+async fn device_tokens_are_documented_when_on() {
+    let app = TestApp::new(Db::Sqlite).await;
+    let document = |on: bool| {
+        let api = Document::new(app.state.backends())
+            .device_tokens(on)
+            .auth("/auth/jwt", Auth::JWT)
+            .auth("/auth/cookie", Auth::COOKIE)
+            .build();
+        serde_json::to_value(&api).unwrap()
+    };
+    let on = document(true);
+    let schemas = &on["components"]["schemas"];
+    let form = &schemas["Body_auth_jwt_login_auth_jwt_login_post"];
+    assert_eq!(form["properties"]["device_token"]["type"], "string");
+    assert_eq!(form["required"], json!(["username", "password"]));
+    let login = &on["paths"]["/auth/jwt/login"]["post"]["responses"]["200"];
+    assert_eq!(
+        login["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/BearerResponseWithDeviceToken"
+    );
+    assert_eq!(
+        schemas["BearerResponseWithDeviceToken"]["required"],
+        json!(["access_token", "token_type", "device_token"])
+    );
+    let cookie = &on["paths"]["/auth/cookie/login"]["post"]["responses"]["204"];
+    assert!(
+        cookie["headers"]["set-cookie"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("fastusers_device="),
+        "{cookie}"
+    );
+    let mut found = Vec::new();
+    refs(&on, &mut found);
+    for r in found {
+        let name = r.trim_start_matches("#/components/schemas/");
+        assert!(schemas[name].is_object(), "dangling reference {r}");
+    }
+
+    let off = document(false);
+    let form = &off["components"]["schemas"]["Body_auth_jwt_login_auth_jwt_login_post"];
+    assert!(form["properties"]["device_token"].is_null());
+    assert!(off["components"]["schemas"]["BearerResponseWithDeviceToken"].is_null());
+    assert!(!off.to_string().contains("fastusers_device"));
+}
+
 #[tokio::test]
 async fn user_schemas_have_the_custom_fields() {
     let doc = document(false).await;
@@ -215,7 +264,11 @@ async fn user_schemas_have_the_custom_fields() {
             "is_verified",
             "first_name",
             "plan",
-            "login_count"
+            "login_count",
+            "age",
+            "height",
+            "team_id",
+            "newsletter"
         ])
     );
     let props = &read["properties"];

@@ -197,3 +197,60 @@ async fn postgres_outage_is_503_and_recovers() {
     assert_eq!(status, StatusCode::OK, "the pool reconnects by itself");
     app.token("dinadan@camelot.bt", "guinevere").await;
 }
+
+/// A login that the database outage stops before any password is checked gives its place in
+/// the throttle's counts back: the outage does not lock accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_during_an_outage_are_not_counted() {
+    let mut postgres = OwnPostgres::init();
+    postgres.start();
+    let store = fastusers::store::connect::<User>(&postgres.url())
+        .await
+        .unwrap();
+    let options = Options {
+        throttle: Some(
+            fastusers::throttle::LoginThrottle::new()
+                .per_account(2, Duration::from_secs(60))
+                .no_address_limit(),
+        ),
+        ..Options::default()
+    };
+    let app = TestApp::on_store(store, postgres.url(), options, None);
+    app.register("safir@camelot.bt", "guinevere").await;
+    let login = async |password: &str| {
+        app.login_form(
+            "jwt",
+            &[("username", "safir@camelot.bt"), ("password", password)],
+        )
+        .await
+    };
+    postgres.stop();
+    for _ in 0..3 {
+        let response = login("guinevere").await;
+        assert_eq!(
+            response.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{}",
+            response.text()
+        );
+    }
+    postgres.start();
+    let mut status = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        status = login("wrong-password").await.status;
+        if status != StatusCode::SERVICE_UNAVAILABLE {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The first counted failure, then the second; the limit is reached only now.
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        login("wrong-password").await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        login("guinevere").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

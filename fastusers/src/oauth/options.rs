@@ -50,7 +50,8 @@ impl OAuthOptions {
     }
 
     /// The callback URL registered at the provider. Default: the callback route's URL on the
-    /// request's host (`X-Forwarded-Proto` gives the scheme behind a proxy; `http` otherwise).
+    /// request's scheme and host; `X-Forwarded-Proto` and `X-Forwarded-Host` only when
+    /// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy) says a proxy sets them.
     pub fn redirect_url(mut self, url: impl Into<String>) -> Self {
         self.redirect_url = Some(url.into());
         self

@@ -94,6 +94,11 @@ pub trait OpenApiTransport {
     fn security_scheme(&self) -> SecurityScheme;
     /// The status and response of a successful login.
     fn login_response(&self) -> (u16, Response);
+    /// The status and response of a successful password login that also gives a device
+    /// token (see [`Document::device_tokens`]). Default: [`login_response`](Self::login_response).
+    fn login_response_with_device_token(&self) -> (u16, Response) {
+        self.login_response()
+    }
     /// The status and response of a successful logout.
     fn logout_response(&self) -> (u16, Response);
 }
@@ -147,6 +152,7 @@ struct BackendDoc {
     name: &'static str,
     scheme: SecurityScheme,
     login: (u16, Response),
+    login_with_device_token: (u16, Response),
     logout: (u16, Response),
 }
 
@@ -169,6 +175,7 @@ enum Mount {
 pub struct Document<A: OpenApiBackends> {
     backends: Vec<BackendDoc>,
     requires_verification: bool,
+    device_tokens: bool,
     mounts: Vec<Mount>,
     _backends: std::marker::PhantomData<fn() -> A>,
 }
@@ -195,12 +202,14 @@ where
                 name,
                 scheme: transport.security_scheme(),
                 login: transport.login_response(),
+                login_with_device_token: transport.login_response_with_device_token(),
                 logout: transport.logout_response(),
             })
             .collect();
         Self {
             backends,
             requires_verification: false,
+            device_tokens: false,
             mounts: Vec::new(),
             _backends: std::marker::PhantomData,
         }
@@ -210,6 +219,14 @@ where
     /// `LOGIN_USER_NOT_VERIFIED` and the 403 of unverified users. Default: false.
     pub fn requires_verification(mut self, required: bool) -> Self {
         self.requires_verification = required;
+        self
+    }
+
+    /// As [`LoginThrottle::device_tokens`](crate::throttle::LoginThrottle::device_tokens): the
+    /// login form's `device_token` field, and the device token in each login answer (the
+    /// Bearer JSON's `device_token`, the cookie transports' device cookie). Default: false.
+    pub fn device_tokens(mut self, on: bool) -> Self {
+        self.device_tokens = on;
         self
     }
 
@@ -307,7 +324,12 @@ where
             .backends
             .iter()
             .any(|b| matches!(b.scheme, SecurityScheme::ApiKey(_)));
-        let mut builder = Builder::new(self.security(), self.requires_verification, has_cookie);
+        let mut builder = Builder::new(
+            self.security(),
+            self.requires_verification,
+            self.device_tokens,
+            has_cookie,
+        );
         for (name, schema) in schema::fixed() {
             builder.schemas.insert(name.to_owned(), schema);
         }

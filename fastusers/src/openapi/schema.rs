@@ -6,6 +6,26 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{RefOr, Required};
 
+/// A type a field of the user struct may have with the `openapi` feature: it has a schema.
+/// Implemented for every type with utoipa's [`PartialSchema`](utoipa::PartialSchema); the
+/// derive names it with the field's type, so that a type without a schema is one error there.
+#[diagnostic::on_unimplemented(
+    message = "a field of type `{Self}` has no OpenAPI schema",
+    label = "implement `utoipa::PartialSchema` for `{Self}` (`#[derive(utoipa::ToSchema)]`)",
+    note = "with the `openapi` feature, every field that clients see or send is documented"
+)]
+pub trait FieldSchema {
+    /// The field's schema.
+    fn schema() -> RefOr<Schema>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: utoipa::PartialSchema> FieldSchema for T {
+    fn schema() -> RefOr<Schema> {
+        T::schema()
+    }
+}
+
 fn typed(ty: Type) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(ty)
 }
@@ -144,54 +164,8 @@ pub(crate) fn fixed() -> Vec<(&'static str, RefOr<Schema>)> {
                 vec![("detail", array(reference("ValidationError")), true)],
             ),
         ),
-        (
-            "BearerResponse",
-            object(
-                "A Bearer login's token.",
-                vec![
-                    ("access_token", string(), true),
-                    (
-                        "token_type",
-                        typed(Type::String).enum_values(Some(["bearer"])).into(),
-                        true,
-                    ),
-                ],
-            ),
-        ),
-        (
-            "OAuth2PasswordRequestForm",
-            object(
-                "The OAuth2 password-flow form: `username` is the email.",
-                vec![
-                    (
-                        "grant_type",
-                        typed(Type::String).enum_values(Some(["password"])).into(),
-                        false,
-                    ),
-                    // An empty value counts as missing.
-                    (
-                        "username",
-                        typed(Type::String).min_length(Some(1)).into(),
-                        true,
-                    ),
-                    (
-                        "password",
-                        typed(Type::String)
-                            .format(Some(SchemaFormat::Custom("password".to_owned())))
-                            .min_length(Some(1))
-                            .into(),
-                        true,
-                    ),
-                    (
-                        "scope",
-                        typed(Type::String).default(Some("".into())).into(),
-                        false,
-                    ),
-                    ("client_id", string(), false),
-                    ("client_secret", password(), false),
-                ],
-            ),
-        ),
+        ("BearerResponse", bearer_response(false)),
+        ("OAuth2PasswordRequestForm", login_form(false)),
         (
             "Session",
             object(
@@ -204,6 +178,73 @@ pub(crate) fn fixed() -> Vec<(&'static str, RefOr<Schema>)> {
             ),
         ),
     ]
+}
+
+/// A Bearer login's answer; with `device_token`, the device token's field too.
+pub(crate) fn bearer_response(device_token: bool) -> RefOr<Schema> {
+    let mut fields = vec![
+        ("access_token", string(), true),
+        (
+            "token_type",
+            typed(Type::String).enum_values(Some(["bearer"])).into(),
+            true,
+        ),
+    ];
+    if device_token {
+        fields.push(("device_token", device_token_schema(), true));
+        return object(
+            "A Bearer login's token, and the client's new device token.",
+            fields,
+        );
+    }
+    object("A Bearer login's token.", fields)
+}
+
+/// The OAuth2 password-flow form; with `device_token`, the device token's field too.
+pub(crate) fn login_form(device_token: bool) -> RefOr<Schema> {
+    let mut fields = vec![
+        (
+            "grant_type",
+            typed(Type::String).enum_values(Some(["password"])).into(),
+            false,
+        ),
+        // An empty value counts as missing.
+        (
+            "username",
+            typed(Type::String).min_length(Some(1)).into(),
+            true,
+        ),
+        (
+            "password",
+            typed(Type::String)
+                .format(Some(SchemaFormat::Custom("password".to_owned())))
+                .min_length(Some(1))
+                .into(),
+            true,
+        ),
+        (
+            "scope",
+            typed(Type::String).default(Some("".into())).into(),
+            false,
+        ),
+        ("client_id", string(), false),
+        ("client_secret", password(), false),
+    ];
+    if device_token {
+        fields.push(("device_token", device_token_schema(), false));
+    }
+    object(
+        "The OAuth2 password-flow form: `username` is the email.",
+        fields,
+    )
+}
+
+fn device_token_schema() -> RefOr<Schema> {
+    typed(Type::String)
+        .description(Some(
+            "The device token a successful login gave this client: its logins are then counted per device, not locked out by failures from elsewhere. Cookie clients send the device cookie instead.",
+        ))
+        .into()
 }
 
 /// `{"authorization_url": ...}`, the answer of an OAuth `authorize` route.

@@ -30,6 +30,20 @@ impl OpenApiTransport for BearerTransport {
         (200, json("Logged in: the access token.", content).build())
     }
 
+    fn login_response_with_device_token(&self) -> (u16, Response) {
+        let content = ContentBuilder::new()
+            .schema(Some(schema_ref("BearerResponseWithDeviceToken")))
+            .build();
+        (
+            200,
+            json(
+                "Logged in: the access token, and the client's new device token (send it in the login form's `device_token` next time).",
+                content,
+            )
+            .build(),
+        )
+    }
+
     fn logout_response(&self) -> (u16, Response) {
         (204, Response::new("Logged out."))
     }
@@ -55,6 +69,16 @@ impl OpenApiTransport for CookieTransport {
         sets_cookie(
             "Logged in: the token is in the cookie.",
             &format!("`{}=<token>; HttpOnly; ...`", self.cookie_name()),
+        )
+    }
+
+    fn login_response_with_device_token(&self) -> (u16, Response) {
+        sets_cookie(
+            "Logged in: the token is in the cookie, and the client's new device token in the device cookie.",
+            &format!(
+                "`{}=<token>; HttpOnly; ...`, then the device cookie: `fastusers_device=<device token>; HttpOnly; ...` (its name is `DeviceTokens::cookie`'s)",
+                self.cookie_name()
+            ),
         )
     }
 

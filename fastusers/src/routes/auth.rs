@@ -11,8 +11,10 @@ use crate::backend::{Backend, Backends};
 use crate::body::LoginForm;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ALL_BACKENDS, AuthRejection, Requirements, authenticate};
+use crate::manager::UserManager;
 use crate::state::FastUsers;
 use crate::strategy::Strategy;
+use crate::throttle::{LoginThrottle, TrustedDevice};
 use crate::transport::Transport;
 use crate::user::User;
 
@@ -47,7 +49,7 @@ where
 
 async fn login<A, T, St>(
     state: FastUsers<A>,
-    parts: Parts,
+    mut parts: Parts,
     form: LoginForm,
     backend: BackendRef<A, T, St>,
 ) -> Result<Response, ApiError>
@@ -58,58 +60,124 @@ where
 {
     let manager = state.manager();
     let chosen = backend(state.backends());
+    state.proxy().apply(&mut parts);
     // A cookie login from another site would log the victim into the attacker's account.
     chosen
         .transport
         .check_origin(&parts)
         .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
     let throttle = state.throttle();
-    if let Some(throttle) = throttle
-        && let Err(throttled) = throttle.check(&form.username, &parts).await
-    {
-        manager
-            .hooks()
-            .on_after_failed_login(&form.username, true, Some(&parts))
-            .await;
-        return Err(ApiError::too_many_attempts(throttled.retry_after));
-    }
-    let found = manager
-        .authenticate(&form.username, &form.password)
-        .await
-        .map_err(|e| {
-            user_error(
-                e,
-                ErrorCode::LoginBadCredentials,
-                ErrorCode::LoginBadCredentials,
-            )
-        })?;
-    // Unknown email, wrong password and inactive user must look the same.
-    let Some(user) = found.filter(User::is_active) else {
-        if let Some(throttle) = throttle {
-            throttle.failed(&form.username, &parts).await;
+    let attempt = match throttle {
+        Some(throttle) => {
+            let device = trusted_device(manager, throttle, &form, &parts).await;
+            let address = state.proxy().client_address(&parts);
+            match throttle
+                .begin(&form.username, address, device.as_ref())
+                .await
+            {
+                Ok(attempt) => Some(attempt),
+                Err(throttled) => {
+                    manager
+                        .hooks()
+                        .on_after_failed_login(&form.username, true, Some(&parts))
+                        .await;
+                    return Err(ApiError::too_many_attempts(throttled.retry_after));
+                }
+            }
         }
+        None => None,
+    };
+    let found = match manager.authenticate(&form.username, &form.password).await {
+        Ok(found) => found,
+        Err(error) => {
+            // Nothing was checked: the login gives its places back.
+            if let Some(attempt) = attempt {
+                attempt.abandon().await;
+            }
+            return Err(user_error(
+                error,
+                ErrorCode::LoginBadCredentials,
+                ErrorCode::LoginBadCredentials,
+            ));
+        }
+    };
+    // Unknown email, wrong password and inactive user must look the same; the attempt keeps
+    // its places.
+    let Some(user) = found.filter(User::is_active) else {
+        drop(attempt);
         manager
             .hooks()
             .on_after_failed_login(&form.username, false, Some(&parts))
             .await;
         return Err(ApiError::code(ErrorCode::LoginBadCredentials));
     };
+    // The password is right: whatever follows, this was no guess to count.
+    if let Some(attempt) = attempt {
+        attempt.succeeded().await;
+    }
     if state.verification_required() && !user.is_verified() {
         return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
     }
-    if let Some(throttle) = throttle {
-        throttle.succeeded(&form.username).await;
+    let device_token = throttle.and_then(LoginThrottle::devices).map(|devices| {
+        let token = devices.issue(&user.id().to_string(), user.email());
+        let cookie = devices.set_cookie_value(&token);
+        (token, cookie)
+    });
+    issue_login_with(&state, &parts, backend, &user, device_token).await
+}
+
+/// The device of this login, when it presents a device token valid for the account its
+/// `username` names. Only a well-formed, unexpired token costs a user lookup; a lookup that
+/// fails counts as no device (logged).
+async fn trusted_device<U: User>(
+    manager: &UserManager<U>,
+    throttle: &LoginThrottle,
+    form: &LoginForm,
+    parts: &Parts,
+) -> Option<TrustedDevice> {
+    let devices = throttle.devices()?;
+    let presented = devices.presented(form.device_token.as_deref(), parts);
+    if presented.is_empty() {
+        return None;
     }
-    issue_login(&state, &parts, backend, &user).await
+    let user = match manager.get_by_email(&form.username).await {
+        Ok(user) => user?,
+        Err(error) => {
+            tracing::error!(target: "fastusers::throttle", %error, "could not check a device token; counting the login as without one");
+            return None;
+        }
+    };
+    let id = user.id().to_string();
+    presented
+        .into_iter()
+        .find_map(|token| devices.verify(token, &id, user.email()))
 }
 
 /// Logs `user` in with the backend: the `on_before_login` hook (which may refuse), a new
 /// token, the transport's login response, then the `on_after_login` hook, which may change it.
+#[cfg(feature = "oauth")]
 pub(crate) async fn issue_login<A, T, St>(
     state: &FastUsers<A>,
     parts: &Parts,
     backend: BackendRef<A, T, St>,
     user: &A::User,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+{
+    issue_login_with(state, parts, backend, user, None).await
+}
+
+/// [`issue_login`], giving the client `device_token` (the token and its `Set-Cookie` value)
+/// when there is one.
+async fn issue_login_with<A, T, St>(
+    state: &FastUsers<A>,
+    parts: &Parts,
+    backend: BackendRef<A, T, St>,
+    user: &A::User,
+    device_token: Option<(String, String)>,
 ) -> Result<Response, ApiError>
 where
     A: Backends,
@@ -127,7 +195,12 @@ where
         .write_token(user)
         .await
         .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
-    let mut response = backend.transport.login_response(token);
+    let mut response = match device_token {
+        Some((device, cookie)) => backend
+            .transport
+            .login_response_with_device_token(token, &device, &cookie),
+        None => backend.transport.login_response(token),
+    };
     state
         .manager()
         .hooks()
@@ -138,7 +211,7 @@ where
 
 async fn logout<A, T, St>(
     state: FastUsers<A>,
-    parts: Parts,
+    mut parts: Parts,
     backend: BackendRef<A, T, St>,
     index: usize,
 ) -> Result<Response, AuthRejection>
@@ -153,7 +226,7 @@ where
         superuser: false,
     };
     let backend_ref = backend(state.backends());
-    match authenticate(&parts, &state, requirements, 1 << index).await {
+    match authenticate(&mut parts, &state, requirements, 1 << index).await {
         Ok(found) => {
             backend_ref
                 .strategy
@@ -163,7 +236,7 @@ where
         // The reference accepts a token of any backend here; only this backend's own token
         // is destroyed.
         Err(AuthRejection::Unauthorized) => {
-            authenticate(&parts, &state, requirements, ALL_BACKENDS).await?;
+            authenticate(&mut parts, &state, requirements, ALL_BACKENDS).await?;
         }
         Err(other) => return Err(other),
     }

@@ -19,6 +19,7 @@ use crate::oauth::accounts::{OAuthError, account_json};
 use crate::oauth::client::{Identity, OAuthClientError, ProviderTokens};
 use crate::oauth::state::{StateClaims, constant_time_eq};
 use crate::oauth::{OAuthClient, OAuthOptions};
+use crate::proxy::ProxyHeaders;
 use crate::state::FastUsers;
 use crate::strategy::Strategy;
 use crate::token::{DecodeFailure, random_token};
@@ -58,7 +59,11 @@ where
         .route(
             "/authorize",
             get(
-                |Extension(p): Shared, uri: OriginalUri, parts: Parts| async move {
+                |State(state): State<FastUsers<A>>,
+                 Extension(p): Shared,
+                 uri: OriginalUri,
+                 mut parts: Parts| async move {
+                    state.proxy().apply(&mut parts);
                     authorize(&p, &uri, &parts, None)
                 },
             ),
@@ -69,7 +74,8 @@ where
                 move |State(state): State<FastUsers<A>>,
                       Extension(p): Shared,
                       uri: OriginalUri,
-                      parts: Parts| async move {
+                      mut parts: Parts| async move {
+                    state.proxy().apply(&mut parts);
                     login_callback(state, &p, &uri, parts, backend).await
                 },
             ),
@@ -99,8 +105,8 @@ where
                 |State(state): State<FastUsers<A>>,
                  Extension(p): Shared,
                  uri: OriginalUri,
-                 parts: Parts| async move {
-                    let user = guard(&state, &parts).await?;
+                 mut parts: Parts| async move {
+                    let user = guard(&state, &mut parts).await?;
                     authorize(&p, &uri, &parts, Some(user.id().to_string()))
                 },
             ),
@@ -127,8 +133,9 @@ where
         .layer(Extension(Arc::new(Provider { client, options })))
 }
 
-/// The current user of the associate routes: active, and verified when required.
-async fn guard<A: Backends>(state: &FastUsers<A>, parts: &Parts) -> Result<A::User, ApiError> {
+/// The current user of the associate routes: active, and verified when required. Records the
+/// proxy setting in `parts`, for [`redirect_uri`].
+async fn guard<A: Backends>(state: &FastUsers<A>, parts: &mut Parts) -> Result<A::User, ApiError> {
     let requirements = Requirements {
         active: true,
         verified: state.verification_required(),
@@ -156,24 +163,15 @@ fn first<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// The callback URL: the configured one, or this router's `/callback` on the request's host.
+/// The callback URL: the configured one, or this router's `/callback` on the request's scheme
+/// and host as [`ProxyHeaders`] reads them (the forwarded ones only behind a proxy).
 fn redirect_uri(p: &Provider, uri: &OriginalUri, parts: &Parts) -> String {
     if let Some(url) = &p.options.redirect_url {
         return url.clone();
     }
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let scheme = header("x-forwarded-proto")
-        .filter(|s| s == "https" || s == "http")
-        .unwrap_or_else(|| "http".to_owned());
-    let host = header("x-forwarded-host")
-        .or_else(|| header("host"))
-        .unwrap_or_else(|| "localhost".to_owned());
+    let proxy = ProxyHeaders::of(parts);
+    let scheme = proxy.scheme(parts);
+    let host = proxy.host(parts).unwrap_or("localhost");
     let path = uri.0.path();
     let base = path
         .strip_suffix("/authorize")
@@ -422,12 +420,12 @@ async fn associate_callback<A: Backends>(
     state: FastUsers<A>,
     p: &Provider,
     uri: &OriginalUri,
-    parts: Parts,
+    mut parts: Parts,
 ) -> Result<Response, ApiError>
 where
     A::User: OAuthUser,
 {
-    let user = guard(&state, &parts).await?;
+    let user = guard(&state, &mut parts).await?;
     let checked = check_callback(p, &parts, &Purpose::Associate(user.id().to_string()))?;
     let (tokens, identity) = exchange(p, uri, &parts, checked).await?;
     state
@@ -443,12 +441,12 @@ where
 async fn unlink<A: Backends>(
     state: FastUsers<A>,
     p: &Provider,
-    parts: Parts,
+    mut parts: Parts,
 ) -> Result<StatusCode, ApiError>
 where
     A::User: OAuthUser,
 {
-    let user = guard(&state, &parts).await?;
+    let user = guard(&state, &mut parts).await?;
     state
         .manager()
         .oauth_unlink(&user, p.client.name(), Some(&parts))

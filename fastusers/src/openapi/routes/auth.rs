@@ -22,14 +22,17 @@ impl Builder {
             "Log in",
         );
         let form = format!("Body_{}", op.id());
-        self.schemas.insert(
-            form.clone(),
-            schema::fixed()
-                .into_iter()
-                .find(|(n, _)| *n == "OAuth2PasswordRequestForm")
-                .map(|(_, s)| s)
-                .expect("the form schema"),
-        );
+        self.schemas
+            .insert(form.clone(), schema::login_form(self.device_tokens));
+        let login = if self.device_tokens {
+            self.schemas.insert(
+                "BearerResponseWithDeviceToken".to_owned(),
+                schema::bearer_response(true),
+            );
+            &backend.login_with_device_token
+        } else {
+            &backend.login
+        };
         let body = RequestBodyBuilder::new()
             .content(
                 "application/x-www-form-urlencoded",
@@ -41,7 +44,7 @@ impl Builder {
         let codes = self.login_codes(vec![ErrorCode::LoginBadCredentials]);
         let op = op
             .body(body)
-            .response(backend.login.0, backend.login.1.clone())
+            .response(login.0, login.1.clone())
             .response(
                 400,
                 coded_error(

@@ -36,15 +36,18 @@ pub(super) struct Builder {
     pub(super) schemas: BTreeMap<String, RefOr<Schema>>,
     security: Vec<SecurityRequirement>,
     requires_verification: bool,
+    device_tokens: bool,
     has_cookie: bool,
 }
 
 impl Builder {
-    /// `security`: the requirements of authenticated routes; `has_cookie`: whether a backend
-    /// takes a cookie, so that unsafe methods can fail the CSRF check.
+    /// `security`: the requirements of authenticated routes; `device_tokens`: whether logins
+    /// give device tokens; `has_cookie`: whether a backend takes a cookie, so that unsafe
+    /// methods can fail the CSRF check.
     pub(super) fn new(
         security: Vec<SecurityRequirement>,
         requires_verification: bool,
+        device_tokens: bool,
         has_cookie: bool,
     ) -> Self {
         Self {
@@ -52,6 +55,7 @@ impl Builder {
             schemas: BTreeMap::new(),
             security,
             requires_verification,
+            device_tokens,
             has_cookie,
         }
     }
