@@ -77,6 +77,7 @@ mod guide;
 pub mod hooks;
 pub mod mail;
 pub mod manager;
+pub mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "openapi")]

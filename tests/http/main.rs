@@ -2,6 +2,7 @@
 
 mod abuse;
 mod account;
+mod at_rest;
 mod cache;
 mod devices;
 mod email_case;
@@ -10,6 +11,7 @@ mod hostile;
 mod login;
 mod mail;
 mod migrate;
+mod notices;
 mod oauth;
 mod openapi;
 mod outage;
