@@ -227,6 +227,7 @@ async fn manager_with(
         .expect("open the store");
     let manager = UserManager::new(store)
         .with_password_helper(fast_passwords())
+        .with_password_policy(fastusers::password::PasswordPolicy::none())
         .with_mailer(Outbox::file(&outbox), templates)
         .security_notices(notices);
     (manager, outbox)
