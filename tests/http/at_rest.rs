@@ -66,7 +66,7 @@ async fn a_clear_fastapi_users_row_logs_in_and_is_rewritten(db: Db) {
         .access_tokens()
         .expect("a token table");
     tokens.create(&clear, &id).await.expect("a clear row");
-    assert_eq!(table_keys(&app, &id).await, [clear.clone()]);
+    assert_eq!(table_keys(&app, &id).await, std::slice::from_ref(&clear));
 
     assert_eq!(app.me_status(&clear).await, StatusCode::OK);
     assert_eq!(

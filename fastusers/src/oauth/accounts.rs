@@ -97,24 +97,21 @@ impl<U: OAuthUser> UserManager<U> {
             .ok_or(OAuthError::NoAccountStore)
     }
 
-    /// Stores the provider's fresh tokens on the user's account (or none, replacing any the
-    /// account held), as [`stored_tokens`] says.
+    /// Stores what a fresh login says of the user's provider account (`fresh`, as
+    /// [`new_account`] makes it: its tokens as [`stored_tokens`] says, or none, replacing any
+    /// the account held) on the account the user already has.
     async fn refresh_account(
         &self,
         store: &dyn OAuthAccountStore<U>,
         user: &U,
-        tokens: &ProviderTokens,
-        identity: &Identity,
-        email: &str,
+        fresh: OAuthAccount,
         options: &OAuthOptions,
-        oauth_name: &str,
     ) -> Result<(), OAuthError> {
         let accounts = store.oauth_accounts_of(user.id()).await?;
         if let Some(account) = accounts
             .into_iter()
-            .find(|a| a.oauth_name == oauth_name && a.account_id == identity.account_id)
+            .find(|a| a.oauth_name == fresh.oauth_name && a.account_id == fresh.account_id)
         {
-            let (access_token, refresh_token) = stored_tokens(tokens, options);
             // A provider that gave no new refresh token leaves the one stored before, if this
             // cipher made it (not one stored in clear by fastapi-users).
             let kept = account.refresh_token.clone().filter(|old| {
@@ -124,10 +121,10 @@ impl<U: OAuthUser> UserManager<U> {
                     .is_some_and(|c| c.decrypt(old).is_ok())
             });
             let updated = OAuthAccount {
-                access_token,
-                expires_at: tokens.expires_at,
-                refresh_token: refresh_token.or(kept),
-                account_email: email.to_owned(),
+                access_token: fresh.access_token,
+                expires_at: fresh.expires_at,
+                refresh_token: fresh.refresh_token.or(kept),
+                account_email: fresh.account_email,
                 ..account
             };
             store.update_oauth_account(&updated).await?;
@@ -192,16 +189,9 @@ impl<U: OAuthUser> UserManager<U> {
             .get_by_oauth_account(oauth_name, &identity.account_id)
             .await?
         {
-            self.refresh_account(
-                store.as_ref(),
-                &user,
-                tokens,
-                identity,
-                &email,
-                options,
-                oauth_name,
-            )
-            .await?;
+            let fresh = new_account(oauth_name, tokens, identity, &email, options);
+            self.refresh_account(store.as_ref(), &user, fresh, options)
+                .await?;
             return Ok(user);
         }
         let account = new_account(oauth_name, tokens, identity, &email, options);
@@ -272,16 +262,9 @@ impl<U: OAuthUser> UserManager<U> {
             .await?
         {
             Some(owner) if owner.id() == user.id() => {
-                self.refresh_account(
-                    store.as_ref(),
-                    user,
-                    tokens,
-                    identity,
-                    &email,
-                    options,
-                    oauth_name,
-                )
-                .await?;
+                let fresh = new_account(oauth_name, tokens, identity, &email, options);
+                self.refresh_account(store.as_ref(), user, fresh, options)
+                    .await?;
                 false
             }
             Some(_) => return Err(OAuthError::LinkedElsewhere),
