@@ -283,8 +283,8 @@ impl CookieTransport {
     /// - The API's own origin is its host (the `Host` header, or HTTP/2's authority; behind a
     ///   proxy, `X-Forwarded-Host`: see [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy))
     ///   with its
-    ///   scheme: `https` when `X-Forwarded-Proto` (or `Forwarded: proto=`, or the request's
-    ///   own scheme) says so, or when the cookie is [`Secure`](Self::secure), since browsers
+    ///   scheme: `https` when a trusted proxy's `X-Forwarded-Proto` (or the request's own
+    ///   scheme) says so, or when the cookie is [`Secure`](Self::secure), since browsers
     ///   send a `Secure` cookie only over HTTPS, and to `http://localhost` (which they count
     ///   as secure too). So an `http://` page of the same host cannot use an HTTPS site's
     ///   cookie, but a plain-HTTP development server on localhost works.
@@ -435,25 +435,13 @@ impl CookieTransport {
     }
 }
 
-/// The scheme the client used, as a proxy (`X-Forwarded-Proto`, `Forwarded: proto=`) or the
-/// request itself (HTTP/2's `:scheme`, an absolute URI) tells it.
-fn forwarded_scheme(parts: &Parts) -> Option<String> {
-    let text = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(proto) = text("x-forwarded-proto") {
-        return proto.split(',').next().map(|p| p.trim().to_owned());
-    }
-    if let Some(forwarded) = text("forwarded") {
-        let first = forwarded.split(',').next().unwrap_or_default();
-        let proto = first.split(';').find_map(|pair| {
-            let (key, value) = pair.trim().split_once('=')?;
-            key.eq_ignore_ascii_case("proto")
-                .then(|| value.trim_matches('"').to_owned())
-        });
-        if proto.is_some() {
-            return proto;
-        }
-    }
-    parts.uri.scheme_str().map(str::to_owned)
+/// The scheme the client used, as a trusted proxy's `X-Forwarded-Proto` (only with
+/// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy)) or the request itself (HTTP/2's
+/// `:scheme`, an absolute URI) tells it.
+fn forwarded_scheme(parts: &Parts) -> Option<&str> {
+    ProxyHeaders::of(parts)
+        .forwarded_proto(parts)
+        .or_else(|| parts.uri.scheme_str())
 }
 
 /// Whether the host of an authority (`host[:port]`) is a loopback name, which browsers treat

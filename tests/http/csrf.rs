@@ -7,7 +7,7 @@ use serde_json::json;
 
 /// Registers a user and logs them in with the cookie backend from the API's own origin; the
 /// `name=value` of the cookie.
-async fn cookie(app: &TestApp) -> String {
+async fn login_cookie(app: &TestApp) -> String {
     app.register("bors@camelot.bt", "grail-seeker").await;
     let response = app
         .request(Method::POST, "/auth/cookie/login")
@@ -55,7 +55,7 @@ async fn patch(app: &TestApp, cookie: &str, host: &str, headers: &[(&str, &str)]
 /// request; a client that sends none of the three is not a browser page and passes.
 async fn sec_fetch_site_judges_requests_without_origin(db: Db) {
     let app = TestApp::new(db).await;
-    let cookie = cookie(&app).await;
+    let cookie = login_cookie(&app).await;
     let host = "api.camelot.bt";
     for (site, expected) in [
         ("cross-site", StatusCode::FORBIDDEN),
@@ -91,10 +91,10 @@ async fn sec_fetch_site_judges_requests_without_origin(db: Db) {
 
 /// The scheme of the origin counts: with a `Secure` cookie (the site is HTTPS) an `http://`
 /// page of the same host is refused, except on localhost, where browsers send `Secure`
-/// cookies over plain HTTP; a proxy's `X-Forwarded-Proto` or `Forwarded` has the last word.
+/// cookies over plain HTTP; a trusted proxy's `X-Forwarded-Proto` has the last word.
 async fn the_scheme_of_the_origin_is_compared(db: Db) {
     let app = TestApp::new(db).await;
-    let cookie = cookie(&app).await;
+    let cookie = login_cookie(&app).await;
     let host = "api.camelot.bt";
     let origin = |o| [("origin", o)];
     assert_eq!(
@@ -119,29 +119,35 @@ async fn the_scheme_of_the_origin_is_compared(db: Db) {
         patch(&app, &cookie, host, &origin("ftp://api.camelot.bt")).await,
         StatusCode::FORBIDDEN
     );
-    let https_proxy = [
-        ("origin", "http://api.camelot.bt"),
-        ("x-forwarded-proto", "https"),
-    ];
-    assert_eq!(
-        patch(&app, &cookie, host, &https_proxy).await,
-        StatusCode::FORBIDDEN
-    );
+    // A client's own `X-Forwarded-Proto` is not believed: only a trusted proxy's.
     let http_proxy = [
         ("origin", "http://api.camelot.bt"),
         ("x-forwarded-proto", "http"),
     ];
     assert_eq!(
         patch(&app, &cookie, host, &http_proxy).await,
-        StatusCode::OK
+        StatusCode::FORBIDDEN
     );
-    let forwarded = [
+    let proxied = TestApp::with(
+        db,
+        Options {
+            behind_proxy: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let proxied_cookie = login_cookie(&proxied).await;
+    let https_proxy = [
         ("origin", "http://api.camelot.bt"),
-        ("forwarded", "for=192.0.2.60;proto=https;by=203.0.113.43"),
+        ("x-forwarded-proto", "https"),
     ];
     assert_eq!(
-        patch(&app, &cookie, host, &forwarded).await,
+        patch(&proxied, &proxied_cookie, host, &https_proxy).await,
         StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        patch(&proxied, &proxied_cookie, host, &http_proxy).await,
+        StatusCode::OK
     );
     for (local, own) in [
         ("localhost:8000", "http://localhost:8000"),

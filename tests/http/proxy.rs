@@ -281,7 +281,7 @@ async fn the_csrf_check_trusts_x_forwarded_host_only_behind_a_proxy() {
         };
         assert_eq!(patch("https://api.camelot.bt").await.status, expected);
         // Behind the proxy, the proxy's view of the host is not the API's origin.
-        let internal = patch("http://10.0.0.5:8000").await.status;
+        let internal = patch("https://10.0.0.5:8000").await.status;
         assert_eq!(
             internal == StatusCode::OK,
             !behind_proxy,
