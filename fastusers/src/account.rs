@@ -11,6 +11,7 @@ use sha2::Digest;
 use crate::hooks::{PasswordOwner, RequestInfo};
 use crate::keys::{KeySet, Purpose, Secret};
 use crate::manager::{UserError, UserManager};
+use crate::notice::SecurityEvent;
 use crate::token;
 use crate::user::{User, UserChanges, UserId};
 
@@ -115,8 +116,10 @@ impl<U: User> UserManager<U> {
     }
 
     /// Sends the verification and reset emails with this mailer, written by these templates,
-    /// after the `on_after_request_verify` and `on_after_forgot_password` hooks. Each send
-    /// runs in a background task; a failure is logged (see [`crate::mail`]).
+    /// after the `on_after_request_verify` and `on_after_forgot_password` hooks, and the
+    /// security notices (see [`crate::notice`]; [`security_notices`](Self::security_notices)
+    /// turns them off). Each send runs in a background task; a failure is logged (see
+    /// [`crate::mail`]).
     pub fn with_mailer(
         mut self,
         mailer: impl crate::mail::Mailer,
@@ -255,7 +258,9 @@ impl<U: User> UserManager<U> {
             .await?;
         let mut changes = U::Changes::default();
         changes.set_hashed_password(self.passwords().hash(password.to_owned()).await?);
-        let user = self.apply(&user, changes, request).await?;
+        let user = self
+            .apply_as(&user, changes, request, SecurityEvent::PasswordReset)
+            .await?;
         self.hooks().on_after_reset_password(&user, request).await;
         Ok(user)
     }

@@ -80,6 +80,7 @@ pub mod hooks;
 pub mod keys;
 pub mod mail;
 pub mod manager;
+pub mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "openapi")]

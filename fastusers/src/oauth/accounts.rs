@@ -4,11 +4,13 @@
 use std::sync::Arc;
 
 use super::client::{Identity, ProviderTokens};
+use super::options::OAuthOptions;
 use crate::hooks::RequestInfo;
 use crate::manager::{UserError, UserManager};
+use crate::notice::SecurityEvent;
 use crate::password::PasswordHelper;
 use crate::store::{OAuthAccount, OAuthAccountStore, StoreError};
-use crate::user::{OAuthUser, UserId};
+use crate::user::{OAuthUser, UserChanges, UserId};
 
 /// Why an OAuth operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,19 +45,41 @@ impl From<StoreError> for OAuthError {
     }
 }
 
+/// The provider's tokens as they are stored: encrypted when the application keeps them
+/// ([`OAuthOptions::store_provider_tokens`]), else none (an empty access token, no refresh
+/// token).
+fn stored_tokens(tokens: &ProviderTokens, options: &OAuthOptions) -> (String, Option<String>) {
+    match &options.token_cipher {
+        Some(cipher) => (
+            cipher.encrypt(&tokens.access_token),
+            tokens.refresh_token.as_deref().map(|t| cipher.encrypt(t)),
+        ),
+        None => (String::new(), None),
+    }
+}
+
 fn new_account(
     oauth_name: &str,
     tokens: &ProviderTokens,
     identity: &Identity,
     email: &str,
+    options: &OAuthOptions,
 ) -> OAuthAccount {
+    let (access_token, refresh_token) = stored_tokens(tokens, options);
     OAuthAccount {
         id: uuid::Uuid::new_v4(),
         oauth_name: oauth_name.to_owned(),
-        access_token: tokens.access_token.clone(),
+        access_token,
         expires_at: tokens.expires_at,
-        refresh_token: tokens.refresh_token.clone(),
+        refresh_token,
         account_id: identity.account_id.clone(),
+        account_email: email.to_owned(),
+    }
+}
+
+fn linked(oauth_name: &str, email: &str) -> SecurityEvent {
+    SecurityEvent::OAuthAccountLinked {
+        provider: oauth_name.to_owned(),
         account_email: email.to_owned(),
     }
 }
@@ -73,29 +97,34 @@ impl<U: OAuthUser> UserManager<U> {
             .ok_or(OAuthError::NoAccountStore)
     }
 
-    /// Stores the provider's fresh tokens on the user's account.
+    /// Stores what a fresh login says of the user's provider account (`fresh`, as
+    /// [`new_account`] makes it: its tokens as [`stored_tokens`] says, or none, replacing any
+    /// the account held) on the account the user already has.
     async fn refresh_account(
         &self,
         store: &dyn OAuthAccountStore<U>,
         user: &U,
-        oauth_name: &str,
-        tokens: &ProviderTokens,
-        identity: &Identity,
-        email: &str,
+        fresh: OAuthAccount,
+        options: &OAuthOptions,
     ) -> Result<(), OAuthError> {
         let accounts = store.oauth_accounts_of(user.id()).await?;
         if let Some(account) = accounts
             .into_iter()
-            .find(|a| a.oauth_name == oauth_name && a.account_id == identity.account_id)
+            .find(|a| a.oauth_name == fresh.oauth_name && a.account_id == fresh.account_id)
         {
+            // A provider that gave no new refresh token leaves the one stored before, if this
+            // cipher made it (not one stored in clear by fastapi-users).
+            let kept = account.refresh_token.clone().filter(|old| {
+                options
+                    .token_cipher
+                    .as_ref()
+                    .is_some_and(|c| c.decrypt(old).is_ok())
+            });
             let updated = OAuthAccount {
-                access_token: tokens.access_token.clone(),
-                expires_at: tokens.expires_at,
-                refresh_token: tokens
-                    .refresh_token
-                    .clone()
-                    .or(account.refresh_token.clone()),
-                account_email: email.to_owned(),
+                access_token: fresh.access_token,
+                expires_at: fresh.expires_at,
+                refresh_token: fresh.refresh_token.or(kept),
+                account_email: fresh.account_email,
                 ..account
             };
             store.update_oauth_account(&updated).await?;
@@ -103,12 +132,44 @@ impl<U: OAuthUser> UserManager<U> {
         Ok(())
     }
 
+    /// Takes over an account whose email was never verified for the owner of that email, as a
+    /// provider vouches for it: the password made unusable (and the account verified when
+    /// `verify`), every session ended in the same transaction, every provider account
+    /// unlinked. Whoever registered it keeps no way in.
+    async fn take_over(
+        &self,
+        store: &dyn OAuthAccountStore<U>,
+        user: &U,
+        verify: bool,
+        request: RequestInfo<'_>,
+    ) -> Result<U, OAuthError> {
+        let mut changes = U::Changes::default();
+        changes.set_hashed_password(PasswordHelper::unusable());
+        if verify {
+            changes.set_is_verified(true);
+        }
+        let user = self.apply_and_revoke(user, changes, request).await?;
+        for account in store.oauth_accounts_of(user.id()).await? {
+            store
+                .remove_oauth_account(user.id(), &account.oauth_name)
+                .await?;
+        }
+        tracing::warn!(
+            target: "fastusers::oauth",
+            user = %user.id(),
+            "an account whose email was never verified was taken over by the email's owner \
+             through a provider: its password and sessions are void"
+        );
+        Ok(user)
+    }
+
     /// Logs in or signs up the owner of a provider account, as fastapi-users'
-    /// `oauth_callback`:
-    /// - a linked account logs its user in (and its tokens are stored);
+    /// `oauth_callback`, with these options:
+    /// - a linked account logs its user in (and its tokens are stored, if the options say so);
     /// - otherwise, a user with the provider's email gets the account linked when
-    ///   `associate_by_email` is on and the provider vouches for the email, else
-    ///   [`OAuthError::UserAlreadyExists`];
+    ///   `associate_by_email` is on, the provider vouches for the email and the user verified
+    ///   it (or, with `take_over_unverified`, after the unverified account is taken over),
+    ///   else [`OAuthError::UserAlreadyExists`]; the user is told of the link;
     /// - otherwise a new user is created, without a usable password (a password reset gives
     ///   one), verified when `is_verified_by_default` is on and the provider vouches for the
     ///   email; `on_after_register` runs.
@@ -119,8 +180,7 @@ impl<U: OAuthUser> UserManager<U> {
         oauth_name: &str,
         tokens: &ProviderTokens,
         identity: &Identity,
-        associate_by_email: bool,
-        is_verified_by_default: bool,
+        options: &OAuthOptions,
         request: RequestInfo<'_>,
     ) -> Result<U, OAuthError> {
         let store = self.oauth_store()?;
@@ -129,17 +189,33 @@ impl<U: OAuthUser> UserManager<U> {
             .get_by_oauth_account(oauth_name, &identity.account_id)
             .await?
         {
-            self.refresh_account(store.as_ref(), &user, oauth_name, tokens, identity, &email)
+            let fresh = new_account(oauth_name, tokens, identity, &email, options);
+            self.refresh_account(store.as_ref(), &user, fresh, options)
                 .await?;
             return Ok(user);
         }
-        let account = new_account(oauth_name, tokens, identity, &email);
+        let account = new_account(oauth_name, tokens, identity, &email, options);
         if let Some(user) = self.get_by_email(&email).await? {
-            if !(associate_by_email && identity.email_verified) {
+            if !(options.associate_by_email && identity.email_verified) {
                 return Err(OAuthError::UserAlreadyExists);
             }
+            let user = match (user.is_verified(), options.take_over_unverified) {
+                (true, _) => user,
+                (false, true) => {
+                    let verify = options.is_verified_by_default;
+                    self.take_over(store.as_ref(), &user, verify, request)
+                        .await?
+                }
+                // Registered by someone who never proved the address theirs: perhaps not
+                // its owner, who is signing in now.
+                (false, false) => return Err(OAuthError::UserAlreadyExists),
+            };
             return match store.add_oauth_account(user.id(), &account).await {
-                Ok(()) => Ok(user),
+                Ok(()) => {
+                    self.notify(&user, linked(oauth_name, &email), request)
+                        .await;
+                    Ok(user)
+                }
                 Err(StoreError::Conflict(_)) => Err(OAuthError::LinkedElsewhere),
                 Err(other) => Err(other.into()),
             };
@@ -148,7 +224,7 @@ impl<U: OAuthUser> UserManager<U> {
             U::Id::generate(),
             email,
             PasswordHelper::unusable(),
-            is_verified_by_default && identity.email_verified,
+            options.is_verified_by_default && identity.email_verified,
         );
         let user = self.store().create(&user).await.map_err(|e| match e {
             // A concurrent sign-up or registration took the email first.
@@ -168,46 +244,51 @@ impl<U: OAuthUser> UserManager<U> {
     }
 
     /// Links a provider account to `user`, as fastapi-users' associate callback; refused when
-    /// the account is linked to someone else. Calls `on_after_update` with no changes.
+    /// the account is linked to someone else. Calls `on_after_update` with no changes, and
+    /// tells the user of a new link.
     pub async fn oauth_associate(
         &self,
         user: &U,
         oauth_name: &str,
         tokens: &ProviderTokens,
         identity: &Identity,
+        options: &OAuthOptions,
         request: RequestInfo<'_>,
     ) -> Result<(), OAuthError> {
         let store = self.oauth_store()?;
         let email = email_of(identity)?;
-        match store
+        let new = match store
             .get_by_oauth_account(oauth_name, &identity.account_id)
             .await?
         {
             Some(owner) if owner.id() == user.id() => {
-                self.refresh_account(store.as_ref(), user, oauth_name, tokens, identity, &email)
+                let fresh = new_account(oauth_name, tokens, identity, &email, options);
+                self.refresh_account(store.as_ref(), user, fresh, options)
                     .await?;
+                false
             }
             Some(_) => return Err(OAuthError::LinkedElsewhere),
-            None => match store
-                .add_oauth_account(
-                    user.id(),
-                    &new_account(oauth_name, tokens, identity, &email),
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => return Err(OAuthError::LinkedElsewhere),
-                Err(other) => return Err(other.into()),
-            },
-        }
+            None => {
+                let account = new_account(oauth_name, tokens, identity, &email, options);
+                match store.add_oauth_account(user.id(), &account).await {
+                    Ok(()) => true,
+                    Err(StoreError::Conflict(_)) => return Err(OAuthError::LinkedElsewhere),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        };
         self.hooks()
             .on_after_update(user, &U::Changes::default(), request)
             .await;
+        if new {
+            self.notify(user, linked(oauth_name, &email), request).await;
+        }
         Ok(())
     }
 
     /// Unlinks the user's account(s) at this provider, unless that would leave them no way to
-    /// log in: no usable password and no other provider account. Calls `on_after_update`.
+    /// log in: no usable password and no other provider account. Calls `on_after_update` and
+    /// tells the user.
     pub async fn oauth_unlink(
         &self,
         user: &U,
@@ -227,17 +308,24 @@ impl<U: OAuthUser> UserManager<U> {
         self.hooks()
             .on_after_update(user, &U::Changes::default(), request)
             .await;
+        let event = SecurityEvent::OAuthAccountUnlinked {
+            provider: oauth_name.to_owned(),
+        };
+        self.notify(user, event, request).await;
         Ok(())
     }
 
-    /// The user's provider accounts.
+    /// The user's provider accounts. Their tokens are as stored: encrypted (read them with
+    /// the [`TokenCipher`](super::TokenCipher) of
+    /// [`OAuthOptions::store_provider_tokens`]), or empty when not stored.
     pub async fn oauth_accounts(&self, user: &U) -> Result<Vec<OAuthAccount>, OAuthError> {
         Ok(self.oauth_store()?.oauth_accounts_of(user.id()).await?)
     }
 }
 
-/// What clients see of an account: no provider tokens unless `expose_tokens`.
-pub(crate) fn account_json(account: &OAuthAccount, expose_tokens: bool) -> serde_json::Value {
+/// What clients see of an account: no provider tokens unless the options expose the ones
+/// they store (decrypted; a token that cannot be is shown as `null`).
+pub(crate) fn account_json(account: &OAuthAccount, options: &OAuthOptions) -> serde_json::Value {
     let mut value = serde_json::json!({
         "id": account.id,
         "oauth_name": account.oauth_name,
@@ -245,9 +333,10 @@ pub(crate) fn account_json(account: &OAuthAccount, expose_tokens: bool) -> serde
         "account_id": account.account_id,
         "account_email": account.account_email,
     });
-    if expose_tokens {
-        value["access_token"] = account.access_token.clone().into();
-        value["refresh_token"] = account.refresh_token.clone().into();
+    if let (true, Some(cipher)) = (options.expose_provider_tokens, &options.token_cipher) {
+        let open = |stored: &str| cipher.decrypt(stored).ok();
+        value["access_token"] = open(&account.access_token).into();
+        value["refresh_token"] = account.refresh_token.as_deref().and_then(open).into();
     }
     value
 }
