@@ -252,9 +252,7 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         // The reference's policy, in `AppHooks::validate_password`, and nothing more: clients
         // written for fastapi-users meet the rules they expect.
         .with_password_policy(PasswordPolicy::none())
-        .with_account_tokens(fastusers::account::AccountTokens::from_secret(
-            &config.secret,
-        ))
+        .with_email_tokens(fastusers::manager::EmailTokens::from_secret(&config.secret))
         .send_verification_on_register(config.verify_on_register);
     let manager = match config.user_cache {
         Some(ttl) => manager.cache_users(ttl),

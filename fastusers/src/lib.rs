@@ -68,7 +68,6 @@
 //!
 //! [axum]: https://docs.rs/axum
 
-pub mod account;
 pub mod backend;
 pub mod body;
 pub mod email;

@@ -458,8 +458,8 @@ impl TestApp {
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let hooks = TestHooks::default();
         let account_tokens = match &options.secret {
-            Some(secret) => fastusers::account::AccountTokens::from_secret(secret),
-            None => fastusers::account::AccountTokens::new(
+            Some(secret) => fastusers::manager::EmailTokens::from_secret(secret),
+            None => fastusers::manager::EmailTokens::new(
                 JwtKeys::hs256(VERIFY_SECRET).expect("a long secret"),
                 JwtKeys::hs256(RESET_SECRET).expect("a long secret"),
             ),
@@ -472,7 +472,7 @@ impl TestApp {
                     .clone()
                     .unwrap_or_else(fastusers::password::PasswordPolicy::none),
             )
-            .with_account_tokens(account_tokens)
+            .with_email_tokens(account_tokens)
             .with_password_helper(options.passwords.clone().unwrap_or_else(fast_passwords))
             .send_verification_on_register(options.verification_on_register);
         let manager = match (options.mailer, &options.outbox) {

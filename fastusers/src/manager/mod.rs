@@ -9,6 +9,14 @@ use crate::revocation::{self, Revocable};
 use crate::store::{StoreError, UserStore};
 use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
 
+mod email_tokens;
+#[cfg(feature = "oauth")]
+mod oauth;
+mod reset;
+mod verify;
+
+pub use email_tokens::{EmailTokens, RESET_AUDIENCE, VERIFY_AUDIENCE};
+
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -86,7 +94,7 @@ pub struct UserManager<U: User> {
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
     revoke_on_change: bool,
-    pub(crate) account_tokens: crate::account::AccountTokens,
+    pub(crate) email_tokens: EmailTokens,
     pub(crate) mail: Option<crate::mail::AccountMail>,
     pub(crate) verify_on_register: bool,
     notices: bool,
@@ -102,7 +110,7 @@ impl<U: User> Clone for UserManager<U> {
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
             revoke_on_change: self.revoke_on_change,
-            account_tokens: self.account_tokens.clone(),
+            email_tokens: self.email_tokens.clone(),
             mail: self.mail.clone(),
             verify_on_register: self.verify_on_register,
             notices: self.notices,
@@ -130,7 +138,7 @@ impl<U: User> UserManager<U> {
             hooks: Arc::new(NoHooks),
             revoker: None,
             revoke_on_change: true,
-            account_tokens: crate::account::AccountTokens::default(),
+            email_tokens: EmailTokens::default(),
             mail: None,
             verify_on_register: false,
             notices: true,
@@ -205,6 +213,39 @@ impl<U: User> UserManager<U> {
         if let Some(mail) = &self.mail {
             mail.notice(user.email(), &event);
         }
+    }
+
+    /// Uses these verification and reset token keys and lifetimes.
+    pub fn with_email_tokens(mut self, tokens: EmailTokens) -> Self {
+        self.email_tokens = tokens;
+        self
+    }
+
+    /// Sends the verification and reset emails with this mailer, written by these templates,
+    /// after the `on_after_request_verify` and `on_after_forgot_password` hooks, and the
+    /// security notices (see [`crate::notice`]; [`security_notices`](Self::security_notices)
+    /// turns them off). Each send runs in a background task; a failure is logged (see
+    /// [`crate::mail`]).
+    pub fn with_mailer(
+        mut self,
+        mailer: impl crate::mail::Mailer,
+        templates: impl crate::mail::Templates,
+    ) -> Self {
+        self.mail = Some(crate::mail::AccountMail::new(mailer, templates));
+        self
+    }
+
+    /// Makes `POST /register` request a verification token for each new user (as a
+    /// `POST /request-verify-token` would), so that the verification email goes out without
+    /// the client asking. Default: false, as the reference.
+    pub fn send_verification_on_register(mut self, send: bool) -> Self {
+        self.verify_on_register = send;
+        self
+    }
+
+    /// Whether `POST /register` requests a verification token for each new user.
+    pub fn sends_verification_on_register(&self) -> bool {
+        self.verify_on_register
     }
 
     /// Uses these hooks.
@@ -471,6 +512,7 @@ impl<U: User> UserManager<U> {
     /// [`revoke_tokens_on_change`](Self::revoke_tokens_on_change) says, then deletes their
     /// tokens as far as their stores answer and calls `on_after_update`. No notice: for a
     /// change that is no one's request (an account taken over by its email's owner).
+    #[cfg(feature = "oauth")]
     pub(crate) async fn apply_and_revoke(
         &self,
         user: &U,
