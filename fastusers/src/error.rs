@@ -12,9 +12,9 @@ use serde_json::Value;
 
 /// The error codes of fastapi-users' `ErrorCode` enum, sent as the `detail` of a 400.
 ///
-/// They serialise as their SCREAMING_SNAKE_CASE names, exactly as the reference does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+/// They serialise as their SCREAMING_SNAKE_CASE names, exactly as the reference does; each
+/// name is written once, in [`as_str`](Self::as_str).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
     /// `validate_password` refused the password at registration.
@@ -89,6 +89,12 @@ impl ErrorCode {
             Self::LoginTooManyAttempts => "LOGIN_TOO_MANY_ATTEMPTS",
             Self::CsrfCheckFailed => "CSRF_CHECK_FAILED",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
