@@ -397,6 +397,19 @@ pub fn optional_bool(
     parsed
 }
 
+/// [`optional_bool`] where `null` means the same as absent: the user flags of the create and
+/// update bodies, which the reference declares `boolean | null`.
+pub fn optional_bool_or_null(
+    obj: &Map<String, Value>,
+    name: &str,
+    errors: &mut ValidationErrors,
+) -> Option<bool> {
+    match obj.get(name) {
+        None | Some(Value::Null) => None,
+        Some(_) => optional_bool(obj, name, errors),
+    }
+}
+
 fn checked_email(name: &str, value: &Value, errors: &mut ValidationErrors) -> Option<String> {
     let text: String = convert(name, value, errors)?;
     match email::normalize(&text) {

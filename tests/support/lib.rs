@@ -217,6 +217,8 @@ pub async fn fresh_database(db: Db) -> String {
 pub struct TestApp {
     /// The router, as the quickstart mounts it, plus test routes.
     pub router: Router,
+    /// The routes `router` was made of (for the OpenAPI document).
+    pub routes: fastusers::Routes<Auth>,
     /// The state, to reach the manager and store directly.
     pub state: FastUsers<Auth>,
     /// The database URL.
@@ -357,7 +359,7 @@ impl TestApp {
             Some(throttle) => state.login_throttle(throttle),
             None => state,
         };
-        let mut router = Router::new()
+        let mut routes = fastusers::Routes::new()
             .nest("/auth/jwt", Auth::jwt_router())
             .nest("/auth/cookie", Auth::cookie_router())
             .nest("/auth/redis", Auth::redis_router())
@@ -380,7 +382,7 @@ impl TestApp {
             let cookie = oauth
                 .clone()
                 .redirect_after_login("http://app.test/welcome");
-            router = router
+            routes = routes
                 .nest(
                     "/auth/mock",
                     FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.jwt, oauth.clone()),
@@ -394,9 +396,10 @@ impl TestApp {
                     FastUsers::<Auth>::oauth_associate_router(client, oauth),
                 );
         }
-        let router = router.with_state(state.clone());
+        let router = routes.clone().into_router().with_state(state.clone());
         Self {
             router,
+            routes,
             state,
             url,
             hooks,

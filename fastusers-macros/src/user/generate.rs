@@ -283,7 +283,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
                     let mut errors = #p::body::ValidationErrors::new();
                     let email = #p::body::required_email(obj, "email", &mut errors);
                     let password = #p::body::required::<::std::string::String>(obj, "password", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
+                    #(let #flags = #p::body::optional_bool_or_null(obj, ::core::stringify!(#flags), &mut errors);)*
                     #(let #create_custom_idents = #create_custom_parse;)*
                     let (::core::option::Option::Some(email), ::core::option::Option::Some(password), #(::core::option::Option::Some(#create_custom_idents),)*) =
                         (email, password, #(#create_custom_idents,)*) else { return ::core::result::Result::Err(errors) };
@@ -299,7 +299,7 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
                     let mut errors = #p::body::ValidationErrors::new();
                     let password = #p::body::optional_or_null::<::std::string::String>(obj, "password", &mut errors);
                     let email = #p::body::optional_email(obj, "email", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
+                    #(let #flags = #p::body::optional_bool_or_null(obj, ::core::stringify!(#flags), &mut errors);)*
                     #(let #update_custom_idents = #update_custom_parse;)*
                     errors.finish()?;
                     ::core::result::Result::Ok(Self { password, email, #(#flags,)* #(#update_custom_idents,)* })
