@@ -10,6 +10,7 @@ mod hostile;
 mod login;
 mod mail;
 mod migrate;
+mod null_flags;
 mod oauth;
 mod openapi;
 mod outage;
