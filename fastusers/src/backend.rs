@@ -2,6 +2,7 @@
 //! `auth_backends!` declares.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use axum::http::request::Parts;
 
@@ -73,6 +74,66 @@ impl<T: Transport, S> Backend<T, S> {
     }
 }
 
+/// A strategy whose futures are boxed, so that the runtime can go through the backends of an
+/// `auth_backends!` declaration in a loop ([`Backends::strategies`]). Every [`Strategy`] is
+/// one.
+pub trait DynStrategy<U: User>: Send + Sync {
+    /// [`Strategy::revoke_all`].
+    fn revoke_all<'a>(&'a self, user: &'a U) -> BoxFuture<'a, Result<(), StrategyError>>;
+    /// [`Strategy::sessions`].
+    fn sessions<'a>(
+        &'a self,
+        user: &'a U,
+    ) -> BoxFuture<'a, Result<Option<Vec<Session>>, StrategyError>>;
+    /// [`Strategy::revoke_session`].
+    fn revoke_session<'a>(
+        &'a self,
+        user: &'a U,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StrategyError>>;
+}
+
+/// A boxed future of a [`DynStrategy`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+impl<U: User, S: Strategy<U>> DynStrategy<U> for S {
+    fn revoke_all<'a>(&'a self, user: &'a U) -> BoxFuture<'a, Result<(), StrategyError>> {
+        Box::pin(Strategy::revoke_all(self, user))
+    }
+
+    fn sessions<'a>(
+        &'a self,
+        user: &'a U,
+    ) -> BoxFuture<'a, Result<Option<Vec<Session>>, StrategyError>> {
+        Box::pin(Strategy::sessions(self, user))
+    }
+
+    fn revoke_session<'a>(
+        &'a self,
+        user: &'a U,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<bool, StrategyError>> {
+        Box::pin(Strategy::revoke_session(self, user, id))
+    }
+}
+
+/// Some backends could not delete a user's tokens (the others did): each failure, with the
+/// backend's name.
+#[derive(Debug, thiserror::Error)]
+#[error("could not delete the user's tokens in {}", describe(.failures))]
+pub struct RevokeError {
+    /// The backends that failed, by name, and why.
+    pub failures: Vec<(&'static str, StrategyError)>,
+}
+
+fn describe(failures: &[(&'static str, StrategyError)]) -> String {
+    failures
+        .iter()
+        .map(|(name, error)| format!("backend `{name}` ({error})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The set of backends of an application, declared with `auth_backends!`, which implements
 /// this trait. Backends are tried in declared order; the first that recognises the request wins.
 #[diagnostic::on_unimplemented(
@@ -95,22 +156,73 @@ pub trait Backends: Send + Sync + Sized + 'static {
         enabled: u64,
     ) -> impl Future<Output = Result<Option<Authenticated<Self::User>>, StrategyError>> + Send + 'a;
 
-    /// Revokes every token of the user in every backend.
+    /// The strategy of each backend, in declared order.
+    fn strategies(&self) -> Vec<&dyn DynStrategy<Self::User>>;
+
+    /// Deletes every token of the user in every backend that keeps tokens. Every backend is
+    /// tried, at the same time, whatever the others answer; the error names those that failed.
+    ///
+    /// This deletes tokens only: to end a user's sessions for good, JWTs included, even while a
+    /// token store is down, use [`UserManager::revoke_tokens`], which saves the user's
+    /// revocation time first.
     fn revoke_all<'a>(
         &'a self,
         user: &'a Self::User,
-    ) -> impl Future<Output = Result<(), StrategyError>> + Send + 'a;
+    ) -> impl Future<Output = Result<(), RevokeError>> + Send + 'a {
+        async move {
+            let strategies = self.strategies();
+            let outcomes = futures_util::future::join_all(
+                strategies.iter().map(|strategy| strategy.revoke_all(user)),
+            )
+            .await;
+            let failures: Vec<(&'static str, StrategyError)> = Self::NAMES
+                .iter()
+                .zip(outcomes)
+                .filter_map(|(name, outcome)| outcome.err().map(|error| (*name, error)))
+                .collect();
+            if failures.is_empty() {
+                Ok(())
+            } else {
+                Err(RevokeError { failures })
+            }
+        }
+    }
 
-    /// The user's server-side sessions in every backend that keeps them, with the backend's index.
+    /// The user's server-side sessions in every backend that keeps them, with the backend's
+    /// index. Backends sharing one store list the same sessions once, under the first of them.
     fn sessions<'a>(
         &'a self,
         user: &'a Self::User,
-    ) -> impl Future<Output = Result<Vec<(usize, Session)>, StrategyError>> + Send + 'a;
+    ) -> impl Future<Output = Result<Vec<(usize, Session)>, StrategyError>> + Send + 'a {
+        async move {
+            let mut all: Vec<(usize, Session)> = Vec::new();
+            for (index, strategy) in self.strategies().into_iter().enumerate() {
+                let Some(list) = strategy.sessions(user).await? else {
+                    continue;
+                };
+                for session in list {
+                    if !all.iter().any(|(_, known)| known.id == session.id) {
+                        all.push((index, session));
+                    }
+                }
+            }
+            Ok(all)
+        }
+    }
 
     /// Revokes the user's session with this id, in whichever backend has it.
     fn revoke_session<'a>(
         &'a self,
         user: &'a Self::User,
         id: &'a str,
-    ) -> impl Future<Output = Result<bool, StrategyError>> + Send + 'a;
+    ) -> impl Future<Output = Result<bool, StrategyError>> + Send + 'a {
+        async move {
+            for strategy in self.strategies() {
+                if strategy.revoke_session(user, id).await? {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
 }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
 use crate::password::{PasswordError, PasswordHelper};
+use crate::revocation::{self, Revocable};
 use crate::store::{StoreError, UserStore};
-use crate::strategy::StrategyError;
 use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
 
 /// Why a user operation failed.
@@ -26,9 +26,6 @@ pub enum UserError {
     /// Hashing failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
-    /// Revoking the user's tokens failed.
-    #[error(transparent)]
-    Tokens(StrategyError),
     /// The user is inactive.
     #[error("the user is inactive")]
     Inactive,
@@ -43,12 +40,15 @@ pub enum UserError {
 /// The default of [`UserManager::max_password_length`].
 pub const DEFAULT_MAX_PASSWORD_BYTES: usize = 4096;
 
-/// Revokes every server-side token of a user. [`FastUsers::new`](crate::FastUsers::new)
-/// installs the application's backends as the manager's revoker.
+/// Deletes a user's server-side tokens. [`FastUsers::new`](crate::FastUsers::new) installs the
+/// application's backends as the manager's revoker.
 #[async_trait::async_trait]
 pub trait TokenRevoker<U: User>: Send + Sync + 'static {
-    /// Revokes every token of the user in every backend that keeps tokens.
-    async fn revoke_all(&self, user: &U) -> Result<(), StrategyError>;
+    /// Deletes every token of the user in every backend that keeps tokens, trying each one
+    /// whatever the others answer, and logs what could not be deleted. Called after the user's
+    /// revocation time is saved, which already voids those tokens (see
+    /// [`crate::revocation`]): this only keeps the token stores clean.
+    async fn revoke_all(&self, user: &U);
 }
 
 /// Creates, authenticates, updates and deletes users. Cheap to clone.
@@ -130,25 +130,45 @@ impl<U: User> UserManager<U> {
         }
     }
 
-    /// Whether a password change, a deactivation or a deletion revokes the user's server-side
-    /// tokens (Redis, database) at once. Default: true (the reference leaves them alive).
+    /// Whether a password change (through `PATCH` or a reset), a deactivation or a deletion
+    /// ends every session of the user, on every backend (JWTs included). Default: true.
+    ///
+    /// The change and the user's revocation time are saved in one transaction, so a saved
+    /// change always ends the sessions (see [`crate::revocation`]); the user's Redis and
+    /// database tokens are then deleted as far as those stores answer. `false` is the
+    /// reference's behaviour: every token stays valid until it expires.
     pub fn revoke_tokens_on_change(mut self, revoke: bool) -> Self {
         self.revoke_on_change = revoke;
         self
     }
 
-    /// Uses this revoker; [`FastUsers::new`](crate::FastUsers::new) sets the backends.
+    /// Uses this revoker to delete a user's tokens once their sessions are revoked;
+    /// [`FastUsers::new`](crate::FastUsers::new) sets the backends.
     pub fn with_revoker(mut self, revoker: Arc<dyn TokenRevoker<U>>) -> Self {
         self.revoker = Some(revoker);
         self
     }
 
-    /// Revokes every server-side token of the user (logs them out everywhere but from JWTs,
-    /// which cannot be revoked).
+    /// Ends every session of the user, on every backend: saves the user's revocation time, so
+    /// that every strategy refuses the tokens issued until now (JWTs included), then deletes
+    /// their Redis and database tokens as far as those stores answer (the tokens left behind
+    /// are refused all the same, and deleted when presented).
+    ///
+    /// Fails only when the revocation time cannot be saved: the user store is down
+    /// ([`UserError::Store`]) or the user is gone ([`UserError::NotFound`]).
     pub async fn revoke_tokens(&self, user: &U) -> Result<(), UserError> {
-        match &self.revoker {
-            Some(revoker) => revoker.revoke_all(user).await.map_err(UserError::Tokens),
-            None => Ok(()),
+        self.store
+            .update_and_revoke(user.id(), &U::Changes::default(), revocation::now())
+            .await?
+            .ok_or(UserError::NotFound)?;
+        self.delete_tokens(user).await;
+        Ok(())
+    }
+
+    /// Deletes the user's tokens in every backend, best effort (the revoker logs failures).
+    async fn delete_tokens(&self, user: &U) {
+        if let Some(revoker) = &self.revoker {
+            revoker.revoke_all(user).await;
         }
     }
 
@@ -219,6 +239,12 @@ impl<U: User> UserManager<U> {
     /// The user with this id.
     pub async fn get(&self, id: &U::Id) -> Result<Option<U>, UserError> {
         Ok(self.store.get(id).await?)
+    }
+
+    /// The user with this id and the moment up to which their sessions are revoked: what the
+    /// strategies check a token against (see [`crate::revocation`]).
+    pub async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, UserError> {
+        Ok(self.store.get_revocable(id).await?)
     }
 
     /// The user with this email (case-insensitive).
@@ -311,6 +337,12 @@ impl<U: User> UserManager<U> {
 
     /// Applies column changes directly (no password validation: set a hash, not a password),
     /// with the email rules of [`update`](Self::update) and `on_after_update`.
+    ///
+    /// A new password hash or `is_active: false` also ends the user's sessions (unless
+    /// [`revoke_tokens_on_change`](Self::revoke_tokens_on_change) is off): the revocation time
+    /// is saved with the change, in the same transaction, then the user's tokens are deleted
+    /// as far as their stores answer. Once the change is saved this returns `Ok`, whatever the
+    /// token stores answer.
     pub async fn apply(
         &self,
         user: &U,
@@ -330,21 +362,25 @@ impl<U: User> UserManager<U> {
                 }
             }
         }
-        let updated = if changes.is_empty() {
-            self.store.get(user.id()).await?
-        } else {
+        let revoke = self.revoke_on_change
+            && (changes.hashed_password().is_some() || changes.is_active() == Some(false));
+        let updated = if revoke {
             self.store
-                .update(user.id(), &changes)
+                .update_and_revoke(user.id(), &changes, revocation::now())
                 .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => UserError::AlreadyExists,
-                    other => UserError::Store(other),
-                })?
+        } else if changes.is_empty() {
+            self.store.get(user.id()).await
+        } else {
+            self.store.update(user.id(), &changes).await
         };
-        let updated = updated.ok_or(UserError::NotFound)?;
-        let password_changed = changes.hashed_password().is_some();
-        if self.revoke_on_change && (password_changed || changes.is_active() == Some(false)) {
-            self.revoke_tokens(&updated).await?;
+        let updated = updated
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => UserError::AlreadyExists,
+                other => UserError::Store(other),
+            })?
+            .ok_or(UserError::NotFound)?;
+        if revoke {
+            self.delete_tokens(&updated).await;
         }
         self.hooks
             .on_after_update(&updated, &changes, request)
@@ -352,14 +388,17 @@ impl<U: User> UserManager<U> {
         Ok(updated)
     }
 
-    /// Deletes a user: `on_before_delete`, the delete, `on_after_delete`.
+    /// Deletes a user: `on_before_delete`, the delete, `on_after_delete`. The user's tokens
+    /// are refused from then on (their user is gone), and deleted from the token stores as far
+    /// as those answer (unless [`revoke_tokens_on_change`](Self::revoke_tokens_on_change) is
+    /// off; database tokens go with the user anyway).
     pub async fn delete(&self, user: &U, request: RequestInfo<'_>) -> Result<(), UserError> {
         self.hooks.on_before_delete(user, request).await;
-        if self.revoke_on_change {
-            self.revoke_tokens(user).await?;
-        }
         if !self.store.delete(user.id()).await? {
             return Err(UserError::NotFound);
+        }
+        if self.revoke_on_change {
+            self.delete_tokens(user).await;
         }
         self.hooks.on_after_delete(user, request).await;
         Ok(())

@@ -8,7 +8,7 @@ use crate::backend::Backends;
 use crate::manager::{TokenRevoker, UserManager};
 use crate::proxy::ProxyHeaders;
 use crate::routes::{self, Routes};
-use crate::strategy::StrategyError;
+use crate::user::User;
 
 /// The user manager and the authentication backends, shared by the routes and extractors.
 /// Cheap to clone.
@@ -32,8 +32,12 @@ struct BackendsRevoker<A>(Arc<A>);
 
 #[async_trait::async_trait]
 impl<A: Backends> TokenRevoker<A::User> for BackendsRevoker<A> {
-    async fn revoke_all(&self, user: &A::User) -> Result<(), StrategyError> {
-        self.0.revoke_all(user).await
+    async fn revoke_all(&self, user: &A::User) {
+        if let Err(error) = self.0.revoke_all(user).await {
+            // The user's revocation time already voids these tokens: they are refused, and
+            // deleted when presented or when they expire.
+            tracing::warn!(user = %user.id(), %error, "tokens left in their stores after a revocation");
+        }
     }
 }
 
@@ -56,8 +60,9 @@ impl<A: Backends> std::fmt::Debug for FastUsers<A> {
 }
 
 impl<A: Backends> FastUsers<A> {
-    /// Pairs a user manager with the application's backends. The manager can then revoke a
-    /// user's tokens in every backend (see [`UserManager::revoke_tokens`]).
+    /// Pairs a user manager with the application's backends. The manager can then delete a
+    /// user's tokens in every backend when it revokes their sessions (see
+    /// [`UserManager::revoke_tokens`]).
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
         let backends = Arc::new(backends);
         let manager = manager.with_revoker(Arc::new(BackendsRevoker(backends.clone())));

@@ -132,6 +132,17 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Whether a token can be an opaque token of a Redis or database strategy: at most 43
+/// URL-safe base64 characters (what [`random_token`] and fastapi-users' `token_urlsafe()`
+/// make, and what the `accesstoken` table holds). A JWT cannot: those strategies skip it
+/// without a lookup, so a refused JWT is a 401 even while their store is down.
+pub fn is_opaque(token: &str) -> bool {
+    (1..=43).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,6 +159,12 @@ mod tests {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
         assert_ne!(a, b);
+        assert!(is_opaque(&a));
+        assert!(!is_opaque(
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+        ));
+        assert!(!is_opaque(""));
+        assert!(!is_opaque(&format!("{a}x")));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use fastusers::revocation::{Revocable, Timestamp};
 use fastusers::store::{CachedUserStore, StoreError, UserStore};
 use fastusers_tests::{Db, Options, TestApp, User, UserChanges, db_tests, fresh_database};
 use serde_json::json;
@@ -57,7 +58,8 @@ async fn served_from_memory_until_it_expires(db: Db) {
 }
 
 /// Changes through the manager (the routes) reach the cache at once, even with a TTL of an
-/// hour: a deactivation, an email change, a deletion.
+/// hour: a deactivation (and the revocation time saved with it), an email change, a password
+/// change, a deletion.
 async fn changes_through_the_manager_are_seen_at_once(db: Db) {
     let (app, _) = cached_app(db, Duration::from_secs(3600)).await;
     let admin = app.superuser("arthur@camelot.bt").await;
@@ -82,6 +84,12 @@ async fn changes_through_the_manager_are_seen_at_once(db: Db) {
         .send()
         .await;
     assert_eq!(patch.status, StatusCode::OK, "{}", patch.text());
+    assert_eq!(
+        app.me_status(&jwt).await,
+        StatusCode::UNAUTHORIZED,
+        "the deactivation revoked the user's sessions"
+    );
+    let jwt = app.token("gawain@camelot.bt", "guinevere").await;
     let patch = app
         .request(Method::PATCH, "/users/me")
         .bearer(&jwt)
@@ -97,6 +105,17 @@ async fn changes_through_the_manager_are_seen_at_once(db: Db) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["email"], "gawain@orkney.bt");
 
+    let patch = app
+        .request(Method::PATCH, "/users/me")
+        .bearer(&jwt)
+        .json(&json!({"password": "new-password"}))
+        .send()
+        .await;
+    assert_eq!(patch.status, StatusCode::OK, "{}", patch.text());
+    assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
+    let jwt = app.token("gawain@orkney.bt", "new-password").await;
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+
     let delete = app
         .request(Method::DELETE, &format!("/users/{id}"))
         .bearer(&admin)
@@ -111,8 +130,8 @@ db_tests!(
     changes_through_the_manager_are_seen_at_once
 );
 
-/// A store whose next `get` stops after reading, until released: the read then returns what
-/// it read before a write that happened in between.
+/// A store whose next read by id stops after reading, until released: the read then returns
+/// what it read before a write that happened in between.
 struct Paused {
     inner: Arc<dyn UserStore<User>>,
     armed: AtomicBool,
@@ -123,12 +142,23 @@ struct Paused {
 #[fastusers::async_trait]
 impl UserStore<User> for Paused {
     async fn get(&self, id: &uuid::Uuid) -> Result<Option<User>, StoreError> {
-        let user = self.inner.get(id).await?;
+        Ok(self.get_revocable(id).await?.map(|found| found.user))
+    }
+    async fn get_revocable(&self, id: &uuid::Uuid) -> Result<Option<Revocable<User>>, StoreError> {
+        let user = self.inner.get_revocable(id).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             self.reached.notify_one();
             self.release.notified().await;
         }
         Ok(user)
+    }
+    async fn update_and_revoke(
+        &self,
+        id: &uuid::Uuid,
+        changes: &UserChanges,
+        revoked_at: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        self.inner.update_and_revoke(id, changes, revoked_at).await
     }
     async fn get_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         self.inner.get_by_email(email).await
@@ -167,6 +197,10 @@ async fn a_read_racing_a_write_does_not_cache_the_old_user() {
             plan: None,
             notes: None,
             login_count: 0,
+            age: None,
+            height: None,
+            team_id: None,
+            newsletter: false,
         })
         .await
         .unwrap();

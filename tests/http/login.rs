@@ -34,9 +34,11 @@ async fn bearer_login_issues_the_reference_jwt(db: Db) {
     let parts: Vec<&str> = token.split('.').collect();
     assert_eq!(decode_part(parts[0]), json!({"typ": "JWT", "alg": "HS256"}));
     let claims = decode_part(parts[1]);
+    // The reference's claims, and `iat` (seconds, with a fraction), by which fastusers refuses
+    // the tokens issued before a user's sessions were revoked.
     assert_eq!(
         claims.as_object().unwrap().keys().collect::<Vec<_>>(),
-        ["sub", "aud", "exp"]
+        ["sub", "aud", "exp", "iat"]
     );
     assert_eq!(claims["sub"], user["id"]);
     assert_eq!(
@@ -49,6 +51,8 @@ async fn bearer_login_issues_the_reference_jwt(db: Db) {
         (now() + 3590..=now() + 3600).contains(&exp),
         "lifetime 3600 s"
     );
+    let iat = claims["iat"].as_f64().unwrap();
+    assert!((iat - (exp - 3600) as f64).abs() < 1.0, "{claims}");
 }
 
 async fn login_accepts_multipart_and_any_email_case(db: Db) {

@@ -16,6 +16,7 @@ mod openapi;
 mod outage;
 mod proxy;
 mod register;
+mod revocation;
 mod sessions;
 mod shedding;
 mod strategy;

@@ -307,7 +307,17 @@ async fn user_schemas_have_the_custom_fields() {
     // The flags are not required and have defaults, as in the reference's schema.
     assert_eq!(
         read["required"],
-        json!(["id", "email", "first_name", "plan", "login_count"])
+        json!([
+            "id",
+            "email",
+            "first_name",
+            "plan",
+            "login_count",
+            "age",
+            "height",
+            "team_id",
+            "newsletter"
+        ])
     );
     assert_eq!(read["properties"]["is_active"]["default"], true);
     assert_eq!(read["properties"]["is_verified"]["default"], false);

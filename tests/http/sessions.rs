@@ -1,28 +1,15 @@
 //! Server-side sessions: every transport with every strategy, logout that revokes, revocation
 //! on password change, deactivation and deletion, session listing, expiry, and Redis outages.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
-use fastusers_tests::{Db, Options, TestApp, db_tests, redis_url};
+use fastusers_tests::redis::OwnRedis;
+use fastusers_tests::{
+    BACKENDS, Carrier, Db, Options, TestApp, db_tests, free_port, login, redis_url, send,
+};
 use serde_json::json;
-
-/// How a client presents the token of a backend.
-#[derive(Clone, Copy)]
-enum Carrier {
-    Bearer,
-    Cookie(&'static str),
-}
-
-const BACKENDS: [(&str, Carrier, bool); 6] = [
-    ("jwt", Carrier::Bearer, false),
-    ("cookie", Carrier::Cookie("fastapiusersauth"), false),
-    ("redis", Carrier::Bearer, true),
-    ("rediscookie", Carrier::Cookie("fastusers_redis"), true),
-    ("database", Carrier::Bearer, true),
-    ("session", Carrier::Cookie("fastusers_session"), true),
-];
 
 async fn app_with_redis(db: Db) -> TestApp {
     TestApp::with(
@@ -32,62 +19,6 @@ async fn app_with_redis(db: Db) -> TestApp {
             ..Options::default()
         },
     )
-    .await
-}
-
-/// Logs in with a backend and returns the token as the client holds it.
-async fn login(
-    app: &TestApp,
-    backend: &str,
-    carrier: Carrier,
-    email: &str,
-    password: &str,
-) -> String {
-    let response = app
-        .login_form(backend, &[("username", email), ("password", password)])
-        .await;
-    match carrier {
-        Carrier::Bearer => {
-            assert_eq!(
-                response.status,
-                StatusCode::OK,
-                "{backend} login: {}",
-                response.text()
-            );
-            response.json()["access_token"].as_str().unwrap().to_owned()
-        }
-        Carrier::Cookie(name) => {
-            assert_eq!(
-                response.status,
-                StatusCode::NO_CONTENT,
-                "{backend} login: {}",
-                response.text()
-            );
-            let cookie = response.header("set-cookie").unwrap();
-            cookie
-                .strip_prefix(&format!("{name}="))
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned()
-        }
-    }
-}
-
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    carrier: Carrier,
-    token: &str,
-) -> fastusers_tests::Response {
-    let request = app.request(method, path);
-    match carrier {
-        Carrier::Bearer => request.bearer(token),
-        Carrier::Cookie(name) => request.header("cookie", &format!("{name}={token}")),
-    }
-    .send()
     .await
 }
 
@@ -392,78 +323,12 @@ db_tests!(
     expired_database_tokens_are_refused_and_purged,
 );
 
-/// A redis-server of this test's own, to stop and start.
-struct OwnRedis {
-    port: u16,
-    child: Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Self {
-        Self::start_with(port, &[])
-    }
-
-    fn start_with(port: u16, extra: &[String]) -> Self {
-        let mut args = [
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]
-        .map(String::from)
-        .to_vec();
-        args.extend_from_slice(extra);
-        let mut command = Command::new("redis-server");
-        command.args(&args).stdout(Stdio::null());
-        // Owned by `Self` at once, so that Drop kills and waits for it on every path.
-        let redis = Self {
-            port,
-            child: command
-                .spawn()
-                .expect("redis-server is installed (scripts/test installs it)"),
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return redis;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        drop(redis);
-        panic!("redis-server did not start on port {port}");
-    }
-
-    fn stop(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Redis goes down: requests that need it get a 503 (never a panic or a hang), other backends
 /// keep working, and the strategy recovers by itself when Redis is back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_is_503_and_recovers() {
     let redis = OwnRedis::start(free_port());
-    let url = format!("redis://127.0.0.1:{}/", redis.port);
+    let url = redis.url();
     let app = TestApp::with(
         Db::Sqlite,
         Options {

@@ -5,6 +5,7 @@
 //! a real server; without it they fail (never skip) with a message saying so.
 
 pub mod oauth;
+pub mod redis;
 pub mod smtp;
 
 /// A free TCP port on 127.0.0.1 (for a server a test starts).
@@ -56,6 +57,18 @@ pub struct User {
     /// Shown, never set through the API.
     #[fastusers(read_only)]
     pub login_count: i64,
+    /// Fields of other types, for the 422 of each type's mismatch (tests/http/register.rs).
+    #[fastusers(create, update)]
+    pub age: Option<i16>,
+    /// A number.
+    #[fastusers(create, update)]
+    pub height: Option<f64>,
+    /// A UUID.
+    #[fastusers(create, update)]
+    pub team_id: Option<uuid::Uuid>,
+    /// A boolean that is not nullable: false at registration, then the user's to change.
+    #[fastusers(update)]
+    pub newsletter: bool,
 }
 
 fastusers::auth_backends! {
@@ -209,6 +222,21 @@ pub async fn fresh_database(db: Db) -> String {
                 .expect("a database URL ends with /dbname");
             format!("{prefix}/{name}")
         }
+    }
+}
+
+/// The URL of a fresh, empty database that several stores can open: a new PostgreSQL
+/// database, or a SQLite file in the temporary directory (`sqlite::memory:` is one connection's
+/// own).
+pub async fn shared_database(db: Db) -> String {
+    match db {
+        Db::Sqlite => format!(
+            "sqlite:{}",
+            std::env::temp_dir()
+                .join(format!("fastusers-{}.db", uuid::Uuid::new_v4().simple()))
+                .display()
+        ),
+        Db::Postgres => fresh_database(db).await,
     }
 }
 
@@ -489,6 +517,15 @@ impl TestApp {
             .await
     }
 
+    /// `PATCH /users/me` with a JSON body, as the user of `token`.
+    pub async fn patch_me(&self, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, "/users/me")
+            .bearer(token)
+            .json(&body)
+            .send()
+            .await
+    }
+
     /// Registers a user and returns its JSON.
     pub async fn register(&self, email: &str, password: &str) -> Value {
         let response = self
@@ -532,18 +569,27 @@ impl TestApp {
     pub async fn superuser(&self, email: &str) -> String {
         let user = self.register(email, "excalibur!").await;
         let id = uuid::Uuid::parse_str(user["id"].as_str().expect("id")).expect("uuid");
-        let changes = UserChanges {
-            is_superuser: Some(true),
-            ..Default::default()
-        };
+        self.change_in_store(
+            &id,
+            UserChanges {
+                is_superuser: Some(true),
+                ..Default::default()
+            },
+        )
+        .await;
+        self.token(email, "excalibur!").await
+    }
+
+    /// Changes a user directly in the store, behind the manager's back (as another program
+    /// would): no validation, no hook, no revocation.
+    pub async fn change_in_store(&self, id: &uuid::Uuid, changes: UserChanges) -> User {
         self.state
             .manager()
             .store()
-            .update(&id, &changes)
+            .update(id, &changes)
             .await
-            .expect("promote")
-            .expect("the user exists");
-        self.token(email, "excalibur!").await
+            .expect("the store answers")
+            .expect("the user exists")
     }
 }
 
@@ -660,6 +706,86 @@ impl Response {
         assert_eq!(self.status, status, "body: {}", self.text());
         assert_eq!(self.json(), body);
     }
+}
+
+/// How a client presents the token of a backend.
+#[derive(Debug, Clone, Copy)]
+pub enum Carrier {
+    /// `Authorization: Bearer <token>`.
+    Bearer,
+    /// A cookie of this name.
+    Cookie(&'static str),
+}
+
+/// Every backend of [`Auth`]: its name, how its token travels, and whether the server keeps
+/// its tokens (so that logout revokes them).
+pub const BACKENDS: [(&str, Carrier, bool); 6] = [
+    ("jwt", Carrier::Bearer, false),
+    ("cookie", Carrier::Cookie("fastapiusersauth"), false),
+    ("redis", Carrier::Bearer, true),
+    ("rediscookie", Carrier::Cookie("fastusers_redis"), true),
+    ("database", Carrier::Bearer, true),
+    ("session", Carrier::Cookie("fastusers_session"), true),
+];
+
+/// Logs in with a backend and returns the token as the client holds it.
+pub async fn login(
+    app: &TestApp,
+    backend: &str,
+    carrier: Carrier,
+    email: &str,
+    password: &str,
+) -> String {
+    let response = app
+        .login_form(backend, &[("username", email), ("password", password)])
+        .await;
+    match carrier {
+        Carrier::Bearer => {
+            assert_eq!(
+                response.status,
+                StatusCode::OK,
+                "{backend} login: {}",
+                response.text()
+            );
+            response.json()["access_token"]
+                .as_str()
+                .expect("a token")
+                .to_owned()
+        }
+        Carrier::Cookie(name) => {
+            assert_eq!(
+                response.status,
+                StatusCode::NO_CONTENT,
+                "{backend} login: {}",
+                response.text()
+            );
+            let cookie = response.header("set-cookie").expect("a cookie");
+            cookie
+                .strip_prefix(&format!("{name}="))
+                .expect("the backend's cookie")
+                .split(';')
+                .next()
+                .expect("a value")
+                .to_owned()
+        }
+    }
+}
+
+/// Sends a request with a token, as the client of its backend presents it.
+pub async fn send(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    carrier: Carrier,
+    token: &str,
+) -> Response {
+    let request = app.request(method, path);
+    match carrier {
+        Carrier::Bearer => request.bearer(token),
+        Carrier::Cookie(name) => request.header("cookie", &format!("{name}={token}")),
+    }
+    .send()
+    .await
 }
 
 /// Runs each listed async test function on SQLite and on PostgreSQL.

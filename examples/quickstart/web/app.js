@@ -186,10 +186,14 @@ onSubmit('forgot-form', async (data, form) => {
 });
 
 onSubmit('password-form', async (data, form) => {
-  const r = await api('PATCH', '/users/me', { password: data.get('password') });
+  const password = data.get('password');
+  const r = await api('PATCH', '/users/me', { password });
   if (!r.ok) return fail(r);
   form.reset();
-  // A password change ends the server-side sessions, this one included.
+  // A password change ends every session of the user, this one included: sign this browser in
+  // again with the new password, on the same backend.
+  const backend = localStorage.getItem(BACKEND_KEY) === 'session' ? 'session' : 'cookie';
+  await api('POST', `/auth/${backend}/login`, new URLSearchParams({ username: r.data.email, password }));
   const user = await refresh();
   notice(
     user

@@ -50,6 +50,13 @@ pub(crate) fn column_types(ty: &syn::Type) -> Option<(&'static str, &'static str
     })
 }
 
+/// fastusers' table of revocation times (see `fastusers::revocation`).
+const REVOCATION_TABLE: &str = "\"fastusers_revocation\"";
+/// The column of a user's revocation time in the by-id and by-token selects.
+const REVOKED_AT: &str = "\"fastusers_revoked_at\"";
+/// The column of a token's creation time in the by-token select.
+const TOKEN_CREATED_AT: &str = "\"fastusers_token_created_at\"";
+
 fn quote_ident(name: &str) -> String {
     format!("\"{name}\"")
 }
@@ -103,6 +110,7 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) token_schema: Vec<String>,
     pub(crate) select_by_token: String,
+    pub(crate) revocation_schema: Vec<String>,
     /// Empty unless the model has `#[fastusers(oauth)]`.
     pub(crate) oauth_schema: Vec<String>,
     pub(crate) select_by_oauth: String,
@@ -200,12 +208,24 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         .iter()
         .map(|f| format!("u.{}", quote_ident(&f.name())))
         .collect();
+    // The revocation time travels with the user (and a token's creation time with the user of
+    // the token) under names no model field takes: the strategies check them without another
+    // round trip.
     let select_by_token = format!(
-        "SELECT {} FROM {table} AS u JOIN \"accesstoken\" AS t ON t.\"user_id\" = u.\"id\" WHERE t.\"token\" = {} AND t.\"created_at\" >= {}",
+        "SELECT {}, t.\"created_at\" AS {TOKEN_CREATED_AT}, r.\"revoked_at\" AS {REVOKED_AT} FROM {table} AS u JOIN \"accesstoken\" AS t ON t.\"user_id\" = u.\"id\" LEFT JOIN {REVOCATION_TABLE} AS r ON r.\"user_id\" = u.\"id\" WHERE t.\"token\" = {} AND t.\"created_at\" >= {}",
         qualified.join(", "),
         p(1),
         p(2)
     );
+    let select_by_id = format!(
+        "SELECT {}, r.\"revoked_at\" AS {REVOKED_AT} FROM {table} AS u LEFT JOIN {REVOCATION_TABLE} AS r ON r.\"user_id\" = u.\"id\" WHERE u.\"id\" = {}",
+        qualified.join(", "),
+        p(1)
+    );
+    let revocation_schema = vec![format!(
+        "CREATE TABLE IF NOT EXISTS {REVOCATION_TABLE} (\n    \"user_id\" {user_id_type} NOT NULL PRIMARY KEY REFERENCES {table} (\"id\") ON DELETE CASCADE,\n    \"revoked_at\" {} NOT NULL\n)",
+        if pg { "TIMESTAMPTZ" } else { "DATETIME" }
+    )];
 
     let oauth_schema = if model.oauth {
         vec![
@@ -233,8 +253,9 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         select_by_oauth,
         token_schema,
         select_by_token,
+        revocation_schema,
         schema,
-        select_by_id: format!("SELECT {column_list} FROM {table} WHERE \"id\" = {}", p(1)),
+        select_by_id,
         select_by_email: format!(
             "SELECT {column_list} FROM {table} WHERE lower(\"email\") = lower({})",
             p(1)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::{AccessTokenStore, OAuthAccountStore, StoreError, UserStore};
+use crate::revocation::{Revocable, Timestamp};
 use crate::user::User;
 
 /// How many users a cache keeps at most, by default.
@@ -17,14 +18,16 @@ const DEFAULT_CAPACITY: usize = 10_000;
 /// passes everything to the store it wraps.
 ///
 /// With the JWT strategy, every authenticated request reads its user by id; this cache serves
-/// those reads without the database. Reads by email (login, registration, password reset) are
-/// never cached.
+/// those reads without the database. A user is cached with their revocation time (see
+/// [`crate::revocation`]), which is dropped and re-read with them. Reads by email (login,
+/// registration, password reset) are never cached.
 ///
 /// **What it trades.** A change made through this store (through the
 /// [`UserManager`](crate::UserManager) of this process: an update, a deactivation, a new
 /// password, a deletion) drops the user from the cache at once. A change made elsewhere,
 /// by another instance of the application or in the database directly, is seen only when the
-/// cached copy expires: up to `ttl` later, a deactivated user may still be served. Keep `ttl`
+/// cached copy expires: up to `ttl` later, a deactivated user may still be served, and the
+/// sessions that another instance revoked still accepted here. Keep `ttl`
 /// short (seconds) and leave the cache off where that is not acceptable.
 /// [`UserManager::cache_users`](crate::UserManager::cache_users) wraps a manager's store.
 ///
@@ -53,7 +56,7 @@ const DEFAULT_CAPACITY: usize = 10_000;
 pub struct CachedUserStore<U: User> {
     inner: Arc<dyn UserStore<U>>,
     ttl: Duration,
-    users: quick_cache::sync::Cache<String, (Instant, U)>,
+    users: quick_cache::sync::Cache<String, (Instant, Revocable<U>)>,
     /// Bumped by every write. A read that started before a write must not put what it read
     /// into the cache: it may be the user as it was before the write.
     writes: AtomicU64,
@@ -118,6 +121,10 @@ impl<U: User> CachedUserStore<U> {
 #[async_trait]
 impl<U: User> UserStore<U> for CachedUserStore<U> {
     async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
+        Ok(self.get_revocable(id).await?.map(|found| found.user))
+    }
+
+    async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, StoreError> {
         let key = id.to_string();
         if let Some((read_at, user)) = self.users.get(&key) {
             if read_at.elapsed() < self.ttl {
@@ -127,7 +134,7 @@ impl<U: User> UserStore<U> for CachedUserStore<U> {
         }
         let writes = self.writes.load(Ordering::SeqCst);
         let read_at = Instant::now();
-        let user = self.inner.get(id).await?;
+        let user = self.inner.get_revocable(id).await?;
         if let Some(user) = &user
             && self.writes.load(Ordering::SeqCst) == writes
         {
@@ -150,6 +157,16 @@ impl<U: User> UserStore<U> for CachedUserStore<U> {
 
     async fn delete(&self, id: &U::Id) -> Result<bool, StoreError> {
         self.write(id, self.inner.delete(id)).await
+    }
+
+    async fn update_and_revoke(
+        &self,
+        id: &U::Id,
+        changes: &U::Changes,
+        revoked_at: Timestamp,
+    ) -> Result<Option<U>, StoreError> {
+        self.write(id, self.inner.update_and_revoke(id, changes, revoked_at))
+            .await
     }
 
     fn access_tokens(&self) -> Option<Arc<dyn AccessTokenStore<U>>> {

@@ -3,7 +3,34 @@
 //! `#[derive(User)]` writes the SQL for each database (complete statements, no query built at
 //! run time); [`SqlStore`] runs it on a sqlx pool. [`connect`] picks the database from a URL.
 
+/// Declares `$name`, implemented for every type that is `$bound<DB>` for each database this
+/// build supports (the `sqlite` and `postgres` features).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! every_database {
+    ($(#[$doc:meta])* $vis:vis trait $name:ident: $bound:ident) => {
+        $(#[$doc])*
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        $vis trait $name: $bound<sqlx::Sqlite> + $bound<sqlx::Postgres> {}
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        impl<T: $bound<sqlx::Sqlite> + $bound<sqlx::Postgres>> $name for T {}
+
+        $(#[$doc])*
+        #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+        $vis trait $name: $bound<sqlx::Sqlite> {}
+        #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+        impl<T: $bound<sqlx::Sqlite>> $name for T {}
+
+        $(#[$doc])*
+        #[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+        $vis trait $name: $bound<sqlx::Postgres> {}
+        #[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+        impl<T: $bound<sqlx::Postgres>> $name for T {}
+    };
+}
+
 mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod column;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -17,6 +44,7 @@ pub use cache::CachedUserStore;
 
 use async_trait::async_trait;
 
+use crate::revocation::{Revocable, Timestamp};
 use crate::user::User;
 
 /// Why the store could not answer.
@@ -78,6 +106,28 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
     async fn update(&self, id: &U::Id, changes: &U::Changes) -> Result<Option<U>, StoreError>;
     /// Deletes the user; whether there was one.
     async fn delete(&self, id: &U::Id) -> Result<bool, StoreError>;
+
+    /// The user with this id and the moment up to which their sessions are revoked, read
+    /// together (the strategies call this on every authenticated request: one round trip).
+    ///
+    /// A store that keeps no revocation times returns [`Revocable::new`]; see
+    /// [`update_and_revoke`](Self::update_and_revoke) for what that gives up.
+    async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, StoreError>;
+
+    /// Applies the changes that are set (possibly none) and records that the user's sessions
+    /// issued at or before `revoked_at` are revoked, in one transaction: either both are saved
+    /// or neither. Returns the updated user; `None` when no such user.
+    ///
+    /// A store that keeps no revocation times only applies the changes (and
+    /// [`get_revocable`](Self::get_revocable) returns no time): a user's sessions then end only
+    /// as far as the strategies can delete their tokens, which fails while a token store is
+    /// down, and JWTs live on. See [`crate::revocation`].
+    async fn update_and_revoke(
+        &self,
+        id: &U::Id,
+        changes: &U::Changes,
+        revoked_at: Timestamp,
+    ) -> Result<Option<U>, StoreError>;
 
     /// The store's access tokens, for [`DatabaseStrategy`](crate::strategy::DatabaseStrategy);
     /// `None` when it keeps none.
@@ -148,7 +198,8 @@ pub trait OAuthAccountStore<U: User>: Send + Sync + 'static {
 pub trait AccessTokenStore<U: User>: Send + Sync + 'static {
     /// Stores a new token for the user, created now.
     async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError>;
-    /// The user of a token younger than `lifetime_seconds` (`None`: any age). An expired token
+    /// The user of a token younger than `lifetime_seconds` (`None`: any age) and made after the
+    /// user's revocation time, if any (see [`crate::revocation`]). An expired or revoked token
     /// is deleted on the way.
     async fn user_by_token(
         &self,
@@ -223,20 +274,9 @@ where
     Err(ConnectError::Unsupported(url.to_owned()))
 }
 
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "sqlite", feature = "postgres"))]
-pub trait ConnectableUser: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres> {}
-#[cfg(all(feature = "sqlite", feature = "postgres"))]
-impl<U: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres>> ConnectableUser for U {}
-
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
-pub trait ConnectableUser: SqlUser<sqlx::Sqlite> {}
-#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
-impl<U: SqlUser<sqlx::Sqlite>> ConnectableUser for U {}
-
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
-pub trait ConnectableUser: SqlUser<sqlx::Postgres> {}
-#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
-impl<U: SqlUser<sqlx::Postgres>> ConnectableUser for U {}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+every_database! {
+    /// A user model with SQL for every database this build supports; `#[derive(User)]` makes
+    /// it so.
+    pub trait ConnectableUser: SqlUser
+}

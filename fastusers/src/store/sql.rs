@@ -9,6 +9,7 @@ use sqlx::{Database, Pool};
 
 use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
 use crate::email::fold_case;
+use crate::revocation::{self, Revocable, Timestamp};
 use crate::user::{User, UserChanges as _};
 
 /// The SQL of a user model for one database, written by `#[derive(User)]`.
@@ -19,7 +20,8 @@ use crate::user::{User, UserChanges as _};
 pub trait SqlUser<DB: Database>: User {
     /// Statements that create the table and its indexes if they do not exist.
     const SCHEMA: &'static [&'static str];
-    /// Selects one user by id (`$1`).
+    /// Selects one user by id (`$1`), with the user's revocation time as
+    /// `fastusers_revoked_at` (NULL when there is none).
     const SELECT_BY_ID: &'static str;
     /// Selects one user by an ASCII email, case-insensitively (`lower(email) = lower($1)`, on
     /// the unique index).
@@ -37,8 +39,13 @@ pub trait SqlUser<DB: Database>: User {
     const DELETE: &'static str;
     /// Statements that create the `accesstoken` table (its `user_id` references this table).
     const TOKEN_SCHEMA: &'static [&'static str];
-    /// Selects the user of a token (`$1`) created at or after `$2`.
+    /// Selects the user of a token (`$1`) created at or after `$2`, with the token's creation
+    /// time as `fastusers_token_created_at` and the user's revocation time as
+    /// `fastusers_revoked_at`.
     const SELECT_BY_TOKEN: &'static str;
+    /// Statements that create the `fastusers_revocation` table (its `user_id` references this
+    /// table): each user's revocation time, see [`crate::revocation`].
+    const REVOCATION_SCHEMA: &'static [&'static str];
     /// Statements that create the `oauth_account` table; empty unless the model has
     /// `#[fastusers(oauth)]`.
     const OAUTH_SCHEMA: &'static [&'static str];
@@ -194,6 +201,12 @@ const POSTGRES_TOKENS: TokenSql = TokenSql {
     purge: r#"DELETE FROM "accesstoken" WHERE "created_at" < $1"#,
 };
 
+/// Records a user's revocation time (`$1` the user, `$2` the time), replacing the one before.
+#[cfg(feature = "sqlite")]
+const SQLITE_REVOKE: &str = r#"INSERT INTO "fastusers_revocation" ("user_id", "revoked_at") VALUES (?1, ?2) ON CONFLICT ("user_id") DO UPDATE SET "revoked_at" = excluded."revoked_at""#;
+#[cfg(feature = "postgres")]
+const POSTGRES_REVOKE: &str = r#"INSERT INTO "fastusers_revocation" ("user_id", "revoked_at") VALUES ($1, $2) ON CONFLICT ("user_id") DO UPDATE SET "revoked_at" = excluded."revoked_at""#;
+
 /// The OAuth-account statements of one database; the table is fastapi-users' `oauth_account`.
 struct OAuthSql {
     insert: &'static str,
@@ -279,14 +292,12 @@ fn email_lock_key(email: &str) -> i32 {
     i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
 }
 
-type Timestamp = chrono::DateTime<chrono::Utc>;
-
-/// Now, to the second: timestamps are compared as text in SQLite, so they keep one width.
-fn now_seconds() -> Timestamp {
-    chrono::DateTime::from_timestamp(crate::token::now() as i64, 0).unwrap_or_default()
-}
-
-/// The oldest creation time a token of this lifetime may have to be alive.
+/// The oldest creation time a token of this lifetime may have to be alive, to the second.
+///
+/// SQLite compares timestamps as text. sqlx writes them as `2026-11-24T03:25:36+00:00`, with
+/// `.123`, `.123456` (what token creation times carry) or `.123456789` before the offset when
+/// there is a fraction; since `+` sorts before `.` and `.` before the digits, the text order is
+/// the time order between any two of these forms.
 fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
     let oldest = lifetime_seconds.map_or(0, |l| crate::token::now().saturating_sub(l));
     chrono::DateTime::from_timestamp(oldest as i64, 0).unwrap_or_default()
@@ -298,6 +309,7 @@ macro_rules! sql_store {
         $db:ty,
         $tokens:expr,
         $oauth:expr,
+        $revoke:expr,
         $migration_lock:expr,
         $email_begin:expr,
         $email_lock:expr
@@ -357,6 +369,45 @@ macro_rules! sql_store {
                 }
                 Ok(transaction)
             }
+
+            /// Applies `changes` and, with `revoked_at`, records the user's revocation time in
+            /// the same transaction, so that a saved change never loses its revocation. A new
+            /// non-ASCII email is checked for case variants inside that transaction.
+            async fn write_changes(
+                &self,
+                id: &U::Id,
+                changes: &U::Changes,
+                revoked_at: Option<Timestamp>,
+            ) -> Result<Option<U>, StoreError> {
+                let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
+                let email = changes.email().filter(|email| !email.is_ascii());
+                if email.is_none() && revoked_at.is_none() {
+                    let row = query.fetch_optional(&self.pool).await?;
+                    return Ok(row.map(|r| U::from_row(&r)).transpose()?);
+                }
+                let mut transaction = match email {
+                    Some(email) => self.begin_email_write(email).await?,
+                    None => self.pool.begin().await?,
+                };
+                if let Some(email) = email {
+                    let holders = Self::users_by_email(&mut *transaction, email).await?;
+                    if holders.iter().any(|other| other.id() != id) {
+                        return Err(email_taken());
+                    }
+                }
+                let Some(row) = query.fetch_optional(&mut *transaction).await? else {
+                    return Ok(None);
+                };
+                let user = U::from_row(&row)?;
+                if let Some(revoked_at) = revoked_at {
+                    U::bind_id(id, sqlx::query($revoke))
+                        .bind(revoked_at)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                transaction.commit().await?;
+                Ok(Some(user))
+            }
         }
 
         #[cfg(feature = $feature)]
@@ -374,6 +425,7 @@ macro_rules! sql_store {
                     .iter()
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
+                    .chain(U::REVOCATION_SCHEMA)
                 {
                     sqlx::query::<$db>(*statement)
                         .execute(&mut *transaction)
@@ -388,7 +440,11 @@ macro_rules! sql_store {
         #[async_trait]
         impl<U: SqlUser<$db>> AccessTokenStore<U> for SqlStore<U, $db> {
             async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError> {
-                let query = sqlx::query($tokens.insert).bind(token).bind(now_seconds());
+                // To the microsecond: a token made just after a revocation, in the same second,
+                // is younger than it.
+                let query = sqlx::query($tokens.insert)
+                    .bind(token)
+                    .bind(revocation::now());
                 U::bind_id(user_id, query).execute(&self.pool).await?;
                 Ok(())
             }
@@ -398,6 +454,7 @@ macro_rules! sql_store {
                 token: &str,
                 lifetime_seconds: Option<u64>,
             ) -> Result<Option<U>, StoreError> {
+                use sqlx::Row as _;
                 let oldest = cutoff(lifetime_seconds);
                 let row = sqlx::query(U::SELECT_BY_TOKEN)
                     .bind(token)
@@ -405,7 +462,26 @@ macro_rules! sql_store {
                     .fetch_optional(&self.pool)
                     .await?;
                 match row {
-                    Some(row) => Ok(Some(U::from_row(&row)?)),
+                    Some(row) => {
+                        let user = Revocable {
+                            user: U::from_row(&row)?,
+                            revoked_at: row.try_get("fastusers_revoked_at")?,
+                        };
+                        // A creation time that does not read as one (written by another
+                        // program) is unknown: the token is refused if the user has a
+                        // revocation time.
+                        let created_at = row
+                            .try_get::<Timestamp, _>("fastusers_token_created_at")
+                            .ok();
+                        match user.admit(created_at) {
+                            Some(user) => Ok(Some(user)),
+                            None => {
+                                // Revoked for good: the row goes now.
+                                AccessTokenStore::delete(self, token).await?;
+                                Ok(None)
+                            }
+                        }
+                    }
                     None => {
                         // Unknown or expired: an expired row goes now rather than at the next sweep.
                         sqlx::query($tokens.delete_expired)
@@ -464,10 +540,21 @@ macro_rules! sql_store {
         #[async_trait]
         impl<U: SqlUser<$db>> UserStore<U> for SqlStore<U, $db> {
             async fn get(&self, id: &U::Id) -> Result<Option<U>, StoreError> {
+                Ok(self.get_revocable(id).await?.map(|found| found.user))
+            }
+
+            async fn get_revocable(&self, id: &U::Id) -> Result<Option<Revocable<U>>, StoreError> {
+                use sqlx::Row as _;
                 let row = U::bind_id(id, sqlx::query(U::SELECT_BY_ID))
                     .fetch_optional(&self.pool)
                     .await?;
-                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                Ok(Some(Revocable {
+                    user: U::from_row(&row)?,
+                    revoked_at: row.try_get("fastusers_revoked_at")?,
+                }))
             }
 
             async fn get_by_email(&self, email: &str) -> Result<Option<U>, StoreError> {
@@ -504,19 +591,16 @@ macro_rules! sql_store {
                 id: &U::Id,
                 changes: &U::Changes,
             ) -> Result<Option<U>, StoreError> {
-                let query = U::bind_update(changes, U::bind_id(id, sqlx::query(U::UPDATE)));
-                let Some(email) = changes.email().filter(|email| !email.is_ascii()) else {
-                    let row = query.fetch_optional(&self.pool).await?;
-                    return Ok(row.map(|r| U::from_row(&r)).transpose()?);
-                };
-                let mut transaction = self.begin_email_write(email).await?;
-                let holders = Self::users_by_email(&mut *transaction, email).await?;
-                if holders.iter().any(|other| other.id() != id) {
-                    return Err(email_taken());
-                }
-                let row = query.fetch_optional(&mut *transaction).await?;
-                transaction.commit().await?;
-                Ok(row.map(|r| U::from_row(&r)).transpose()?)
+                self.write_changes(id, changes, None).await
+            }
+
+            async fn update_and_revoke(
+                &self,
+                id: &U::Id,
+                changes: &U::Changes,
+                revoked_at: Timestamp,
+            ) -> Result<Option<U>, StoreError> {
+                self.write_changes(id, changes, Some(revoked_at)).await
             }
 
             async fn delete(&self, id: &U::Id) -> Result<bool, StoreError> {
@@ -629,6 +713,7 @@ sql_store!(
     sqlx::Sqlite,
     SQLITE_TOKENS,
     SQLITE_OAUTH,
+    SQLITE_REVOKE,
     None::<&str>,
     Some("BEGIN IMMEDIATE"),
     None
@@ -639,6 +724,7 @@ sql_store!(
     sqlx::Postgres,
     POSTGRES_TOKENS,
     POSTGRES_OAUTH,
+    POSTGRES_REVOKE,
     // Held until the transaction ends; the key is "fastuser" in ASCII.
     Some("SELECT pg_advisory_xact_lock(7377304608633480562)"),
     None,

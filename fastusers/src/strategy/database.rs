@@ -14,7 +14,9 @@ use crate::user::User;
 /// creation (no sliding); logout deletes its row.
 ///
 /// Expired rows are purged when a request presents one, and by a sweep every ten minutes
-/// (change it with [`sweep_every`](Self::sweep_every), `None` turns it off).
+/// (change it with [`sweep_every`](Self::sweep_every), `None` turns it off). A token made at or
+/// before its user's revocation time is refused, and its row deleted (see
+/// [`crate::revocation`]).
 pub struct DatabaseStrategy<U: User> {
     tokens: Arc<dyn AccessTokenStore<U>>,
     lifetime_seconds: Option<u64>,
@@ -125,6 +127,9 @@ impl<U: User> Strategy<U> for DatabaseStrategy<U> {
         token: &str,
         _manager: &UserManager<U>,
     ) -> Result<Option<U>, StrategyError> {
+        if !token::is_opaque(token) {
+            return Ok(None);
+        }
         self.tokens
             .user_by_token(token, self.lifetime_seconds)
             .await

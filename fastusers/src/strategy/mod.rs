@@ -5,8 +5,9 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 
 use crate::manager::{UserError, UserManager};
+use crate::revocation::{self, Timestamp};
 use crate::store::StoreError;
-use crate::token::{self, JwtKeys};
+use crate::token::JwtKeys;
 use crate::user::{User, UserId};
 
 /// Why a strategy could not answer.
@@ -49,13 +50,17 @@ impl From<UserError> for StrategyError {
     fn from(error: UserError) -> Self {
         match error {
             UserError::Store(e) => Self::Store(e),
-            UserError::Tokens(e) => e,
             other => Self::Issue(other.to_string()),
         }
     }
 }
 
 /// Makes, reads and destroys tokens.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a token strategy for `{U}`",
+    label = "a backend is `name: Transport, Strategy;`: the strategy (`JwtStrategy`, `DatabaseStrategy<{U}>`, `RedisStrategy`) comes second",
+    note = "a transport says how the token travels; a strategy how it is made and read"
+)]
 pub trait Strategy<U: User>: Send + Sync + 'static {
     /// The user this token belongs to; `None` when the token is invalid, expired or revoked, or
     /// the user is gone.
@@ -156,10 +161,17 @@ impl<U: User, S: Strategy<U>> Strategy<U> for Option<S> {
 /// The audience of access tokens.
 pub const AUTH_AUDIENCE: &str = "fastapi-users:auth";
 
-/// Stateless JSON Web Tokens: `{"sub": "<user id>", "aud": ["fastapi-users:auth"], "exp": ...}`.
+/// Stateless JSON Web Tokens: `{"sub": "<user id>", "aud": ["fastapi-users:auth"], "exp": ...,
+/// "iat": ...}`.
 ///
-/// A JWT cannot be revoked: logout answers 204 but the token stays valid until it expires.
-/// Use short lifetimes, or a server-side strategy where logout must end the session.
+/// A single JWT cannot be revoked: logout answers 204 but the token stays valid until it
+/// expires. Use short lifetimes, or a server-side strategy where logout must end the session.
+/// All of a user's JWTs end together, though, when their sessions are revoked (a password
+/// change, a reset, a deactivation: see [`crate::revocation`]): a token issued at or before the
+/// user's revocation time is refused. The issue time is the `iat` claim, in seconds with a
+/// microsecond fraction (RFC 7519 allows fractions); for a token without `iat` (one issued by
+/// fastapi-users) it is `exp` minus the lifetime, and a token without either is refused once
+/// the user has a revocation time.
 ///
 /// ```
 /// use fastusers::strategy::JwtStrategy;
@@ -179,13 +191,17 @@ struct Claims {
     aud: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<u64>,
+    /// Seconds with a microsecond fraction: a token issued just after a revocation, in the same
+    /// second, is younger than it.
+    iat: f64,
 }
 
 #[derive(Deserialize)]
 struct ReadClaims {
     sub: Option<String>,
-    /// Checked by the decoder when present; here only whether it is.
+    /// Checked by the decoder when present (a number in the future).
     exp: Option<serde_json::Value>,
+    iat: Option<serde_json::Value>,
 }
 
 impl JwtStrategy {
@@ -206,6 +222,11 @@ impl JwtStrategy {
 
     /// Decodes a token into the user id it names, if valid.
     pub fn user_id<I: UserId>(&self, token: &str) -> Option<I> {
+        self.read(token).map(|(id, _)| id)
+    }
+
+    /// The user id a valid token names, and when the token was issued, if that can be known.
+    fn read<I: UserId>(&self, token: &str) -> Option<(I, Option<Timestamp>)> {
         let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
         let claims: ReadClaims = self.keys.decode(token, &audience)?;
         // Tokens of a strategy with a lifetime must say when they expire (RFC 8725 3.10):
@@ -213,7 +234,16 @@ impl JwtStrategy {
         if self.lifetime_seconds.is_some() && claims.exp.is_none() {
             return None;
         }
-        I::parse(&claims.sub?)
+        let issued_at = match (&claims.iat, &claims.exp, self.lifetime_seconds) {
+            // RFC 7519: a NumericDate. Anything else is a malformed token.
+            (Some(iat), _, _) => Some(revocation::from_seconds(iat.as_f64()?)?),
+            // fastapi-users writes no `iat`: its tokens were issued one lifetime before `exp`.
+            (None, Some(exp), Some(lifetime)) => {
+                revocation::from_seconds(exp.as_f64()? - lifetime as f64)
+            }
+            (None, _, _) => None,
+        };
+        Some((I::parse(&claims.sub?)?, issued_at))
     }
 }
 
@@ -223,17 +253,24 @@ impl<U: User> Strategy<U> for JwtStrategy {
         token: &str,
         manager: &UserManager<U>,
     ) -> Result<Option<U>, StrategyError> {
-        match self.user_id::<U::Id>(token) {
-            Some(id) => Ok(manager.get(&id).await?),
-            None => Ok(None),
-        }
+        let Some((id, issued_at)) = self.read::<U::Id>(token) else {
+            return Ok(None);
+        };
+        Ok(manager
+            .get_revocable(&id)
+            .await?
+            .and_then(|found| found.admit(issued_at)))
     }
 
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
+        let issued_at = revocation::now();
         let claims = Claims {
             sub: user.id().to_string(),
             aud: self.audience.clone(),
-            exp: self.lifetime_seconds.map(|l| token::now() + l),
+            exp: self
+                .lifetime_seconds
+                .map(|l| (issued_at.timestamp().max(0) as u64).saturating_add(l)),
+            iat: revocation::to_seconds(issued_at),
         };
         self.keys
             .encode(&claims)

@@ -8,6 +8,7 @@ use redis::{AsyncCommands, Cmd, RedisFuture, Value};
 
 use super::{Session, Strategy, StrategyError};
 use crate::manager::UserManager;
+use crate::revocation;
 use crate::token;
 use crate::user::{User, UserId};
 
@@ -16,7 +17,13 @@ use crate::user::{User, UserId};
 /// fastapi-users stores them; logout deletes the key.
 ///
 /// Each user also has a sorted set `<prefix>user:<id>` of their tokens, scored by creation
-/// time, for listing sessions and revoking them all. One multiplexed connection serves every
+/// time (seconds with a microsecond fraction), for listing sessions and revoking them all, and
+/// to refuse the tokens made at or before the user's revocation time (see
+/// [`crate::revocation`]): a token that Redis still holds after a revocation (Redis was down
+/// when its tokens were to be deleted) is refused, and deleted, when presented. That check costs
+/// one more command, and only for a user revoked less than a lifetime ago (or, without a
+/// lifetime, for any revoked user); a token missing from the index (made by fastapi-users) is
+/// refused when it is needed. One multiplexed connection serves every
 /// request and reconnects by itself after Redis restarts; while Redis is down, requests that
 /// need it get a 503.
 ///
@@ -193,16 +200,46 @@ impl<U: User> Strategy<U> for RedisStrategy {
         token: &str,
         manager: &UserManager<U>,
     ) -> Result<Option<U>, StrategyError> {
+        if !token::is_opaque(token) {
+            return Ok(None);
+        }
         let mut conn = self.connection.clone();
         let id: Option<String> = conn.get(self.token_key(token)).await.map_err(unavailable)?;
-        match id.as_deref().and_then(U::Id::parse) {
-            Some(id) => Ok(manager.get(&id).await?),
-            None => Ok(None),
+        let Some(id) = id.as_deref().and_then(U::Id::parse) else {
+            return Ok(None);
+        };
+        let Some(found) = manager.get_revocable(&id).await? else {
+            return Ok(None);
+        };
+        let Some(revoked_at) = found.revoked_at else {
+            return Ok(Some(found.user));
+        };
+        // Every live token is younger than one lifetime: a revocation older than that concerns
+        // none of them.
+        let oldest_alive = self
+            .lifetime_seconds
+            .and_then(|lifetime| chrono::Duration::try_seconds(i64::try_from(lifetime).ok()?))
+            .and_then(|lifetime| revocation::now().checked_sub_signed(lifetime));
+        if oldest_alive.is_some_and(|oldest| revoked_at < oldest) {
+            return Ok(Some(found.user));
         }
+        let score: Option<f64> = conn
+            .zscore(self.index_key(&id), token)
+            .await
+            .map_err(unavailable)?;
+        if found.admits(score.and_then(revocation::from_seconds)) {
+            return Ok(Some(found.user));
+        }
+        // Revoked while Redis was out of reach: it goes now.
+        if let Err(error) = Strategy::<U>::destroy_token(self, token, &found.user).await {
+            tracing::debug!(%error, "could not delete a revoked Redis token");
+        }
+        Ok(None)
     }
 
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
         let token = token::random_token();
+        let created_at = revocation::to_seconds(revocation::now());
         let index = self.index_key(user.id());
         let id = user.id().to_string();
         let mut commands = Vec::with_capacity(3);
@@ -219,7 +256,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
                 commands.push(
                     redis::cmd("ZADD")
                         .arg(&index)
-                        .arg(token::now())
+                        .arg(created_at)
                         .arg(&token)
                         .clone(),
                 );
@@ -235,7 +272,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
                 commands.push(
                     redis::cmd("ZADD")
                         .arg(&index)
-                        .arg(token::now())
+                        .arg(created_at)
                         .arg(&token)
                         .clone(),
                 );
