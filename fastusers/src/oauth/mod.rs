@@ -39,7 +39,7 @@
 //!
 //! let google = OAuthClient::google("client-id", "client-secret");
 //! let options = OAuthOptions::new("state secret").associate_by_email(true);
-//! let routes: axum::Router<FastUsers<Auth>> = axum::Router::new()
+//! let routes: Routes<Auth> = Routes::new()
 //!     .nest(
 //!         "/auth/google",
 //!         FastUsers::<Auth>::oauth_router(google.clone(), |auth| &auth.cookie, options.clone()),
