@@ -8,11 +8,15 @@ use axum::http::{Method, StatusCode};
 use fastusers_tests::{Db, TestApp, db_tests};
 use serde_json::json;
 
-const NULL_FLAGS: [(&str, serde_json::Value); 3] = [
-    ("is_active", serde_json::Value::Null),
-    ("is_superuser", serde_json::Value::Null),
-    ("is_verified", serde_json::Value::Null),
-];
+const FLAGS: [&str; 3] = ["is_active", "is_superuser", "is_verified"];
+
+/// `body` with every flag `null`.
+fn with_null_flags(mut body: serde_json::Value) -> serde_json::Value {
+    for flag in FLAGS {
+        body[flag] = serde_json::Value::Null;
+    }
+    body
+}
 
 fn flags(user: &serde_json::Value) -> serde_json::Value {
     json!([user["is_active"], user["is_superuser"], user["is_verified"]])
@@ -20,10 +24,7 @@ fn flags(user: &serde_json::Value) -> serde_json::Value {
 
 async fn registration_ignores_null_flags(db: Db) {
     let app = TestApp::new(db).await;
-    let mut body = json!({"email": "gawain@camelot.bt", "password": "guinevere"});
-    for (flag, null) in NULL_FLAGS {
-        body[flag] = null;
-    }
+    let body = with_null_flags(json!({"email": "gawain@camelot.bt", "password": "guinevere"}));
     let response = app.register_json(body).await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     assert_eq!(flags(&response.json()), json!([true, false, false]));
@@ -44,10 +45,7 @@ async fn patch_me_ignores_null_flags(db: Db) {
     let app = TestApp::new(db).await;
     app.register("gareth@camelot.bt", "guinevere").await;
     let token = app.token("gareth@camelot.bt", "guinevere").await;
-    let mut body = json!({"first_name": "Gareth"});
-    for (flag, null) in NULL_FLAGS {
-        body[flag] = null;
-    }
+    let body = with_null_flags(json!({"first_name": "Gareth"}));
     let response = app
         .request(Method::PATCH, "/users/me")
         .bearer(&token)
@@ -75,7 +73,7 @@ async fn a_superusers_null_flag_is_422(db: Db) {
                 .await
         }
     };
-    for (flag, _) in NULL_FLAGS {
+    for flag in FLAGS {
         patch(json!({ flag: null })).await.assert(
             StatusCode::UNPROCESSABLE_ENTITY,
             json!({"detail": [{"type": "bool_type", "loc": ["body", flag], "msg": "Input should be a valid boolean", "input": null}]}),
