@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
+use fastusers::keys::Secret;
 use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::throttle::{DeviceTokens, LoginThrottle};
 use fastusers_tests::{Db, Options, TestApp};
@@ -42,7 +43,7 @@ async fn app(requires_verification: bool) -> TestApp {
     .userinfo("http://127.0.0.1:9/userinfo", "sub", "email");
     let options = Options {
         requires_verification,
-        oauth: Some((client, OAuthOptions::new("STATE SECRET"))),
+        oauth: Some((client, OAuthOptions::new(&Secret::random()))),
         ..Options::default()
     };
     TestApp::with(Db::Sqlite, options).await
@@ -262,7 +263,8 @@ async fn device_tokens_are_documented_when_on() {
         let app = TestApp::with(Db::Sqlite, options).await;
         serde_json::to_value(app.routes.openapi(&app.state)).unwrap()
     };
-    let on = document(LoginThrottle::new().device_tokens(DeviceTokens::new("DEVICES"))).await;
+    let on =
+        document(LoginThrottle::new().device_tokens(DeviceTokens::new(&Secret::random()))).await;
     let schemas = &on["components"]["schemas"];
     let form = &schemas["Body_auth_jwt_login_auth_jwt_login_post"];
     assert_eq!(form["properties"]["device_token"]["type"], "string");
