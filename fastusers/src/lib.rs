@@ -69,7 +69,6 @@
 //!
 //! [axum]: https://docs.rs/axum
 
-pub mod account;
 pub mod backend;
 pub mod body;
 pub mod email;
@@ -81,6 +80,7 @@ pub mod hooks;
 pub mod keys;
 pub mod mail;
 pub mod manager;
+pub mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "openapi")]

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod account;
+mod at_rest;
 mod cache;
 mod csrf;
 mod devices;
@@ -12,6 +13,7 @@ mod keys;
 mod login;
 mod mail;
 mod migrate;
+mod notices;
 mod null_flags;
 mod oauth;
 mod openapi;
