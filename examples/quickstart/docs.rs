@@ -5,93 +5,16 @@ use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use fastusers::openapi::Document;
-use fastusers::openapi::schema;
-use fastusers::openapi::utoipa::openapi::path::{HttpMethod, OperationBuilder};
-use fastusers::openapi::utoipa::openapi::{
-    ContentBuilder, Info, ResponseBuilder, ResponsesBuilder,
-};
+use fastusers::Routes;
+use fastusers::openapi::utoipa::openapi::Info;
+use fastusers::prelude::FastUsers;
 
-use super::{Auth, Config, var};
+use super::Auth;
 
-/// The OAuth providers `oauth_clients` mounts, by name, from the same environment.
-fn oauth_names() -> Vec<String> {
-    let mut names = Vec::new();
-    if var("GOOGLE_CLIENT_ID").is_some() && var("GOOGLE_CLIENT_SECRET").is_some() {
-        names.push("google".to_owned());
-    }
-    if var("GITHUB_CLIENT_ID").is_some() && var("GITHUB_CLIENT_SECRET").is_some() {
-        names.push("github".to_owned());
-    }
-    if var("OAUTH_ISSUER").is_some() {
-        names.push(var("OAUTH_NAME").unwrap_or_else(|| "oidc".to_owned()));
-    }
-    names
-}
-
-/// The document: fastusers' routes at the prefixes `app` mounts them, and the quickstart's own
-/// `/authenticated-route`.
-pub(crate) fn openapi(auth: &Auth, config: &Config) -> String {
-    let mut doc = Document::new(auth)
-        .device_tokens(true)
-        .auth("/auth/jwt", Auth::JWT)
-        .auth("/auth/cookie", Auth::COOKIE)
-        .auth("/auth/session", Auth::SESSION);
-    if config.redis_url.is_some() {
-        doc = doc.auth("/auth/redis", Auth::REDIS);
-    }
-    for name in oauth_names() {
-        doc = doc
-            .oauth(&format!("/auth/{name}"), &name, Auth::JWT)
-            .oauth(&format!("/auth/{name}-cookie"), &name, Auth::COOKIE)
-            .oauth_associate(&format!("/auth/associate/{name}"), &name);
-    }
-    let doc = doc
-        .register("/auth")
-        .verify("/auth")
-        .reset_password("/auth")
-        .users("/users")
-        .sessions("/users");
-    let security = doc.security();
-    let mut api = doc.build();
+/// The document of the routes `app` mounts, as JSON.
+pub(crate) fn openapi(routes: &Routes<Auth>, users: &FastUsers<Auth>) -> String {
+    let mut api = routes.openapi(users);
     api.info = Info::new("fastusers quickstart", env!("CARGO_PKG_VERSION"));
-
-    let hello = schema::object("A greeting.", vec![("message", schema::string(), true)]);
-    let json = |description: &str, schema| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new().schema(Some(schema)).build(),
-            )
-            .build()
-    };
-    let responses = ResponsesBuilder::new()
-        .response("200", json("Hello, user.", hello))
-        .response(
-            "401",
-            json(
-                "Missing token or inactive user.",
-                schema::reference("ErrorModel"),
-            ),
-        )
-        .response(
-            "503",
-            json(
-                "The user database is unavailable.",
-                schema::reference("ErrorModel"),
-            ),
-        )
-        .build();
-    api.paths.add_path_operation(
-        "/authenticated-route",
-        vec![HttpMethod::Get],
-        OperationBuilder::new()
-            .summary(Some("A route for active users"))
-            .operation_id(Some("authenticated_route_authenticated_route_get"))
-            .securities(Some(security))
-            .responses(responses),
-    );
     api.to_json().expect("the document serialises")
 }
 
@@ -120,9 +43,8 @@ const ui = SwaggerUIBundle({
 </html>
 "#;
 
-/// `GET /openapi.json` and `GET /docs`.
-pub(crate) fn router<S: Clone + Send + Sync + 'static>(auth: &Auth, config: &Config) -> Router<S> {
-    let document = openapi(auth, config);
+/// `GET /openapi.json` (the document `openapi` made) and `GET /docs`.
+pub(crate) fn router<S: Clone + Send + Sync + 'static>(document: String) -> Router<S> {
     Router::new()
         .route(
             "/openapi.json",

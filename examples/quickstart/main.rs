@@ -53,10 +53,12 @@ mod web;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::routing::get;
+use axum::http::Method;
+use fastusers::Routes;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::oauth::{OAuthClient, OAuthOptions};
+use fastusers::openapi::schema;
 use fastusers::password::PasswordPolicy;
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
@@ -152,6 +154,21 @@ impl Hooks<User> for AppHooks {
 
 async fn authenticated_route(user: ActiveUser<Auth>) -> axum::Json<serde_json::Value> {
     axum::Json(json!({ "message": format!("Hello {}!", user.email) }))
+}
+
+/// `GET /authenticated-route`, with its description.
+fn hello_routes() -> Routes<Auth> {
+    Routes::new().route_documented(
+        Method::GET,
+        "/authenticated-route",
+        authenticated_route,
+        |cx| {
+            let hello = schema::object("A greeting.", vec![("message", schema::string(), true)]);
+            cx.op("authenticated_route", "A route for active users")
+                .requires_user()
+                .json_response(200, "Hello, user.", hello)
+        },
+    )
 }
 
 struct Config {
@@ -325,10 +342,10 @@ async fn oauth_clients() -> Result<Vec<OAuthClient>, String> {
 
 /// Mounts the login and associate routers of each OAuth provider.
 fn mount_oauth(
-    mut router: Router<FastUsers<Auth>>,
+    mut routes: Routes<Auth>,
     config: &Config,
     clients: Vec<OAuthClient>,
-) -> Router<FastUsers<Auth>> {
+) -> Routes<Auth> {
     let options = OAuthOptions::new(&config.secret)
         .associate_by_email(true)
         .is_verified_by_default(true)
@@ -344,7 +361,7 @@ fn mount_oauth(
             Some(url) => options.clone().redirect_after_login(url),
             None => options.clone(),
         };
-        router = router
+        routes = routes
             .nest(
                 &format!("/auth/{name}"),
                 FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.jwt, options.clone()),
@@ -358,7 +375,7 @@ fn mount_oauth(
                 FastUsers::<Auth>::oauth_associate_router(client, options.clone()),
             );
     }
-    router
+    routes
 }
 
 async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
@@ -383,15 +400,14 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         redis: Backend::new(BearerTransport::new("auth/redis/login"), redis),
         session: Backend::new(cookie.name("fastusers_session"), database),
     };
-    let mut router = Router::new()
+    let mut routes = Routes::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth/cookie", Auth::cookie_router())
         .nest("/auth/session", Auth::session_router());
     if config.redis_url.is_some() {
-        router = router.nest("/auth/redis", Auth::redis_router());
+        routes = routes.nest("/auth/redis", Auth::redis_router());
     }
-    let router = mount_oauth(router, config, oauth_clients().await?);
-    Ok(router
+    let routes = mount_oauth(routes, config, oauth_clients().await?)
         .nest("/auth", FastUsers::<Auth>::register_router())
         .nest("/auth", FastUsers::<Auth>::verify_router())
         .nest("/auth", FastUsers::<Auth>::reset_password_router())
@@ -399,18 +415,21 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
             "/users",
             FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
         )
-        .route("/authenticated-route", get(authenticated_route))
-        .merge(docs::router(&auth, config))
+        .merge(hello_routes());
+    let users = FastUsers::new(manager, auth)
+        .login_throttle(login_throttle(config).await?)
+        .behind_proxy(config.behind_proxy);
+    // The document of exactly what is mounted above.
+    let api = docs::openapi(&routes, &users);
+    Ok(routes
+        .into_router()
+        .merge(docs::router(api))
         .merge(web::router())
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async {
             ApiError::status_only(axum::http::StatusCode::METHOD_NOT_ALLOWED)
         })
-        .with_state(
-            FastUsers::new(manager, auth)
-                .login_throttle(login_throttle(config).await?)
-                .behind_proxy(config.behind_proxy),
-        ))
+        .with_state(users))
 }
 
 /// Failed-login throttling: 5 failures per account and 300 per client address in 15

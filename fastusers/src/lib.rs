@@ -44,12 +44,13 @@
 //!     cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
 //! };
 //! let users = FastUsers::new(UserManager::new(store), auth);
-//! let app: Router = Router::new()
+//! let app: Router = Routes::new()
 //!     .nest("/auth/jwt", Auth::jwt_router())
 //!     .nest("/auth/cookie", Auth::cookie_router())
 //!     .nest("/auth", FastUsers::<Auth>::register_router())
 //!     .nest("/users", FastUsers::<Auth>::users_router())
 //!     .route("/authenticated-route", get(hello))
+//!     .into_router()
 //!     .with_state(users);
 //! # let _ = app;
 //! # }
@@ -103,6 +104,7 @@ pub use extract::{ActiveUser, AuthRejection, CurrentUser, OptionalUser, Superuse
 pub use hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner};
 pub use manager::{UserError, UserManager};
 pub use password::PasswordHelper;
+pub use routes::Routes;
 pub use state::FastUsers;
 pub use store::{OAuthAccount, StoreError, UserStore};
 pub use strategy::{JwtStrategy, Strategy};
@@ -192,6 +194,7 @@ pub mod prelude {
     pub use crate::keys::{Purpose, Secret};
     pub use crate::manager::UserManager;
     pub use crate::password::PasswordHelper;
+    pub use crate::routes::Routes;
     pub use crate::state::FastUsers;
     pub use crate::store::UserStore;
     pub use crate::strategy::JwtStrategy;

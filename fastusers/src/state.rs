@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::FromRef;
 
 use crate::backend::Backends;
 use crate::manager::{TokenRevoker, UserManager};
 use crate::proxy::ProxyHeaders;
-use crate::routes;
+use crate::routes::{self, Routes};
 use crate::user::User;
 
 /// The user manager and the authentication backends, shared by the routes and extractors.
@@ -157,7 +156,7 @@ impl<A: Backends> FastUsers<A> {
     }
 
     /// `POST /register` (mount it at `/auth`).
-    pub fn register_router<S>() -> Router<S>
+    pub fn register_router<S>() -> Routes<A, S>
     where
         S: Clone + Send + Sync + 'static,
         Self: FromRef<S>,
@@ -166,7 +165,7 @@ impl<A: Backends> FastUsers<A> {
     }
 
     /// `POST /request-verify-token` and `POST /verify` (mount it at `/auth`).
-    pub fn verify_router<S>() -> Router<S>
+    pub fn verify_router<S>() -> Routes<A, S>
     where
         S: Clone + Send + Sync + 'static,
         Self: FromRef<S>,
@@ -175,7 +174,7 @@ impl<A: Backends> FastUsers<A> {
     }
 
     /// `POST /forgot-password` and `POST /reset-password` (mount it at `/auth`).
-    pub fn reset_password_router<S>() -> Router<S>
+    pub fn reset_password_router<S>() -> Routes<A, S>
     where
         S: Clone + Send + Sync + 'static,
         Self: FromRef<S>,
@@ -187,7 +186,7 @@ impl<A: Backends> FastUsers<A> {
     /// has an `id`, the `backend` that keeps it (the first declared backend of its store) and
     /// `created_at`) and `DELETE /me/sessions/{id}`. Merge it into the users router:
     /// `users_router().merge(sessions_router())`.
-    pub fn sessions_router<S>() -> Router<S>
+    pub fn sessions_router<S>() -> Routes<A, S>
     where
         S: Clone + Send + Sync + 'static,
         Self: FromRef<S>,
@@ -211,7 +210,7 @@ impl<A: Backends> FastUsers<A> {
         client: crate::oauth::OAuthClient,
         backend: routes::auth::BackendRef<A, T, St>,
         options: crate::oauth::OAuthOptions,
-    ) -> Router<S>
+    ) -> Routes<A, S>
     where
         A::User: crate::user::OAuthUser,
         T: crate::transport::Transport,
@@ -233,7 +232,7 @@ impl<A: Backends> FastUsers<A> {
     pub fn oauth_associate_router<S>(
         client: crate::oauth::OAuthClient,
         options: crate::oauth::OAuthOptions,
-    ) -> Router<S>
+    ) -> Routes<A, S>
     where
         A::User: crate::user::OAuthUser,
         S: Clone + Send + Sync + 'static,
@@ -243,7 +242,7 @@ impl<A: Backends> FastUsers<A> {
     }
 
     /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).
-    pub fn users_router<S>() -> Router<S>
+    pub fn users_router<S>() -> Routes<A, S>
     where
         S: Clone + Send + Sync + 'static,
         Self: FromRef<S>,

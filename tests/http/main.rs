@@ -14,6 +14,7 @@ mod login;
 mod mail;
 mod migrate;
 mod notices;
+mod null_flags;
 mod oauth;
 mod openapi;
 mod outage;

@@ -1,36 +1,20 @@
-//! The OpenAPI document (the `openapi` feature): every route of the test application, the
-//! derived user schemas with their custom fields, the security schemes, an example per
-//! `ErrorCode`. (`scripts/schemathesis` validates the quickstart's document against the
-//! OpenAPI 3.1 schema and fuzzes the server with it.)
+//! The OpenAPI document (the `openapi` feature), built from what the test application mounts:
+//! every mounted route documented and every documented route mounted, the derived user
+//! schemas with their custom fields, the security schemes, an example per `ErrorCode`, and
+//! the reference's names and types (`tests/openapi/reference.json`). (`scripts/schemathesis`
+//! validates the quickstart's document against the OpenAPI 3.1 schema and fuzzes the server
+//! with it; `scripts/openapi-clients` generates a Python client from it.)
 
 use std::collections::BTreeSet;
 
-use fastusers::openapi::Document;
-use fastusers_tests::{Auth, Db, TestApp};
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use fastusers::keys::Secret;
+use fastusers::oauth::{OAuthClient, OAuthOptions};
+use fastusers::throttle::{DeviceTokens, LoginThrottle};
+use fastusers_tests::{Db, Options, TestApp};
 use serde_json::{Value, json};
-
-/// The document of the test application, mounted as `TestApp` mounts it, with OAuth.
-async fn document(requires_verification: bool) -> Value {
-    let app = TestApp::new(Db::Sqlite).await;
-    let api = Document::new(app.state.backends())
-        .requires_verification(requires_verification)
-        .auth("/auth/jwt", Auth::JWT)
-        .auth("/auth/cookie", Auth::COOKIE)
-        .auth("/auth/redis", Auth::REDIS)
-        .auth("/auth/rediscookie", Auth::REDISCOOKIE)
-        .auth("/auth/database", Auth::DATABASE)
-        .auth("/auth/session", Auth::SESSION)
-        .register("/auth")
-        .verify("/auth")
-        .reset_password("/auth")
-        .users("/users")
-        .sessions("/users")
-        .oauth("/auth/mock", "mock", Auth::JWT)
-        .oauth("/auth/mock-cookie", "mock", Auth::COOKIE)
-        .oauth_associate("/auth/associate/mock", "mock")
-        .build();
-    serde_json::to_value(&api).expect("the document serialises")
-}
+use tower::ServiceExt;
 
 /// Every `$ref` in `value`.
 fn refs(value: &Value, out: &mut Vec<String>) {
@@ -46,67 +30,116 @@ fn refs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-#[tokio::test]
-async fn every_route_is_documented_with_its_methods() {
-    let doc = document(false).await;
-    assert_eq!(doc["openapi"], "3.1.0");
-    let mut expected: Vec<(String, &str)> = Vec::new();
-    for backend in [
-        "jwt",
-        "cookie",
-        "redis",
-        "rediscookie",
-        "database",
-        "session",
-    ] {
-        expected.push((format!("/auth/{backend}/login"), "post"));
-        expected.push((format!("/auth/{backend}/logout"), "post"));
-    }
-    for (path, method) in [
-        ("/auth/register", "post"),
-        ("/auth/request-verify-token", "post"),
-        ("/auth/verify", "post"),
-        ("/auth/forgot-password", "post"),
-        ("/auth/reset-password", "post"),
-        ("/users/me", "get"),
-        ("/users/me", "patch"),
-        ("/users/{id}", "get"),
-        ("/users/{id}", "patch"),
-        ("/users/{id}", "delete"),
-        ("/users/me/sessions", "get"),
-        ("/users/me/sessions/{id}", "delete"),
-        ("/auth/mock/authorize", "get"),
-        ("/auth/mock/callback", "get"),
-        ("/auth/mock-cookie/authorize", "get"),
-        ("/auth/mock-cookie/callback", "get"),
-        ("/auth/associate/mock/authorize", "get"),
-        ("/auth/associate/mock/callback", "get"),
-        ("/auth/associate/mock", "delete"),
-    ] {
-        expected.push((path.to_owned(), method));
-    }
-    let paths = doc["paths"].as_object().expect("paths");
-    let mut found = 0;
-    for (path, item) in paths {
-        for method in [
-            "get", "put", "post", "delete", "patch", "head", "options", "trace",
-        ] {
-            if item.get(method).is_some() {
-                found += 1;
-                assert!(
-                    expected.iter().any(|(p, m)| p == path && *m == method),
-                    "unexpected operation {method} {path}"
-                );
-            }
+/// The test application with the OAuth routers of a provider named `mock` (never called).
+async fn app(requires_verification: bool) -> TestApp {
+    let client = OAuthClient::new(
+        "mock",
+        "client",
+        "secret",
+        "http://127.0.0.1:9/authorize",
+        "http://127.0.0.1:9/token",
+    )
+    .expect("valid URLs")
+    .userinfo("http://127.0.0.1:9/userinfo", "sub", "email");
+    let options = Options {
+        requires_verification,
+        oauth: Some((client, OAuthOptions::new(&Secret::random()))),
+        ..Options::default()
+    };
+    TestApp::with(Db::Sqlite, options).await
+}
+
+/// The document of the routes the test application mounts.
+async fn document(requires_verification: bool) -> Value {
+    let app = app(requires_verification).await;
+    serde_json::to_value(app.routes.openapi(&app.state)).expect("the document serialises")
+}
+
+/// The operations of a document: `(method, path)`.
+fn operations(doc: &Value) -> Vec<(Method, String)> {
+    let mut found = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, _) in item.as_object().expect("a path item") {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            found.push((method, path.clone()));
         }
     }
-    for (path, method) in &expected {
+    found
+}
+
+/// Whether the path template `template` (`/users/{id}`) matches `path` (`/users/me`).
+fn matches(template: &str, path: &str) -> bool {
+    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
+    t.len() == p.len()
+        && t.iter()
+            .zip(&p)
+            .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
+}
+
+/// Every route the test application's fastusers routers mount has an operation in the
+/// document (the application's own routes, added with `Routes::route`, are not described),
+/// and every operation of the document is routed: axum answers it, rather than the router's
+/// "no route" or "method not allowed" fallbacks, which this test marks.
+#[tokio::test]
+async fn every_mounted_route_is_documented_and_every_documented_route_mounted() {
+    let app = app(false).await;
+    let doc = serde_json::to_value(app.routes.openapi(&app.state)).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let documented = operations(&doc);
+
+    let mounted = app.routes.list();
+    let mut checked = 0;
+    for route in &mounted {
+        let Some(method) = &route.method else {
+            continue;
+        };
+        checked += 1;
         assert!(
-            doc["paths"][path][method].is_object(),
-            "missing operation {method} {path}"
+            documented
+                .iter()
+                .any(|(m, template)| m == method && matches(template, &route.path)),
+            "{method} {} is mounted but not documented",
+            route.path
         );
     }
-    assert_eq!(found, expected.len());
+    // The six backends' login and logout, register, verify (2), reset (2), users (6),
+    // sessions (2), and the OAuth routers (2 + 2 + 3).
+    assert_eq!(checked, 12 + 1 + 2 + 2 + 6 + 2 + 7, "{mounted:?}");
+
+    const NO_ROUTE: StatusCode = StatusCode::IM_A_TEAPOT;
+    const NO_METHOD: StatusCode = StatusCode::LOOP_DETECTED;
+    let router = app
+        .routes
+        .clone()
+        .into_router()
+        .fallback(|| async { NO_ROUTE })
+        .method_not_allowed_fallback(|| async { NO_METHOD })
+        .with_state(app.state.clone());
+    for (method, template) in &documented {
+        let path = template.replace("{id}", "00000000-0000-0000-0000-000000000000");
+        let request = Request::builder()
+            .method(method.clone())
+            .uri(&path)
+            .body(Body::empty())
+            .unwrap();
+        let status = tokio::time::timeout(
+            fastusers_tests::REQUEST_TIMEOUT,
+            router.clone().oneshot(request),
+        )
+        .await
+        .expect("an answer in time")
+        .unwrap()
+        .status();
+        assert!(
+            status != NO_ROUTE && status != NO_METHOD,
+            "{method} {template} is documented but not routed ({status})"
+        );
+    }
+    assert_eq!(
+        documented.len(),
+        checked - 1,
+        "DELETE /users/me is /users/{{id}}'s"
+    );
 
     // FastAPI's operation ids, each unique.
     assert_eq!(
@@ -117,15 +150,15 @@ async fn every_route_is_documented_with_its_methods() {
         doc["paths"]["/users/{id}"]["get"]["operationId"],
         "users_user_users__id__get"
     );
+    assert_eq!(
+        doc["paths"]["/auth/mock-cookie/callback"]["get"]["operationId"],
+        "oauth_mock_cookie_callback_auth_mock_cookie_callback_get"
+    );
     let mut ids = BTreeSet::new();
-    for item in paths.values() {
+    for item in doc["paths"].as_object().unwrap().values() {
         for op in item.as_object().unwrap().values() {
-            if let Some(id) = op.get("operationId") {
-                assert!(
-                    ids.insert(id.as_str().unwrap().to_owned()),
-                    "duplicate {id}"
-                );
-            }
+            let id = op["operationId"].as_str().expect("an operation id");
+            assert!(ids.insert(id.to_owned()), "duplicate {id}");
         }
     }
 
@@ -163,8 +196,26 @@ async fn bodies_and_answers_match_the_routes() {
         login["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/BearerResponse"
     );
+    // As the reference documents it: the form only (multipart is accepted, not documented:
+    // openapi-python-client's login modules fail on import with both).
+    let content: Vec<&String> = login["requestBody"]["content"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(content, ["application/x-www-form-urlencoded"]);
     let cookie_login = &paths["/auth/cookie/login"]["post"]["responses"];
     assert!(cookie_login["204"].is_object() && cookie_login["200"].is_null());
+    // The cookie transports' logins check the origin; the Bearer ones do not.
+    for backend in ["cookie", "session", "rediscookie"] {
+        let forbidden = &paths[format!("/auth/{backend}/login")]["post"]["responses"]["403"];
+        assert_eq!(
+            forbidden["content"]["application/json"]["examples"]["CSRF_CHECK_FAILED"]["value"],
+            json!({"detail": "CSRF_CHECK_FAILED"}),
+            "{backend}"
+        );
+    }
+    assert!(login["responses"]["403"].is_null());
     assert!(paths["/auth/jwt/logout"]["post"]["responses"]["204"].is_object());
 
     assert!(paths["/auth/register"]["post"]["responses"]["201"].is_object());
@@ -199,20 +250,21 @@ async fn bodies_and_answers_match_the_routes() {
     assert!(paths["/auth/register"]["post"]["security"].is_null());
 }
 
-/// With device tokens, the login form has `device_token`, the Bearer login answers it and the
-/// cookie login says it sets the device cookie; without, neither appears.
+/// With device tokens (the login throttle's), the login form has `device_token`, the Bearer
+/// login answers it and the cookie login says it sets the device cookie; without, neither
+/// appears.
 #[tokio::test]
 async fn device_tokens_are_documented_when_on() {
-    let app = TestApp::new(Db::Sqlite).await;
-    let document = |on: bool| {
-        let api = Document::new(app.state.backends())
-            .device_tokens(on)
-            .auth("/auth/jwt", Auth::JWT)
-            .auth("/auth/cookie", Auth::COOKIE)
-            .build();
-        serde_json::to_value(&api).unwrap()
+    let document = async |throttle: LoginThrottle| {
+        let options = Options {
+            throttle: Some(throttle),
+            ..Options::default()
+        };
+        let app = TestApp::with(Db::Sqlite, options).await;
+        serde_json::to_value(app.routes.openapi(&app.state)).unwrap()
     };
-    let on = document(true);
+    let on =
+        document(LoginThrottle::new().device_tokens(DeviceTokens::new(&Secret::random()))).await;
     let schemas = &on["components"]["schemas"];
     let form = &schemas["Body_auth_jwt_login_auth_jwt_login_post"];
     assert_eq!(form["properties"]["device_token"]["type"], "string");
@@ -241,7 +293,7 @@ async fn device_tokens_are_documented_when_on() {
         assert!(schemas[name].is_object(), "dangling reference {r}");
     }
 
-    let off = document(false);
+    let off = document(LoginThrottle::new()).await;
     let form = &off["components"]["schemas"]["Body_auth_jwt_login_auth_jwt_login_post"];
     assert!(form["properties"]["device_token"].is_null());
     assert!(off["components"]["schemas"]["BearerResponseWithDeviceToken"].is_null());
@@ -254,14 +306,12 @@ async fn user_schemas_have_the_custom_fields() {
     let schemas = &doc["components"]["schemas"];
 
     let read = &schemas["UserRead"];
+    // The flags are not required and have defaults, as in the reference's schema.
     assert_eq!(
         read["required"],
         json!([
             "id",
             "email",
-            "is_active",
-            "is_superuser",
-            "is_verified",
             "first_name",
             "plan",
             "login_count",
@@ -271,9 +321,17 @@ async fn user_schemas_have_the_custom_fields() {
             "newsletter"
         ])
     );
+    assert_eq!(read["properties"]["is_active"]["default"], true);
+    assert_eq!(read["properties"]["is_verified"]["default"], false);
     let props = &read["properties"];
-    assert_eq!(props["id"], json!({"type": "string", "format": "uuid"}));
-    assert_eq!(props["email"], json!({"type": "string", "format": "email"}));
+    assert_eq!(
+        props["id"],
+        json!({"type": "string", "format": "uuid", "title": "Id"})
+    );
+    assert_eq!(
+        props["email"],
+        json!({"type": "string", "format": "email", "title": "Email"})
+    );
     assert_eq!(props["first_name"]["type"], json!(["string", "null"]));
     assert_eq!(props["login_count"]["type"], "integer");
     assert!(props["notes"].is_null(), "a hidden field is not shown");
@@ -287,10 +345,20 @@ async fn user_schemas_have_the_custom_fields() {
         json!(["string", "null"])
     );
     assert!(create["properties"]["plan"].is_null(), "not a create field");
-    assert!(create["properties"]["is_superuser"].is_object());
+    assert_eq!(
+        create["properties"]["is_superuser"]["type"],
+        json!(["boolean", "null"])
+    );
+    assert_eq!(create["properties"]["is_active"]["default"], true);
+    assert_eq!(create["properties"]["is_superuser"]["default"], false);
 
     let update = &schemas["UserUpdate"];
     assert!(update["required"].is_null(), "every field is optional");
+    assert_eq!(
+        update["properties"]["is_active"]["type"],
+        json!(["boolean", "null"])
+    );
+    assert!(update["properties"]["is_active"]["default"].is_null());
     for field in ["password", "email", "is_active", "first_name", "plan"] {
         assert!(update["properties"][field].is_object(), "{field}");
     }
@@ -376,4 +444,79 @@ async fn every_error_code_has_an_example() {
         register["detail"]["code"], "REGISTER_INVALID_PASSWORD",
         "{register}"
     );
+}
+
+/// The JSON types a schema allows: its `type` (one or a list), the union of its `anyOf` or
+/// `oneOf` members', a `$ref`'s name, or `any`.
+fn types(schema: &Value) -> BTreeSet<String> {
+    if let Some(name) = schema["$ref"].as_str() {
+        return BTreeSet::from([name.to_owned()]);
+    }
+    for union in ["anyOf", "oneOf"] {
+        if let Some(members) = schema[union].as_array() {
+            return members.iter().flat_map(types).collect();
+        }
+    }
+    match &schema["type"] {
+        Value::String(ty) => BTreeSet::from([ty.clone()]),
+        Value::Array(all) => all.iter().map(|t| t.as_str().unwrap().to_owned()).collect(),
+        _ => BTreeSet::from(["any".to_owned()]),
+    }
+}
+
+/// Every schema of the reference's document (`tests/openapi/reference.json`, fastapi-users
+/// configured as the quickstart) is in ours under its name, each of its properties with the
+/// same types, default and requiredness, so that a client generated from either has the same
+/// types; ours may only add (properties, schemas, operations). And every operation id of the
+/// reference, but its example's own `/authenticated-route`, is ours.
+#[tokio::test]
+async fn the_reference_schemas_keep_their_names_and_types() {
+    let reference: Value = serde_json::from_str(include_str!("../openapi/reference.json"))
+        .expect("the reference's document");
+    let doc = document(false).await;
+    let ours = &doc["components"]["schemas"];
+    for (name, theirs) in reference["components"]["schemas"].as_object().unwrap() {
+        let mine = &ours[name];
+        assert!(mine.is_object(), "schema {name} is missing");
+        let required = |schema: &Value, field: &str| {
+            schema["required"]
+                .as_array()
+                .is_some_and(|r| r.contains(&json!(field)))
+        };
+        for (field, property) in theirs["properties"].as_object().unwrap() {
+            let at = format!("{name}.{field}");
+            let own = &mine["properties"][field];
+            assert!(own.is_object(), "{at} is missing");
+            assert_eq!(types(own), types(property), "{at}: {own} vs {property}");
+            if !(property["anyOf"].is_array() || property["oneOf"].is_array()) {
+                // Deeper, for the plain ones: an array's items, an object's values.
+                assert_eq!(
+                    types(&own["items"]),
+                    types(&property["items"]),
+                    "{at} items"
+                );
+            }
+            assert_eq!(own["default"], property["default"], "{at} default");
+            assert_eq!(
+                required(mine, field),
+                required(theirs, field),
+                "{at} required"
+            );
+        }
+    }
+    let ids: BTreeSet<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    for item in reference["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            if id != "authenticated_route_authenticated_route_get" {
+                assert!(ids.contains(id), "operation {id} is missing");
+            }
+        }
+    }
 }

@@ -272,6 +272,8 @@ pub async fn shared_database(db: Db) -> String {
 pub struct TestApp {
     /// The router, as the quickstart mounts it, plus test routes.
     pub router: Router,
+    /// The routes `router` was made of (for the OpenAPI document).
+    pub routes: fastusers::Routes<Auth>,
     /// The state, to reach the manager and store directly.
     pub state: FastUsers<Auth>,
     /// The database URL.
@@ -513,7 +515,7 @@ impl TestApp {
             (None, true) => state,
             (None, false) => state.no_login_throttle(),
         };
-        let mut router = Router::new()
+        let mut routes = fastusers::Routes::new()
             .nest("/auth/jwt", Auth::jwt_router())
             .nest("/auth/cookie", Auth::cookie_router())
             .nest("/auth/redis", Auth::redis_router())
@@ -536,7 +538,7 @@ impl TestApp {
             let cookie = oauth
                 .clone()
                 .redirect_after_login("http://app.test/welcome");
-            router = router
+            routes = routes
                 .nest(
                     "/auth/mock",
                     FastUsers::<Auth>::oauth_router(client.clone(), |a| &a.jwt, oauth.clone()),
@@ -550,9 +552,10 @@ impl TestApp {
                     FastUsers::<Auth>::oauth_associate_router(client, oauth),
                 );
         }
-        let router = router.with_state(state.clone());
+        let router = routes.clone().into_router().with_state(state.clone());
         Self {
             router,
+            routes,
             state,
             url,
             hooks,

@@ -57,7 +57,7 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
             pub const #konst: u64 = 1 << #index;
 
             #[doc = #router_doc]
-            pub fn #router<S>() -> #p::axum::Router<S>
+            pub fn #router<S>() -> #k::Routes<Self, S>
             where
                 S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
                 #k::FastUsers<Self>: #p::axum::extract::FromRef<S>,

@@ -274,7 +274,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
                     let mut fields = #p::body::Fields::model(body)?;
                     let email = fields.required_email("email");
                     let password = fields.required::<::std::string::String>("password");
-                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    // The reference declares the flags `boolean | null`; `null` is ignored, as absent.
+                    #(let #flags = fields.optional::<::core::option::Option<bool>>(::core::stringify!(#flags)).flatten();)*
                     #(let #create_custom_idents = #create_custom_read;)*
                     fields.finish(|| ::core::option::Option::Some(Self {
                         email: email?,
@@ -292,7 +293,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
                     // `"password": null` leaves the password alone.
                     let password = fields.optional::<::core::option::Option<::std::string::String>>("password").flatten();
                     let email = fields.optional_email("email");
-                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    // The reference declares the flags `boolean | null`; `null` is ignored, as absent.
+                    #(let #flags = fields.optional::<::core::option::Option<bool>>(::core::stringify!(#flags)).flatten();)*
                     #(let #update_custom_idents = fields.optional::<#update_custom_types>(#update_custom_names);)*
                     fields.finish(|| ::core::option::Option::Some(Self { password, email, #(#flags,)* #(#update_custom_idents,)* }))
                 }

@@ -34,7 +34,9 @@ fn base_schema(p: &TokenStream, field: &Field) -> Option<TokenStream> {
     Some(match field.name().as_str() {
         "id" => return Some(type_schema(p, &field.ty)),
         "email" => quote!(#p::openapi::schema::email()),
-        "is_active" | "is_superuser" | "is_verified" => quote!(#p::openapi::schema::boolean()),
+        flag @ ("is_active" | "is_superuser" | "is_verified") => {
+            quote!(#p::openapi::schema::flag(#flag, #p::openapi::schema::FlagIn::Read))
+        }
         _ => return None,
     })
 }
@@ -68,7 +70,8 @@ pub(crate) fn generate(model: &Model, p: &TokenStream) -> TokenStream {
     let name = &model.ident;
     let flags = ["is_active", "is_superuser", "is_verified"];
 
-    // Read: every shown field, always present in the answer.
+    // Read: every shown field, always present in the answer; the flags are not required and
+    // have defaults, as in the reference's schema.
     let read: Vec<Property> = model
         .fields
         .iter()
@@ -76,12 +79,12 @@ pub(crate) fn generate(model: &Model, p: &TokenStream) -> TokenStream {
         .map(|f| Property {
             name: f.name(),
             schema: schema_of(p, f),
-            required: true,
+            required: !flags.contains(&f.name().as_str()),
         })
         .collect();
 
-    // Create: email and password required; the flags optional (never null); a custom field
-    // required unless it is nullable.
+    // Create: email and password required; the flags optional, nullable and defaulted (as the
+    // reference's); a custom field required unless it is nullable.
     let mut create = vec![
         Property {
             name: "email".into(),
@@ -96,7 +99,7 @@ pub(crate) fn generate(model: &Model, p: &TokenStream) -> TokenStream {
     ];
     create.extend(flags.iter().map(|flag| Property {
         name: (*flag).into(),
-        schema: quote!(#p::openapi::schema::boolean()),
+        schema: quote!(#p::openapi::schema::flag(#flag, #p::openapi::schema::FlagIn::Create)),
         required: false,
     }));
     create.extend(model.custom().filter(|f| f.create).map(|f| Property {
@@ -105,7 +108,9 @@ pub(crate) fn generate(model: &Model, p: &TokenStream) -> TokenStream {
         required: f.option_inner().is_none(),
     }));
 
-    // Update: everything optional; `password: null` means no change, so it is nullable.
+    // Update: everything optional. Nullable as in the reference's schema: `password` (`null`
+    // is no change), the flags (`null` is ignored by `PATCH /users/me`, a 422 for a superuser's
+    // `PATCH /users/{id}`, where the reference fails) and `email` (`null` is a 422).
     let mut update = vec![
         Property {
             name: "password".into(),
@@ -114,13 +119,13 @@ pub(crate) fn generate(model: &Model, p: &TokenStream) -> TokenStream {
         },
         Property {
             name: "email".into(),
-            schema: quote!(#p::openapi::schema::email()),
+            schema: quote!(#p::openapi::schema::nullable(#p::openapi::schema::email())),
             required: false,
         },
     ];
     update.extend(flags.iter().map(|flag| Property {
         name: (*flag).into(),
-        schema: quote!(#p::openapi::schema::boolean()),
+        schema: quote!(#p::openapi::schema::flag(#flag, #p::openapi::schema::FlagIn::Update)),
         required: false,
     }));
     update.extend(model.custom().filter(|f| !f.read_only).map(|f| Property {

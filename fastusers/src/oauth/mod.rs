@@ -40,7 +40,7 @@
 //! let google = OAuthClient::google("client-id", "client-secret");
 //! let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
 //! let options = OAuthOptions::new(&secret).associate_by_email(true);
-//! let routes: axum::Router<FastUsers<Auth>> = axum::Router::new()
+//! let routes: Routes<Auth> = Routes::new()
 //!     .nest(
 //!         "/auth/google",
 //!         FastUsers::<Auth>::oauth_router(google.clone(), |auth| &auth.cookie, options.clone()),

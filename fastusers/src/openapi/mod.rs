@@ -1,15 +1,19 @@
-//! An OpenAPI 3.1 document of the routes fastusers mounts (the `openapi` feature), built with
-//! [utoipa]'s types so that the application can merge it into its own.
+//! An OpenAPI 3.1 document of the routes an application mounts (the `openapi` feature), built
+//! with [utoipa]'s types so that the application can merge it into its own.
 //!
-//! The application mounts the routers at prefixes of its choosing; it describes the same
-//! mounts to a [`Document`], which knows what each route takes and answers: the derived user
+//! Every fastusers router is a [`Routes`] value that holds, beside the axum router, the
+//! description of each of its routes; nesting and merging them keeps the two together, and
+//! [`Routes::openapi`] builds the document of exactly what was mounted: the derived user
 //! schemas (`UserRead`, `UserCreate`, `UserUpdate`, custom fields included), a security
 //! scheme per backend (an OAuth2 password flow with the Bearer transport's `tokenUrl`, an API
 //! key in the Cookie transport's cookie), and every error with an example per [`ErrorCode`].
+//! The application documents its own routes with [`Routes::route_documented`].
 //!
 //! ```
+//! use axum::http::Method;
+//! use fastusers::Routes;
+//! use fastusers::openapi::schema;
 //! use fastusers::prelude::*;
-//! use fastusers::openapi::Document;
 //!
 //! #[derive(User, Clone, Debug)]
 //! pub struct User {
@@ -30,54 +34,77 @@
 //!     }
 //! }
 //!
+//! async fn hello(user: ActiveUser<Auth>) -> String {
+//!     format!("Hello {}!", user.email)
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let store = fastusers::store::connect::<User>("sqlite::memory:").await.unwrap();
 //! let strategy = JwtStrategy::new(Secret::random().keys(Purpose::ACCESS), Some(3600));
 //! let auth = Auth {
 //!     jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
 //!     cookie: Backend::new(CookieTransport::new(), strategy),
 //! };
-//! // The same prefixes as the routers' `.nest(...)`.
-//! let api = Document::new(&auth)
-//!     .auth("/auth/jwt", Auth::JWT)
-//!     .auth("/auth/cookie", Auth::COOKIE)
-//!     .register("/auth")
-//!     .verify("/auth")
-//!     .reset_password("/auth")
-//!     .users("/users")
-//!     .sessions("/users")
-//!     .build();
+//! let users = FastUsers::new(UserManager::new(store), auth);
+//! let routes = Routes::new()
+//!     .nest("/auth/jwt", Auth::jwt_router())
+//!     .nest("/auth/cookie", Auth::cookie_router())
+//!     .nest("/auth", FastUsers::<Auth>::register_router())
+//!     .nest("/users", FastUsers::<Auth>::users_router())
+//!     .route_documented(Method::GET, "/hello", hello, |cx| {
+//!         cx.op("hello", "Say hello")
+//!             .requires_user()
+//!             .json_response(200, "A greeting.", schema::string())
+//!     });
 //!
+//! let api = routes.openapi(&users);
 //! let json = serde_json::to_value(&api).unwrap();
 //! assert_eq!(json["openapi"], "3.1.0");
 //! assert!(json["paths"]["/auth/jwt/login"]["post"].is_object());
+//! assert!(json["paths"]["/hello"]["get"]["security"].is_array());
 //! assert_eq!(json["components"]["securitySchemes"]["jwt"]["flows"]["password"]["tokenUrl"], "auth/jwt/login");
 //! assert_eq!(json["components"]["securitySchemes"]["cookie"]["name"], "fastapiusersauth");
 //! assert!(json["components"]["schemas"]["UserRead"]["properties"]["first_name"].is_object());
 //!
-//! // Merge it into the application's own document:
+//! // Merge it into the application's own document, and serve the routes:
 //! let mut mine = utoipa::openapi::OpenApiBuilder::new().build();
 //! mine.merge(api);
+//! let app: axum::Router = routes.into_router().with_state(users);
+//! # let _ = app;
+//! # }
 //! ```
 //!
 //! [utoipa]: https://docs.rs/utoipa
 //! [`ErrorCode`]: crate::error::ErrorCode
+//! [`Routes`]: crate::Routes
+//! [`Routes::openapi`]: crate::Routes::openapi
+//! [`Routes::route_documented`]: crate::Routes::route_documented
 
 pub mod schema;
 
 mod responses;
-mod routes;
 mod transport;
 
+pub use responses::Op;
 pub use utoipa;
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::http::Method;
+use utoipa::openapi::path::{HttpMethod, PathItem, Paths};
+use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::Response;
 use utoipa::openapi::schema::{Components, Schema};
 use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Info, OpenApi, OpenApiBuilder, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+#[cfg(feature = "oauth")]
+use crate::backend::Backend;
 use crate::backend::Backends;
+use crate::error::ErrorCode;
 use crate::user::User;
-use routes::{Builder, UserNames};
 
 /// A transport that can describe itself in an OpenAPI document: its security scheme and the
 /// answers of its login and logout. Implemented for [`BearerTransport`] and
@@ -95,7 +122,9 @@ pub trait OpenApiTransport {
     /// The status and response of a successful login.
     fn login_response(&self) -> (u16, Response);
     /// The status and response of a successful password login that also gives a device
-    /// token (see [`Document::device_tokens`]). Default: [`login_response`](Self::login_response).
+    /// token (when the login throttle has
+    /// [`device_tokens`](crate::throttle::LoginThrottle::device_tokens)). Default:
+    /// [`login_response`](Self::login_response).
     fn login_response_with_device_token(&self) -> (u16, Response) {
         self.login_response()
     }
@@ -147,225 +176,265 @@ where
     }
 }
 
+/// How one route describes itself: given the [`Context`] of the document, its operation.
+/// Held by [`Routes`](crate::Routes) beside the route.
+pub type Describe<A> = Arc<dyn Fn(&mut Context<'_, A>) -> Op + Send + Sync>;
+
+/// A [`Describe`] of this closure.
+pub fn describe<A, F>(describe: F) -> Describe<A>
+where
+    F: Fn(&mut Context<'_, A>) -> Op + Send + Sync + 'static,
+{
+    Arc::new(describe)
+}
+
 /// One backend, as the document shows it.
-struct BackendDoc {
-    name: &'static str,
+pub(crate) struct BackendDoc {
+    pub(crate) name: &'static str,
     scheme: SecurityScheme,
-    login: (u16, Response),
-    login_with_device_token: (u16, Response),
-    logout: (u16, Response),
+    pub(crate) login: (u16, Response),
+    pub(crate) login_with_device_token: (u16, Response),
+    pub(crate) logout: (u16, Response),
+    /// The transport's address in the backends value, to find the backend a router picked.
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    address: usize,
 }
 
-/// What the application mounted, where.
-enum Mount {
-    Auth(String, usize),
-    Register(String),
-    Verify(String),
-    ResetPassword(String),
-    Users(String),
-    Sessions(String),
-    #[cfg(feature = "oauth")]
-    OAuth(String, String, usize),
-    #[cfg(feature = "oauth")]
-    OAuthAssociate(String, String),
+impl BackendDoc {
+    /// Whether the transport takes a cookie, and so checks the origin of unsafe requests.
+    pub(crate) fn takes_cookie(&self) -> bool {
+        matches!(self.scheme, SecurityScheme::ApiKey(_))
+    }
 }
 
-/// The OpenAPI document of an application's fastusers routes. Describe each router with the
-/// prefix it is mounted at, then [`build`](Self::build).
-pub struct Document<A: OpenApiBackends> {
-    backends: Vec<BackendDoc>,
+/// The names of the user's read, create and update schemas.
+struct UserNames {
+    read: String,
+    create: String,
+    update: String,
+}
+
+/// What a route's description can read: the application's backends and settings, where the
+/// route is mounted, and the document's schemas, where it can add its own.
+pub struct Context<'a, A> {
+    #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
+    backends: &'a A,
+    docs: &'a [BackendDoc],
+    user: &'a UserNames,
     requires_verification: bool,
     device_tokens: bool,
-    mounts: Vec<Mount>,
-    _backends: std::marker::PhantomData<fn() -> A>,
+    path: &'a str,
+    method: &'a HttpMethod,
+    schemas: &'a mut BTreeMap<String, RefOr<Schema>>,
 }
 
-impl<A: OpenApiBackends> std::fmt::Debug for Document<A> {
+impl<A> std::fmt::Debug for Context<'_, A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Document")
-            .field("backends", &A::NAMES)
-            .field("requires_verification", &self.requires_verification)
+        f.debug_struct("Context")
+            .field("path", &self.path)
             .finish_non_exhaustive()
     }
 }
 
-impl<A: OpenApiBackends> Document<A>
+impl<A> Context<'_, A> {
+    /// The operation of this route. `name` is the route's name as FastAPI knows it
+    /// (`users:patch_user`), from which, with the full path and the method, its operation id
+    /// is made as FastAPI makes it (`users_patch_user_users__id__patch`).
+    pub fn op(&self, name: &str, summary: &str) -> Op {
+        Op::new(
+            responses::operation_id(name, self.path, self.method),
+            summary,
+        )
+    }
+
+    /// The route's full path, as mounted.
+    pub fn path(&self) -> &str {
+        self.path
+    }
+
+    /// Adds a schema to the document's components, and gives a reference to it.
+    pub fn schema(&mut self, name: &str, schema: RefOr<Schema>) -> RefOr<Schema> {
+        self.schemas.insert(name.to_owned(), schema);
+        schema::reference(name)
+    }
+
+    /// The user as clients see it (`UserRead`).
+    pub fn user_read(&self) -> RefOr<Schema> {
+        schema::reference(&self.user.read)
+    }
+
+    /// The registration body (`UserCreate`).
+    pub fn user_create(&self) -> RefOr<Schema> {
+        schema::reference(&self.user.create)
+    }
+
+    /// The update body (`UserUpdate`).
+    pub fn user_update(&self) -> RefOr<Schema> {
+        schema::reference(&self.user.update)
+    }
+
+    /// Whether the application requires a verified email
+    /// ([`FastUsers::requires_verification`](crate::FastUsers::requires_verification)).
+    pub fn requires_verification(&self) -> bool {
+        self.requires_verification
+    }
+
+    /// Whether logins give device tokens (the login throttle's
+    /// [`device_tokens`](crate::throttle::LoginThrottle::device_tokens)).
+    pub fn device_tokens(&self) -> bool {
+        self.device_tokens
+    }
+
+    /// The backend at this index of [`Backends::NAMES`].
+    pub(crate) fn backend(&self, index: usize) -> &BackendDoc {
+        &self.docs[index]
+    }
+
+    /// The backend `pick` picks, found by its transport's address.
+    #[cfg(feature = "oauth")]
+    pub(crate) fn backend_of<T, St>(&self, pick: fn(&A) -> &Backend<T, St>) -> &BackendDoc {
+        let address = std::ptr::from_ref(&pick(self.backends).transport).addr();
+        self.docs
+            .iter()
+            .find(|doc| doc.address == address)
+            .expect("a backend router picks one of the application's backends")
+    }
+
+    /// The codes of a refused login: these, and `LOGIN_USER_NOT_VERIFIED` when verification
+    /// is required.
+    pub(crate) fn login_codes(&self, mut codes: Vec<ErrorCode>) -> Vec<ErrorCode> {
+        if self.requires_verification {
+            codes.push(ErrorCode::LoginUserNotVerified);
+        }
+        codes
+    }
+
+    /// An embedded JSON body (FastAPI's `Body(embed=True)`) of the operation `op`, its schema
+    /// named as FastAPI names it.
+    pub(crate) fn embedded_body(
+        &mut self,
+        op: &Op,
+        fields: Vec<(&str, RefOr<Schema>)>,
+    ) -> RequestBody {
+        let name = format!("Body_{}", op.id());
+        let body = self.schema(&name, schema::embedded(&name, fields));
+        responses::json_body(body)
+    }
+}
+
+/// The helpers the descriptions of fastusers' own routes use (`describe!` brings them into
+/// scope).
+pub(crate) mod prelude {
+    #[cfg(feature = "oauth")]
+    pub(crate) use super::responses::query_param;
+    pub(crate) use super::responses::{
+        coded_error, error_content, header, json, not_found, path_param, schema_content,
+    };
+    pub(crate) use super::schema::{self, REQUIRED};
+    pub(crate) use crate::error::ErrorCode;
+    pub(crate) use utoipa::openapi::request_body::RequestBodyBuilder;
+    pub(crate) use utoipa::openapi::response::Response;
+    pub(crate) use utoipa::openapi::schema::ArrayBuilder;
+}
+
+/// The HTTP method as utoipa names it, for the methods routes are declared with.
+fn http_method(method: &Method) -> HttpMethod {
+    match *method {
+        Method::GET => HttpMethod::Get,
+        Method::POST => HttpMethod::Post,
+        Method::PUT => HttpMethod::Put,
+        Method::DELETE => HttpMethod::Delete,
+        Method::PATCH => HttpMethod::Patch,
+        Method::HEAD => HttpMethod::Head,
+        Method::OPTIONS => HttpMethod::Options,
+        Method::TRACE => HttpMethod::Trace,
+        ref other => panic!("OpenAPI cannot describe the method {other}"),
+    }
+}
+
+/// The document of these routes `(method, full path, description)`, for these backends and
+/// settings. [`Routes::openapi`](crate::Routes::openapi) calls it.
+pub(crate) fn document<'r, A>(
+    backends: &A,
+    requires_verification: bool,
+    device_tokens: bool,
+    routes: impl IntoIterator<Item = (&'r Method, &'r str, &'r Describe<A>)>,
+) -> OpenApi
 where
+    A: OpenApiBackends + 'r,
     A::User: OpenApiUser,
 {
-    /// A document for these backends (the same value given to [`FastUsers::new`](crate::FastUsers::new)).
-    pub fn new(backends: &A) -> Self {
-        let backends = A::NAMES
-            .iter()
-            .zip(backends.transports())
-            .map(|(name, transport)| BackendDoc {
-                name,
-                scheme: transport.security_scheme(),
-                login: transport.login_response(),
-                login_with_device_token: transport.login_response_with_device_token(),
-                logout: transport.logout_response(),
-            })
-            .collect();
-        Self {
+    let docs: Vec<BackendDoc> = A::NAMES
+        .iter()
+        .zip(backends.transports())
+        .map(|(name, transport)| BackendDoc {
+            name,
+            scheme: transport.security_scheme(),
+            login: transport.login_response(),
+            login_with_device_token: transport.login_response_with_device_token(),
+            logout: transport.logout_response(),
+            address: std::ptr::from_ref(transport).addr(),
+        })
+        .collect();
+    let security: Vec<SecurityRequirement> = docs
+        .iter()
+        .map(|b| SecurityRequirement::new(b.name, Vec::<String>::new()))
+        .collect();
+    let has_cookie = docs.iter().any(BackendDoc::takes_cookie);
+
+    let mut schemas: BTreeMap<String, RefOr<Schema>> = schema::fixed()
+        .into_iter()
+        .map(|(name, schema)| (name.to_owned(), schema))
+        .collect();
+    let [
+        (read, read_schema),
+        (create, create_schema),
+        (update, update_schema),
+    ] = A::User::schemas();
+    schemas.insert(read.clone(), read_schema);
+    schemas.insert(create.clone(), create_schema);
+    schemas.insert(update.clone(), update_schema);
+    let user = UserNames {
+        read,
+        create,
+        update,
+    };
+
+    let mut paths = Paths::new();
+    for (method, path, describe) in routes {
+        let method = http_method(method);
+        let op = describe(&mut Context {
             backends,
-            requires_verification: false,
-            device_tokens: false,
-            mounts: Vec::new(),
-            _backends: std::marker::PhantomData,
-        }
-    }
-
-    /// As [`FastUsers::requires_verification`](crate::FastUsers::requires_verification): adds
-    /// `LOGIN_USER_NOT_VERIFIED` and the 403 of unverified users. Default: false.
-    pub fn requires_verification(mut self, required: bool) -> Self {
-        self.requires_verification = required;
-        self
-    }
-
-    /// As [`LoginThrottle::device_tokens`](crate::throttle::LoginThrottle::device_tokens): the
-    /// login form's `device_token` field, and the device token in each login answer (the
-    /// Bearer JSON's `device_token`, the cookie transports' device cookie). Default: false.
-    pub fn device_tokens(mut self, on: bool) -> Self {
-        self.device_tokens = on;
-        self
-    }
-
-    /// The index of the backend with this bit (`Auth::JWT`).
-    ///
-    /// # Panics
-    /// When `backend` is not exactly one backend's bit.
-    fn backend_index(backend: u64) -> usize {
-        let index = backend.trailing_zeros() as usize;
-        assert!(
-            backend.count_ones() == 1 && index < A::NAMES.len(),
-            "pass one backend's constant, such as `Auth::JWT`"
+            docs: &docs,
+            user: &user,
+            requires_verification,
+            device_tokens,
+            path,
+            method: &method,
+            schemas: &mut schemas,
+        });
+        let item = PathItem::new(
+            method.clone(),
+            op.finish(&method, requires_verification, has_cookie, &security),
         );
-        index
-    }
-
-    /// `POST {prefix}/login` and `POST {prefix}/logout` of one backend, given by its constant
-    /// (`Auth::JWT`), as `.nest(prefix, Auth::jwt_router())`.
-    ///
-    /// # Panics
-    /// When `backend` is not exactly one backend's constant.
-    pub fn auth(mut self, prefix: &str, backend: u64) -> Self {
-        let index = Self::backend_index(backend);
-        self.mounts.push(Mount::Auth(prefix.to_owned(), index));
-        self
-    }
-
-    /// `POST {prefix}/register`, as `.nest(prefix, FastUsers::<A>::register_router())`.
-    pub fn register(mut self, prefix: &str) -> Self {
-        self.mounts.push(Mount::Register(prefix.to_owned()));
-        self
-    }
-
-    /// `POST {prefix}/request-verify-token` and `POST {prefix}/verify`.
-    pub fn verify(mut self, prefix: &str) -> Self {
-        self.mounts.push(Mount::Verify(prefix.to_owned()));
-        self
-    }
-
-    /// `POST {prefix}/forgot-password` and `POST {prefix}/reset-password`.
-    pub fn reset_password(mut self, prefix: &str) -> Self {
-        self.mounts.push(Mount::ResetPassword(prefix.to_owned()));
-        self
-    }
-
-    /// `GET`/`PATCH {prefix}/me` and `GET`/`PATCH`/`DELETE {prefix}/{id}`.
-    pub fn users(mut self, prefix: &str) -> Self {
-        self.mounts.push(Mount::Users(prefix.to_owned()));
-        self
-    }
-
-    /// `GET {prefix}/me/sessions` and `DELETE {prefix}/me/sessions/{id}`.
-    pub fn sessions(mut self, prefix: &str) -> Self {
-        self.mounts.push(Mount::Sessions(prefix.to_owned()));
-        self
-    }
-
-    /// `GET {prefix}/authorize` and `GET {prefix}/callback` of the OAuth provider named
-    /// `provider` (its [`OAuthClient::name`](crate::oauth::OAuthClient::name)), logging in
-    /// with `backend` (`Auth::JWT`), as `.nest(prefix, FastUsers::<A>::oauth_router(...))`.
-    ///
-    /// # Panics
-    /// When `backend` is not exactly one backend's constant.
-    #[cfg(feature = "oauth")]
-    pub fn oauth(mut self, prefix: &str, provider: &str, backend: u64) -> Self {
-        let index = Self::backend_index(backend);
-        self.mounts
-            .push(Mount::OAuth(prefix.to_owned(), provider.to_owned(), index));
-        self
-    }
-
-    /// `GET {prefix}/authorize`, `GET {prefix}/callback` and `DELETE {prefix}` of the associate
-    /// router of the OAuth provider named `provider`.
-    #[cfg(feature = "oauth")]
-    pub fn oauth_associate(mut self, prefix: &str, provider: &str) -> Self {
-        self.mounts.push(Mount::OAuthAssociate(
-            prefix.to_owned(),
-            provider.to_owned(),
-        ));
-        self
-    }
-
-    /// The security requirements of an authenticated route: any one backend's token. For the
-    /// application's own routes that take a fastusers extractor.
-    pub fn security(&self) -> Vec<SecurityRequirement> {
-        self.backends
-            .iter()
-            .map(|b| SecurityRequirement::new(b.name, Vec::<String>::new()))
-            .collect()
-    }
-
-    /// The document.
-    pub fn build(self) -> OpenApi {
-        let has_cookie = self
-            .backends
-            .iter()
-            .any(|b| matches!(b.scheme, SecurityScheme::ApiKey(_)));
-        let mut builder = Builder::new(
-            self.security(),
-            self.requires_verification,
-            self.device_tokens,
-            has_cookie,
-        );
-        for (name, schema) in schema::fixed() {
-            builder.schemas.insert(name.to_owned(), schema);
-        }
-        for (name, schema) in A::User::schemas() {
-            builder.schemas.insert(name, schema);
-        }
-        let [(read, _), (create, _), (update, _)] = A::User::schemas();
-        let user = UserNames {
-            read,
-            create,
-            update,
-        };
-        for mount in &self.mounts {
-            builder.mount(mount, &self.backends, &user);
-        }
-        #[cfg(feature = "oauth")]
-        if self
-            .mounts
-            .iter()
-            .any(|m| matches!(m, Mount::OAuth(..) | Mount::OAuthAssociate(..)))
-        {
-            for (name, schema) in schema::oauth_fixed() {
-                builder.schemas.insert(name.to_owned(), schema);
+        match paths.paths.get_mut(path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                paths.paths.insert(path.to_owned(), item);
             }
         }
-        let mut components = Components::new();
-        components.schemas = builder.schemas;
-        for backend in &self.backends {
-            components
-                .security_schemes
-                .insert(backend.name.to_owned(), RefOr::T(backend.scheme.clone()));
-        }
-        OpenApiBuilder::new()
-            .info(Info::new("fastusers", env!("CARGO_PKG_VERSION")))
-            .paths(builder.paths)
-            .components(Some(components))
-            .build()
     }
+
+    let mut components = Components::new();
+    components.schemas = schemas;
+    for backend in &docs {
+        components
+            .security_schemes
+            .insert(backend.name.to_owned(), RefOr::T(backend.scheme.clone()));
+    }
+    OpenApiBuilder::new()
+        .info(Info::new("fastusers", env!("CARGO_PKG_VERSION")))
+        .paths(paths)
+        .components(Some(components))
+        .build()
 }

@@ -1,6 +1,6 @@
-//! What the operations are made of: paths and operation ids as FastAPI makes them, JSON
-//! responses and bodies, the errors with an example per [`ErrorCode`], parameters, and [`Op`],
-//! one operation being described.
+//! What the operations are made of: operation ids as FastAPI makes them, JSON responses and
+//! bodies, the errors with an example per [`ErrorCode`], parameters, and [`Op`], one operation
+//! being described.
 
 use std::collections::BTreeMap;
 
@@ -8,29 +8,20 @@ use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{
-    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
 };
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{RefOr, ResponsesBuilder};
 
 use super::schema::{self, REQUIRED, reference as schema_ref};
 use crate::error::ErrorCode;
 
-/// Joins a prefix and a route path as axum's `nest` does.
-pub(super) fn join(prefix: &str, path: &str) -> String {
-    let prefix = prefix.trim_end_matches('/');
-    match path {
-        "/" | "" if prefix.is_empty() => "/".to_owned(),
-        "/" | "" => prefix.to_owned(),
-        _ => format!("{prefix}{path}"),
-    }
-}
-
 /// FastAPI's operation id: the route's name and path, non-word characters replaced by `_`,
 /// then the method (`auth_jwt_login_auth_jwt_login_post`).
-fn operation_id(name: &str, path: &str, method: &str) -> String {
+pub(super) fn operation_id(name: &str, path: &str, method: &HttpMethod) -> String {
     let sanitized: String = format!("{name}{path}")
         .chars()
         .map(|c| {
@@ -41,6 +32,16 @@ fn operation_id(name: &str, path: &str, method: &str) -> String {
             }
         })
         .collect();
+    let method = match method {
+        HttpMethod::Get => "get",
+        HttpMethod::Post => "post",
+        HttpMethod::Put => "put",
+        HttpMethod::Delete => "delete",
+        HttpMethod::Options => "options",
+        HttpMethod::Head => "head",
+        HttpMethod::Patch => "patch",
+        HttpMethod::Trace => "trace",
+    };
     format!("{sanitized}_{method}")
 }
 
@@ -88,19 +89,19 @@ fn detail(code: ErrorCode) -> serde_json::Value {
 }
 
 /// A body of this schema.
-pub(super) fn schema_content(schema: RefOr<Schema>) -> Content {
+pub(crate) fn schema_content(schema: RefOr<Schema>) -> Content {
     ContentBuilder::new().schema(Some(schema)).build()
 }
 
 /// A response with this JSON body; a builder, for the responses that also send headers.
-pub(super) fn json(description: &str, content: Content) -> ResponseBuilder {
+pub(crate) fn json(description: &str, content: Content) -> ResponseBuilder {
     ResponseBuilder::new()
         .description(description)
         .content("application/json", content)
 }
 
 /// A response header of this schema.
-pub(super) fn header(schema: RefOr<Schema>, description: Option<&str>) -> Header {
+pub(crate) fn header(schema: RefOr<Schema>, description: Option<&str>) -> Header {
     HeaderBuilder::new()
         .schema(Some(schema))
         .description(description)
@@ -108,7 +109,7 @@ pub(super) fn header(schema: RefOr<Schema>, description: Option<&str>) -> Header
 }
 
 /// An `ErrorModel` body with an example per code.
-pub(super) fn error_content(codes: &[ErrorCode]) -> Content {
+pub(crate) fn error_content(codes: &[ErrorCode]) -> Content {
     ContentBuilder::new()
         .schema(Some(schema_ref("ErrorModel")))
         .examples_from_iter(codes.iter().map(|code| {
@@ -132,27 +133,27 @@ fn plain_content(example: &str) -> Content {
 }
 
 /// An error whose `detail` is this text rather than an [`ErrorCode`].
-pub(super) fn plain_error(description: &str, example: &str) -> Response {
+pub(crate) fn plain_error(description: &str, example: &str) -> Response {
     json(description, plain_content(example)).build()
 }
 
 /// A 404's `{"detail": "Not Found"}`.
-pub(super) fn not_found(description: &str) -> Response {
+pub(crate) fn not_found(description: &str) -> Response {
     plain_error(description, "Not Found")
 }
 
 /// An error with an example per code.
-pub(super) fn coded_error(description: &str, codes: &[ErrorCode]) -> Response {
+pub(crate) fn coded_error(description: &str, codes: &[ErrorCode]) -> Response {
     json(description, error_content(codes)).build()
 }
 
 /// A JSON answer of this schema.
-pub(super) fn json_response(description: &str, schema: RefOr<Schema>) -> Response {
+pub(crate) fn json_response(description: &str, schema: RefOr<Schema>) -> Response {
     json(description, schema_content(schema)).build()
 }
 
 /// The 401 of an authenticated route: no token, a bad one, or an inactive user.
-pub(super) fn unauthorized() -> Response {
+pub(crate) fn unauthorized() -> Response {
     json(
         "Missing token or inactive user.",
         plain_content("Unauthorized"),
@@ -163,7 +164,7 @@ pub(super) fn unauthorized() -> Response {
 
 /// The 403 of an authenticated route, for these reasons: FastAPI's plain `Forbidden`, and
 /// `CSRF_CHECK_FAILED` when `csrf`.
-pub(super) fn forbidden(reasons: &[&str], csrf: bool) -> Response {
+pub(crate) fn forbidden(reasons: &[&str], csrf: bool) -> Response {
     let mut content = error_content(if csrf {
         &[ErrorCode::CsrfCheckFailed]
     } else {
@@ -181,7 +182,7 @@ pub(super) fn forbidden(reasons: &[&str], csrf: bool) -> Response {
 }
 
 /// The 503 any route answers when a store is down.
-pub(super) fn unavailable() -> Response {
+pub(crate) fn unavailable() -> Response {
     plain_error(
         "The user database (or the token store) is unavailable.",
         "The user database is unavailable. Try again later.",
@@ -189,7 +190,7 @@ pub(super) fn unavailable() -> Response {
 }
 
 /// A required JSON body of this schema.
-pub(super) fn json_body(schema: RefOr<Schema>) -> RequestBody {
+pub(crate) fn json_body(schema: RefOr<Schema>) -> RequestBody {
     RequestBodyBuilder::new()
         .content("application/json", schema_content(schema))
         .required(Some(REQUIRED))
@@ -197,7 +198,7 @@ pub(super) fn json_body(schema: RefOr<Schema>) -> RequestBody {
 }
 
 /// A string in the path.
-pub(super) fn path_param(name: &str, description: &str) -> Parameter {
+pub(crate) fn path_param(name: &str, description: &str) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Path)
@@ -209,7 +210,7 @@ pub(super) fn path_param(name: &str, description: &str) -> Parameter {
 
 /// An optional query parameter.
 #[cfg(feature = "oauth")]
-pub(super) fn query_param(name: &str, schema: RefOr<Schema>) -> Parameter {
+pub(crate) fn query_param(name: &str, schema: RefOr<Schema>) -> Parameter {
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Query)
@@ -217,50 +218,34 @@ pub(super) fn query_param(name: &str, schema: RefOr<Schema>) -> Parameter {
         .build()
 }
 
-/// The method as operation ids end with it.
-fn method_name(method: &HttpMethod) -> &'static str {
-    match method {
-        HttpMethod::Get => "get",
-        HttpMethod::Post => "post",
-        HttpMethod::Put => "put",
-        HttpMethod::Delete => "delete",
-        HttpMethod::Options => "options",
-        HttpMethod::Head => "head",
-        HttpMethod::Patch => "patch",
-        HttpMethod::Trace => "trace",
-    }
-}
-
-/// One operation being described: where it is, its responses by status, then the rest.
-pub(super) struct Op {
-    path: String,
-    method: HttpMethod,
+/// The operation a route describes: its id, tag, summary, body, parameters and answers by
+/// status. [`Context::op`](super::Context::op) starts one; the document adds what every route
+/// answers (the 401 and 403 of an authenticated route, its security requirements, and the 503
+/// of a store down).
+pub struct Op {
     id: String,
     builder: OperationBuilder,
     responses: BTreeMap<u16, Response>,
-    /// Needs an authenticated user (401; 403 when verification is required).
-    pub(super) secured: bool,
-    /// Needs a superuser (403).
-    pub(super) superuser: bool,
+    secured: bool,
+    superuser: bool,
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Op")
+            .field("id", &self.id)
+            .field("statuses", &self.responses.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Op {
-    /// `name` is the route's name in fastapi-users (`users:patch_user`), for the operation id.
-    pub(super) fn new(
-        tag: &str,
-        name: &str,
-        path: &str,
-        method: HttpMethod,
-        summary: &str,
-    ) -> Self {
-        let id = operation_id(name, path, method_name(&method));
+    /// An operation with this id and summary.
+    pub(super) fn new(id: String, summary: &str) -> Self {
         Self {
             builder: OperationBuilder::new()
-                .tag(tag)
                 .summary(Some(summary))
                 .operation_id(Some(id.clone())),
-            path: path.to_owned(),
-            method,
             id,
             responses: BTreeMap::new(),
             secured: false,
@@ -269,27 +254,40 @@ impl Op {
     }
 
     /// The operation id, which FastAPI also names embedded bodies after.
-    pub(super) fn id(&self) -> &str {
+    pub fn id(&self) -> &str {
         &self.id
     }
 
-    pub(super) fn response(mut self, status: u16, response: Response) -> Self {
+    /// Files the operation under this tag.
+    pub fn tag(self, tag: &str) -> Self {
+        self.with(|b| b.tag(tag))
+    }
+
+    /// The answer with this status.
+    pub fn response(mut self, status: u16, response: Response) -> Self {
         self.responses.insert(status, response);
         self
     }
 
-    pub(super) fn with(mut self, f: impl FnOnce(OperationBuilder) -> OperationBuilder) -> Self {
+    /// A JSON answer of this schema with this status.
+    pub fn json_response(self, status: u16, description: &str, schema: RefOr<Schema>) -> Self {
+        self.response(status, json_response(description, schema))
+    }
+
+    /// Changes the operation with utoipa's builder.
+    pub fn with(mut self, f: impl FnOnce(OperationBuilder) -> OperationBuilder) -> Self {
         self.builder = f(self.builder);
         self
     }
 
-    pub(super) fn parameter(self, parameter: Parameter) -> Self {
+    /// A parameter.
+    pub fn parameter(self, parameter: Parameter) -> Self {
         self.with(|b| b.parameter(parameter))
     }
 
     /// The request body, and what any body can be answered: 413 over the size limit, 422 when
     /// it does not parse.
-    pub(super) fn body(self, body: RequestBody) -> Self {
+    pub fn body(self, body: RequestBody) -> Self {
         self.with(|b| b.request_body(Some(body)))
             .response(
                 413,
@@ -304,34 +302,69 @@ impl Op {
             )
     }
 
-    /// For an authenticated user.
-    pub(super) fn requires_user(mut self) -> Self {
+    /// A required JSON body of this schema (see [`body`](Self::body)).
+    pub fn json_body(self, schema: RefOr<Schema>) -> Self {
+        self.body(json_body(schema))
+    }
+
+    /// For an active user (verified when the application requires it): the 401, the 403
+    /// when one applies, and the security requirements of every backend.
+    pub fn requires_user(mut self) -> Self {
         self.secured = true;
         self
     }
 
     /// For a superuser.
-    pub(super) fn requires_superuser(mut self) -> Self {
+    pub fn requires_superuser(mut self) -> Self {
         self.superuser = true;
         self.requires_user()
     }
 
-    /// Whether the method is one the CSRF check of cookie requests applies to (not GET, HEAD,
-    /// OPTIONS or TRACE).
-    pub(super) fn unsafe_method(&self) -> bool {
-        !matches!(
-            self.method,
-            HttpMethod::Get | HttpMethod::Head | HttpMethod::Options | HttpMethod::Trace
-        )
-    }
-
-    /// The path and a path item with this operation.
-    pub(super) fn finish(self) -> (String, PathItem) {
-        let mut responses = ResponsesBuilder::new();
-        for (status, response) in self.responses {
-            responses = responses.response(status.to_string(), response);
+    /// The operation, with what every route can answer: the 401 and 403 of an authenticated
+    /// route and its security requirements, and the 503 of a store down. `has_cookie`: whether
+    /// a backend takes a cookie, so that an unsafe method can fail the CSRF check.
+    pub(super) fn finish(
+        mut self,
+        method: &HttpMethod,
+        requires_verification: bool,
+        has_cookie: bool,
+        security: &[SecurityRequirement],
+    ) -> Operation {
+        if self.secured {
+            self = self.response(401, unauthorized());
+            let mut reasons = Vec::new();
+            if self.superuser {
+                reasons.push("Not a superuser.");
+            }
+            if requires_verification {
+                reasons.push("The user is not verified.");
+            }
+            let csrf = has_cookie && is_unsafe(method);
+            if csrf {
+                reasons.push("A cookie-authenticated request from an untrusted origin.");
+            }
+            if !reasons.is_empty() {
+                self = self.response(403, forbidden(&reasons, csrf));
+            }
+            self = self.with(|b| b.securities(Some(security.to_vec())));
         }
-        let operation: Operation = self.builder.responses(responses.build()).build();
-        (self.path, PathItem::new(self.method, operation))
+        let Self {
+            builder, responses, ..
+        } = self.response(503, unavailable());
+        let responses = responses
+            .into_iter()
+            .fold(ResponsesBuilder::new(), |all, (status, response)| {
+                all.response(status.to_string(), response)
+            });
+        builder.responses(responses.build()).build()
     }
+}
+
+/// Whether the CSRF check of cookie requests applies to this method (not GET, HEAD, OPTIONS
+/// or TRACE).
+fn is_unsafe(method: &HttpMethod) -> bool {
+    !matches!(
+        method,
+        HttpMethod::Get | HttpMethod::Head | HttpMethod::Options | HttpMethod::Trace
+    )
 }

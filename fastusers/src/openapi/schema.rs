@@ -100,11 +100,13 @@ pub fn nullable(schema: RefOr<Schema>) -> RefOr<Schema> {
     }
 }
 
-/// An object schema with these properties `(name, schema, required)`, in this order.
+/// An object schema with these properties `(name, schema, required)`, in this order. Each
+/// property is titled as Pydantic titles it (`access_token` is "Access Token"), which code
+/// generators name the classes of nested objects and enums after.
 pub fn object(description: &str, properties: Vec<(&str, RefOr<Schema>, bool)>) -> RefOr<Schema> {
     let mut builder = typed(Type::Object).description(Some(description));
     for (name, schema, required) in properties {
-        builder = builder.property(name, schema);
+        builder = builder.property(name, titled(schema, &title(name)));
         if required {
             builder = builder.required(name);
         }
@@ -112,8 +114,70 @@ pub fn object(description: &str, properties: Vec<(&str, RefOr<Schema>, bool)>) -
     builder.into()
 }
 
-fn array(items: RefOr<Schema>) -> RefOr<Schema> {
-    ArrayBuilder::new().items(items).into()
+/// Pydantic's title of a field: words split at `_`, each capitalised.
+fn title(name: &str) -> String {
+    name.split('_')
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `schema` with this title, unless it has one (a `$ref` or an `anyOf` cannot have one).
+fn titled(schema: RefOr<Schema>, title: &str) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.title.get_or_insert_with(|| title.to_owned());
+            RefOr::T(Schema::Object(object))
+        }
+        RefOr::T(Schema::OneOf(mut one_of)) => {
+            one_of.title.get_or_insert_with(|| title.to_owned());
+            RefOr::T(Schema::OneOf(one_of))
+        }
+        other => other,
+    }
+}
+
+/// `schema` with this default value (for a plain schema; others are left as they are).
+pub fn with_default(schema: RefOr<Schema>, default: serde_json::Value) -> RefOr<Schema> {
+    match schema {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.default = Some(default);
+            RefOr::T(Schema::Object(object))
+        }
+        RefOr::T(Schema::OneOf(mut one_of)) => {
+            one_of.default = Some(default);
+            RefOr::T(Schema::OneOf(one_of))
+        }
+        other => other,
+    }
+}
+
+/// Where a user flag (`is_active`, `is_superuser`, `is_verified`) is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagIn {
+    /// The read type: a boolean with its default.
+    Read,
+    /// The create type: a boolean or `null` (both ignored at registration), with its default.
+    Create,
+    /// The update type: a boolean or `null`.
+    Update,
+}
+
+/// The schema of the user flag `name` in `place`, as the reference's Pydantic models give it.
+pub fn flag(name: &str, place: FlagIn) -> RefOr<Schema> {
+    let default = serde_json::Value::Bool(name == "is_active");
+    match place {
+        FlagIn::Read => with_default(boolean(), default),
+        FlagIn::Create => with_default(nullable(boolean()), default),
+        FlagIn::Update => nullable(boolean()),
+    }
 }
 
 /// A `$ref` to the named schema of the document's components.
@@ -121,74 +185,82 @@ pub fn reference(name: &str) -> RefOr<Schema> {
     RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name))
 }
 
-/// The named schemas every document has, `(name, schema)`.
+/// The named schemas every document has, `(name, schema)`, as FastAPI's documents have them.
 pub(crate) fn fixed() -> Vec<(&'static str, RefOr<Schema>)> {
+    // `{"code": ..., "reason": ...}` of a refused password is the object.
     let detail = AnyOfBuilder::new()
         .item(string())
-        .item(
-            typed(Type::Object)
-                .description(Some(
-                    "`{\"code\": ..., \"reason\": ...}` of a refused password",
-                ))
-                .property("code", string())
-                .property("reason", any())
-                .required("code"),
+        .item(typed(Type::Object).additional_properties(Some(string())));
+    let loc_item = AnyOfBuilder::new().item(string()).item(integer());
+    let error = typed(Type::Object)
+        .title(Some("ValidationError"))
+        .description(Some("One validation failure, as Pydantic v2 reports it."))
+        .property(
+            "loc",
+            ArrayBuilder::new().items(loc_item).title(Some("Location")),
         )
-        .build();
-    let loc_item = AnyOfBuilder::new().item(string()).item(integer()).build();
+        .property("msg", typed(Type::String).title(Some("Message")))
+        .property("type", typed(Type::String).title(Some("Error Type")))
+        .property(
+            "input",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::AnyValue)
+                .title(Some("Input")),
+        )
+        .property("ctx", typed(Type::Object).title(Some("Context")))
+        .required("loc")
+        .required("msg")
+        .required("type");
     vec![
         (
             "ErrorModel",
-            object(
-                "An error: `detail` is an error code, a reason phrase or a `{code, reason}` object.",
-                vec![("detail", Schema::AnyOf(detail).into(), true)],
-            ),
+            typed(Type::Object)
+                .title(Some("ErrorModel"))
+                .description(Some(
+                    "An error: `detail` is an error code, a reason phrase or a `{code, reason}` object.",
+                ))
+                .property("detail", detail)
+                .required("detail")
+                .into(),
         ),
-        (
-            "ValidationError",
-            object(
-                "One validation failure, as Pydantic v2 reports it.",
-                vec![
-                    ("loc", array(Schema::AnyOf(loc_item).into()), true),
-                    ("msg", string(), true),
-                    ("type", string(), true),
-                    ("input", any(), false),
-                    ("ctx", typed(Type::Object).into(), false),
-                ],
-            ),
-        ),
+        ("ValidationError", error.into()),
         (
             "HTTPValidationError",
-            object(
-                "A 422: every validation failure of the request.",
-                vec![("detail", array(reference("ValidationError")), true)],
-            ),
+            typed(Type::Object)
+                .title(Some("HTTPValidationError"))
+                .description(Some("A 422: every validation failure of the request."))
+                .property(
+                    "detail",
+                    ArrayBuilder::new()
+                        .items(reference("ValidationError"))
+                        .title(Some("Detail")),
+                )
+                .into(),
         ),
         ("BearerResponse", bearer_response(false)),
-        ("OAuth2PasswordRequestForm", login_form(false)),
-        (
-            "Session",
-            object(
-                "One server-side session of the current user (never its token).",
-                vec![
-                    ("id", string(), true),
-                    ("backend", string(), true),
-                    ("created_at", formatted("date-time"), true),
-                ],
-            ),
-        ),
     ]
+}
+
+/// `{"type": "object", "properties": {...}, "required": [...]}` of the server-side sessions
+/// route.
+pub(crate) fn session() -> RefOr<Schema> {
+    object(
+        "One server-side session of the current user (never its token).",
+        vec![
+            ("id", string(), true),
+            ("backend", string(), true),
+            ("created_at", formatted("date-time"), true),
+        ],
+    )
 }
 
 /// A Bearer login's answer; with `device_token`, the device token's field too.
 pub(crate) fn bearer_response(device_token: bool) -> RefOr<Schema> {
     let mut fields = vec![
         ("access_token", string(), true),
-        (
-            "token_type",
-            typed(Type::String).enum_values(Some(["bearer"])).into(),
-            true,
-        ),
+        // A string, not an enum of "bearer": as the reference's, so that generated clients
+        // have the same types.
+        ("token_type", string(), true),
     ];
     if device_token {
         fields.push(("device_token", device_token_schema(), true));
@@ -205,7 +277,7 @@ pub(crate) fn login_form(device_token: bool) -> RefOr<Schema> {
     let mut fields = vec![
         (
             "grant_type",
-            typed(Type::String).enum_values(Some(["password"])).into(),
+            nullable(typed(Type::String).pattern(Some("^password$")).into()),
             false,
         ),
         // An empty value counts as missing.
@@ -227,8 +299,8 @@ pub(crate) fn login_form(device_token: bool) -> RefOr<Schema> {
             typed(Type::String).default(Some("".into())).into(),
             false,
         ),
-        ("client_id", string(), false),
-        ("client_secret", password(), false),
+        ("client_id", nullable(string()), false),
+        ("client_secret", nullable(password()), false),
     ];
     if device_token {
         fields.push(("device_token", device_token_schema(), false));
@@ -276,12 +348,14 @@ pub(crate) fn oauth_fixed() -> Vec<(&'static str, RefOr<Schema>)> {
     ]
 }
 
-/// A JSON object body with these required fields, FastAPI's `Body(embed=True)` bodies.
-pub(crate) fn embedded(description: &str, fields: Vec<(&str, RefOr<Schema>)>) -> RefOr<Schema> {
-    object(
-        description,
+/// A JSON object body with these required fields, FastAPI's `Body(embed=True)` bodies, named
+/// `name`.
+pub(crate) fn embedded(name: &str, fields: Vec<(&str, RefOr<Schema>)>) -> RefOr<Schema> {
+    let body = object(
+        "The request body.",
         fields.into_iter().map(|(n, s)| (n, s, true)).collect(),
-    )
+    );
+    titled(body, name)
 }
 
 /// `Required::True`, for request bodies and path parameters.

@@ -1,12 +1,11 @@
 //! `POST /login` and `POST /logout` for one backend.
 
-use axum::Router;
 use axum::extract::{FromRef, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::Response;
-use axum::routing::post;
 
-use super::user_error;
+use super::{Routes, describe, user_error};
 use crate::backend::{Backend, Backends};
 use crate::body::LoginForm;
 use crate::error::{ApiError, ErrorCode};
@@ -22,7 +21,7 @@ use crate::user::User;
 pub type BackendRef<A, T, St> = fn(&A) -> &Backend<T, St>;
 
 /// The auth router of the backend at `index`: `POST /login` (form body) and `POST /logout`.
-pub fn router<A, T, St, S>(backend: BackendRef<A, T, St>, index: usize) -> Router<S>
+pub fn router<A, T, St, S>(backend: BackendRef<A, T, St>, index: usize) -> Routes<A, S>
 where
     A: Backends,
     T: Transport,
@@ -30,21 +29,92 @@ where
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new()
-        .route(
+    Routes::new()
+        .add(
+            Method::POST,
             "/login",
-            post(
-                move |State(state): State<FastUsers<A>>, parts: Parts, form: LoginForm| {
-                    login(state, parts, form, backend)
-                },
-            ),
+            move |State(state): State<FastUsers<A>>, parts: Parts, form: LoginForm| {
+                login(state, parts, form, backend)
+            },
+            describe!(|cx| login_doc(cx, index)),
         )
-        .route(
+        .add(
+            Method::POST,
             "/logout",
-            post(move |State(state): State<FastUsers<A>>, parts: Parts| {
+            move |State(state): State<FastUsers<A>>, parts: Parts| {
                 logout(state, parts, backend, index)
+            },
+            describe!(|cx| {
+                let backend = cx.backend(index);
+                let (status, response) = backend.logout.clone();
+                cx.op(&format!("auth:{}.logout", backend.name), "Log out")
+                    .tag("auth")
+                    .requires_user()
+                    .response(status, response)
             }),
         )
+}
+
+/// `POST /login` of the backend at `index`: the form body as the reference documents it (the
+/// multipart form, also accepted, is left out, as there), the transport's answer, and the
+/// refusals: bad credentials, too many failures, and the CSRF check of a cookie transport.
+#[cfg(feature = "openapi")]
+fn login_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    let backend = cx.backend(index);
+    let (status, response) = if cx.device_tokens() {
+        backend.login_with_device_token.clone()
+    } else {
+        backend.login.clone()
+    };
+    let csrf = backend.takes_cookie();
+    let op = cx
+        .op(&format!("auth:{}.login", backend.name), "Log in")
+        .tag("auth");
+    if cx.device_tokens() {
+        cx.schema(
+            "BearerResponseWithDeviceToken",
+            schema::bearer_response(true),
+        );
+    }
+    let form = cx.schema(
+        &format!("Body_{}", op.id()),
+        schema::login_form(cx.device_tokens()),
+    );
+    let body = RequestBodyBuilder::new()
+        .content("application/x-www-form-urlencoded", schema_content(form))
+        .required(Some(REQUIRED))
+        .build();
+    let codes = cx.login_codes(vec![ErrorCode::LoginBadCredentials]);
+    let mut op = op
+        .body(body)
+        .response(status, response)
+        .response(
+            400,
+            coded_error(
+                "Bad credentials, an unverified user, or a malformed form body.",
+                &codes,
+            ),
+        )
+        .response(
+            429,
+            json(
+                "Too many failed logins: retry after `Retry-After` seconds.",
+                error_content(&[ErrorCode::LoginTooManyAttempts]),
+            )
+            .header("retry-after", header(schema::integer(), None))
+            .build(),
+        );
+    if csrf {
+        op = op.response(
+            403,
+            coded_error(
+                "A login from an untrusted origin (the cookie transport's CSRF check).",
+                &[ErrorCode::CsrfCheckFailed],
+            ),
+        );
+    }
+    op
 }
 
 async fn login<A, T, St>(

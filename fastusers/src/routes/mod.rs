@@ -1,16 +1,22 @@
-//! The routers fastusers mounts: auth (login/logout per backend), register and users.
+//! The routers fastusers mounts: auth (login/logout per backend), register, verify, reset,
+//! users, sessions and OAuth.
 //!
-//! Each is generic over the application's backends and mounts into any `Router<S>` whose state
-//! gives a [`FastUsers`] through `FromRef`.
+//! Each is a [`Routes`], generic over the application's backends, that mounts into any
+//! `Router<S>` whose state gives a [`FastUsers`] through `FromRef`. Each route is declared once,
+//! in the module that owns it, with its handler and its OpenAPI description.
 
 pub mod auth;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 pub mod register;
 pub mod reset;
+mod router;
 pub mod sessions;
 pub mod users;
 pub mod verify;
+
+use router::describe;
+pub use router::{MountedRoute, Routes};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -77,6 +83,24 @@ where
                 .user,
         ))
     }
+}
+
+/// The description of a route of [`accepted_for_any_email`]'s shape, named `name` (its name in
+/// fastapi-users, for the operation id).
+#[cfg(feature = "openapi")]
+fn accepted_doc<A>(
+    cx: &mut crate::openapi::Context<'_, A>,
+    name: &str,
+    summary: &str,
+) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    let op = cx.op(name, summary).tag("auth");
+    let body = cx.embedded_body(&op, vec![("email", schema::email())]);
+    op.body(body).json_response(
+        202,
+        "Accepted, whether or not the email is known: `null`.",
+        schema::null(),
+    )
 }
 
 /// The shared shape of `request-verify-token` and `forgot-password`: validate the email, answer

@@ -4,14 +4,15 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRef, OriginalUri, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 use super::auth::{BackendRef, issue_login};
+use super::{Routes, describe};
 use crate::backend::Backends;
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ALL_BACKENDS, Requirements, authenticate};
@@ -45,7 +46,7 @@ pub fn router<A, T, St, S>(
     client: OAuthClient,
     backend: BackendRef<A, T, St>,
     options: OAuthOptions,
-) -> Router<S>
+) -> Routes<A, S>
 where
     A: Backends,
     A::User: OAuthUser,
@@ -55,32 +56,38 @@ where
     FastUsers<A>: FromRef<S>,
 {
     ready(&client);
-    Router::new()
-        .route(
+    #[cfg(feature = "openapi")]
+    let (provider, name) = (client.name().to_owned(), client.name().to_owned());
+    Routes::new()
+        .add(
+            Method::GET,
             "/authorize",
-            get(
-                |State(state): State<FastUsers<A>>,
-                 Extension(p): Shared,
-                 uri: OriginalUri,
-                 mut parts: Parts| async move {
-                    state.proxy().apply(&mut parts);
-                    authorize(&p, &uri, &parts, None)
-                },
-            ),
+            |State(state): State<FastUsers<A>>,
+             Extension(p): Shared,
+             uri: OriginalUri,
+             mut parts: Parts| async move {
+                state.proxy().apply(&mut parts);
+                authorize(&p, &uri, &parts, None)
+            },
+            describe!(|cx| {
+                let backend = cx.backend_of(backend).name;
+                let name = format!("oauth:{provider}.{backend}.authorize");
+                doc::authorize(cx, &name)
+            }),
         )
-        .route(
+        .add(
+            Method::GET,
             "/callback",
-            get(
-                move |State(state): State<FastUsers<A>>,
-                      Extension(p): Shared,
-                      uri: OriginalUri,
-                      mut parts: Parts| async move {
-                    state.proxy().apply(&mut parts);
-                    login_callback(state, &p, &uri, parts, backend).await
-                },
-            ),
+            move |State(state): State<FastUsers<A>>,
+                  Extension(p): Shared,
+                  uri: OriginalUri,
+                  mut parts: Parts| async move {
+                state.proxy().apply(&mut parts);
+                login_callback(state, &p, &uri, parts, backend).await
+            },
+            describe!(|cx| doc::login_callback(cx, &name, backend)),
         )
-        .layer(Extension(Arc::new(Provider { client, options })))
+        .map_router(|router| router.layer(Extension(Arc::new(Provider { client, options }))))
 }
 
 /// The associate router of one provider (mount it at `/auth/associate/{provider}`), for an
@@ -90,7 +97,7 @@ where
 /// # Panics
 ///
 /// When `client` cannot learn who logged in (see [`FastUsers::oauth_router`]).
-pub fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Router<S>
+pub fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Routes<A, S>
 where
     A: Backends,
     A::User: OAuthUser,
@@ -98,39 +105,57 @@ where
     FastUsers<A>: FromRef<S>,
 {
     ready(&client);
-    Router::new()
-        .route(
+    #[cfg(feature = "openapi")]
+    let provider = client.name().to_owned();
+    #[cfg(feature = "openapi")]
+    let (authorize_name, callback_name, unlink_name) = (
+        format!("oauth-associate:{provider}.authorize"),
+        format!("oauth-associate:{provider}.callback"),
+        format!("oauth-associate:{provider}.unlink"),
+    );
+    Routes::new()
+        .add(
+            Method::GET,
             "/authorize",
-            get(
-                |State(state): State<FastUsers<A>>,
-                 Extension(p): Shared,
-                 uri: OriginalUri,
-                 mut parts: Parts| async move {
-                    let user = guard(&state, &mut parts).await?;
-                    authorize(&p, &uri, &parts, Some(user.id().to_string()))
-                },
-            ),
+            |State(state): State<FastUsers<A>>,
+             Extension(p): Shared,
+             uri: OriginalUri,
+             mut parts: Parts| async move {
+                let user = guard(&state, &mut parts).await?;
+                authorize(&p, &uri, &parts, Some(user.id().to_string()))
+            },
+            describe!(|cx| doc::authorize(cx, &authorize_name).requires_user()),
         )
-        .route(
+        .add(
+            Method::GET,
             "/callback",
-            get(
-                |State(state): State<FastUsers<A>>,
-                 Extension(p): Shared,
-                 uri: OriginalUri,
-                 parts: Parts| async move {
-                    associate_callback(state, &p, &uri, parts).await
-                },
-            ),
+            |State(state): State<FastUsers<A>>,
+             Extension(p): Shared,
+             uri: OriginalUri,
+             parts: Parts| async move { associate_callback(state, &p, &uri, parts).await },
+            describe!(|cx| doc::associate_callback(cx, &callback_name)),
         )
-        .route(
+        .add(
+            Method::DELETE,
             "/",
-            axum::routing::delete(
-                |State(state): State<FastUsers<A>>, Extension(p): Shared, parts: Parts| async move {
-                    unlink(state, &p, parts).await
-                },
-            ),
+            |State(state): State<FastUsers<A>>, Extension(p): Shared, parts: Parts| async move {
+                unlink(state, &p, parts).await
+            },
+            describe!(|cx| cx
+                .op(&unlink_name, "Unlink")
+                .tag("auth")
+                .requires_user()
+                .response(204, Response::new("Unlinked."))
+                .response(
+                    400,
+                    coded_error(
+                        "The user would have no way left to log in.",
+                        &[ErrorCode::OauthLastLoginMethod],
+                    ),
+                )
+                .response(404, not_found("No account at this provider is linked."))),
         )
-        .layer(Extension(Arc::new(Provider { client, options })))
+        .map_router(|router| router.layer(Extension(Arc::new(Provider { client, options }))))
 }
 
 /// The current user of the associate routes: active, and verified when required. Records the
@@ -459,4 +484,138 @@ where
         .await
         .map_err(oauth_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The descriptions of the OAuth routes.
+#[cfg(feature = "openapi")]
+mod doc {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::response::Response;
+    use utoipa::openapi::schema::{AllOfBuilder, ArrayBuilder, Schema};
+
+    use super::BackendRef;
+    use crate::backend::Backends;
+    use crate::error::ErrorCode;
+    use crate::openapi::prelude::*;
+    use crate::openapi::{Context, Op};
+
+    /// The 502 of a provider down.
+    fn provider_down() -> Response {
+        coded_error(
+            "The provider could not be reached or answered nonsense.",
+            &[ErrorCode::OauthProviderUnavailable],
+        )
+    }
+
+    /// The schemas every OAuth route may use.
+    fn schemas<A>(cx: &mut Context<'_, A>) {
+        for (name, schema) in schema::oauth_fixed() {
+            cx.schema(name, schema);
+        }
+    }
+
+    /// `GET /authorize`, the same for logging in and for associating.
+    pub(super) fn authorize<A>(cx: &mut Context<'_, A>, name: &str) -> Op {
+        schemas(cx);
+        let redirect = json(
+            "Where to send the user; sets the CSRF cookie.",
+            schema_content(schema::reference("OAuth2AuthorizeResponse")),
+        )
+        .header(
+            "set-cookie",
+            header(
+                schema::string(),
+                Some("The CSRF cookie (`fastapiusersoauthcsrf` by default)."),
+            ),
+        )
+        .build();
+        cx.op(name, "Authorize")
+            .tag("auth")
+            .parameter(query_param(
+                "scopes",
+                ArrayBuilder::new().items(schema::string()).into(),
+            ))
+            .response(200, redirect)
+            .response(502, provider_down())
+    }
+
+    /// `GET /callback`: the provider's query parameters and its 502; what it answers otherwise
+    /// differs between logging in and associating.
+    fn callback<A>(cx: &mut Context<'_, A>, name: &str) -> Op {
+        schemas(cx);
+        ["code", "code_verifier", "state", "error"]
+            .into_iter()
+            .fold(cx.op(name, "Callback").tag("auth"), |op, param| {
+                op.parameter(query_param(param, schema::string()))
+            })
+            .response(502, provider_down())
+    }
+
+    /// The login callback of `provider` with the backend `pick` picks.
+    pub(super) fn login_callback<A: Backends, T, St>(
+        cx: &mut Context<'_, A>,
+        provider: &str,
+        pick: BackendRef<A, T, St>,
+    ) -> Op {
+        let backend = cx.backend_of(pick);
+        let (status, response) = backend.login.clone();
+        let name = format!("oauth:{provider}.{}.callback", backend.name);
+        let codes = cx.login_codes(vec![
+            ErrorCode::OauthInvalidState,
+            ErrorCode::AccessTokenDecodeError,
+            ErrorCode::AccessTokenAlreadyExpired,
+            ErrorCode::OauthNotAvailableEmail,
+            ErrorCode::OauthUserAlreadyExists,
+            ErrorCode::OauthInvalidIdToken,
+            ErrorCode::LoginBadCredentials,
+        ]);
+        let mut op = callback(cx, &name).response(status, response).response(
+            400,
+            coded_error(
+                "The provider's error, a missing code, a bad state, or a refused user.",
+                &codes,
+            ),
+        );
+        if status == 204 {
+            op = op.response(
+                303,
+                Response::new("Logged in, redirected to the application (when configured)."),
+            );
+        }
+        op
+    }
+
+    /// The associate callback.
+    pub(super) fn associate_callback<A>(cx: &mut Context<'_, A>, name: &str) -> Op {
+        let with_accounts: RefOr<Schema> = AllOfBuilder::new()
+            .item(cx.user_read())
+            .item(schema::object(
+                "The user's provider accounts.",
+                vec![(
+                    "oauth_accounts",
+                    ArrayBuilder::new()
+                        .items(schema::reference("OAuthAccount"))
+                        .into(),
+                    true,
+                )],
+            ))
+            .into();
+        callback(cx, name)
+            .requires_user()
+            .json_response(200, "The user with the linked account.", with_accounts)
+            .response(
+                400,
+                coded_error(
+                    "The provider's error, a missing code, a bad state, another user's state, or an account linked elsewhere.",
+                    &[
+                        ErrorCode::OauthInvalidState,
+                        ErrorCode::AccessTokenDecodeError,
+                        ErrorCode::AccessTokenAlreadyExpired,
+                        ErrorCode::OauthNotAvailableEmail,
+                        ErrorCode::OauthAccountAlreadyLinked,
+                        ErrorCode::OauthInvalidIdToken,
+                    ],
+                ),
+            )
+    }
 }

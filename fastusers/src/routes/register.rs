@@ -1,12 +1,11 @@
 //! `POST /register`.
 
+use axum::Json;
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 
-use super::user_error;
+use super::{Routes, describe, user_error};
 use crate::backend::Backends;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ErrorCode};
@@ -17,13 +16,32 @@ type Read<A> = <<A as Backends>::User as User>::Read;
 type Create<A> = <<A as Backends>::User as User>::Create;
 
 /// The register router: `POST /register`, answering `201` with the new user.
-pub fn router<A, S>() -> Router<S>
+pub fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new().route("/register", post(register::<A>))
+    Routes::new().add(
+        Method::POST,
+        "/register",
+        register::<A>,
+        describe!(|cx| cx
+            .op("register:register", "Register")
+            .tag("auth")
+            .json_body(cx.user_create())
+            .json_response(201, "The new user.", cx.user_read())
+            .response(
+                400,
+                coded_error(
+                    "The password was refused, or the email is taken.",
+                    &[
+                        ErrorCode::RegisterUserAlreadyExists,
+                        ErrorCode::RegisterInvalidPassword,
+                    ],
+                ),
+            )),
+    )
 }
 
 async fn register<A: Backends>(

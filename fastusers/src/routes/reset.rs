@@ -1,13 +1,12 @@
 //! `POST /forgot-password` and `POST /reset-password`.
 
+use axum::Json;
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{accepted_for_any_email, user_error};
+use super::{Routes, accepted_for_any_email, describe, user_error};
 use crate::backend::Backends;
 use crate::body::EmbeddedJson;
 use crate::body::field::Fields;
@@ -16,15 +15,44 @@ use crate::manager::UserError;
 use crate::state::FastUsers;
 
 /// The reset-password router (mount it at `/auth`).
-pub fn router<A, S>() -> Router<S>
+pub fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new()
-        .route("/forgot-password", post(forgot::<A>))
-        .route("/reset-password", post(reset::<A>))
+    Routes::new()
+        .add(
+            Method::POST,
+            "/forgot-password",
+            forgot::<A>,
+            describe!(|cx| super::accepted_doc(cx, "reset:forgot_password", "Forgot password")),
+        )
+        .add(
+            Method::POST,
+            "/reset-password",
+            reset::<A>,
+            describe!(|cx| {
+                let op = cx.op("reset:reset_password", "Reset password").tag("auth");
+                let fields = vec![
+                    ("token", schema::string()),
+                    ("password", schema::password()),
+                ];
+                let body = cx.embedded_body(&op, fields);
+                op.body(body)
+                    .json_response(200, "The password is reset: `null`.", schema::null())
+                    .response(
+                        400,
+                        coded_error(
+                            "Bad token, or the password was refused.",
+                            &[
+                                ErrorCode::ResetPasswordBadToken,
+                                ErrorCode::ResetPasswordInvalidPassword,
+                            ],
+                        ),
+                    )
+            }),
+        )
 }
 
 /// Always 202: unknown and inactive emails look the same as known ones.

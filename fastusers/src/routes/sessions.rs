@@ -1,12 +1,11 @@
 //! `GET /me/sessions` and `DELETE /me/sessions/{id}`: a user's server-side sessions.
 
+use axum::Json;
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 use serde::Serialize;
 
-use super::RouteUser;
+use super::{RouteUser, Routes, describe};
 use crate::backend::Backends;
 use crate::error::ApiError;
 use crate::extract::AuthRejection;
@@ -21,15 +20,41 @@ struct SessionView {
 }
 
 /// The sessions router.
-pub fn router<A, S>() -> Router<S>
+pub fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new()
-        .route("/me/sessions", get(list::<A>))
-        .route("/me/sessions/{id}", delete(revoke::<A>))
+    Routes::new()
+        .add(
+            Method::GET,
+            "/me/sessions",
+            list::<A>,
+            describe!(|cx| {
+                let session = cx.schema("Session", schema::session());
+                cx.op("users:sessions", "The current user's sessions")
+                    .tag("users")
+                    .requires_user()
+                    .json_response(
+                        200,
+                        "The server-side sessions (database and Redis tokens).",
+                        ArrayBuilder::new().items(session).into(),
+                    )
+            }),
+        )
+        .add(
+            Method::DELETE,
+            "/me/sessions/{id}",
+            revoke::<A>,
+            describe!(|cx| cx
+                .op("users:revoke_session", "Revoke a session")
+                .tag("users")
+                .requires_user()
+                .parameter(path_param("id", "The session's id."))
+                .response(204, Response::new("Revoked."))
+                .response(404, not_found("No such session of the current user."))),
+        )
 }
 
 async fn list<A: Backends>(

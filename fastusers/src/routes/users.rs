@@ -1,14 +1,13 @@
 //! `GET`/`PATCH /me`, and the superuser's `GET`/`PATCH`/`DELETE /{id}`.
 
+use axum::Json;
 use axum::extract::{FromRef, Path, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 
-use super::{RouteUser, user_error};
+use super::{RouteUser, Routes, describe, user_error};
 use crate::backend::Backends;
-use crate::body::JsonBody;
+use crate::body::{FromJson, JsonBody, ValidationError, ValidationErrors};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::FastUsers;
 use crate::user::{User, UserId};
@@ -16,23 +15,98 @@ use crate::user::{User, UserId};
 type Read<A> = <<A as Backends>::User as User>::Read;
 type Update<A> = <<A as Backends>::User as User>::Update;
 
+/// The answers of a refused update.
+#[cfg(feature = "openapi")]
+fn update_errors() -> utoipa::openapi::Response {
+    crate::openapi::prelude::coded_error(
+        "The email is taken, or the password was refused.",
+        &[
+            ErrorCode::UpdateUserEmailAlreadyExists,
+            ErrorCode::UpdateUserInvalidPassword,
+        ],
+    )
+}
+
+/// The `id` of `/{id}`.
+#[cfg(feature = "openapi")]
+fn id_param() -> utoipa::openapi::path::Parameter {
+    crate::openapi::prelude::path_param("id", "The user's id; one that does not parse is a 404.")
+}
+
 /// The users router.
-pub fn router<A, S>() -> Router<S>
+pub fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new()
-        .route(
+    Routes::new()
+        .add(
+            Method::GET,
             "/me",
-            get(me::<A>).patch(patch_me::<A>).delete(delete_me::<A>),
+            me::<A>,
+            describe!(|cx| cx
+                .op("users:current_user", "The current user")
+                .tag("users")
+                .requires_user()
+                .json_response(200, "The user.", cx.user_read())),
         )
-        .route(
+        .add(
+            Method::PATCH,
+            "/me",
+            patch_me::<A>,
+            describe!(|cx| cx
+                .op("users:patch_current_user", "Update the current user")
+                .tag("users")
+                .requires_user()
+                .json_body(cx.user_update())
+                .json_response(200, "The user.", cx.user_read())
+                .response(400, update_errors())),
+        )
+        .add(
+            Method::DELETE,
+            "/me",
+            delete_me::<A>,
+            // The reference's `DELETE /{id}` with the id `me`, documented there.
+            None,
+        )
+        .add(
+            Method::GET,
             "/{id}",
-            get(get_user::<A>)
-                .patch(patch_user::<A>)
-                .delete(delete_user::<A>),
+            get_user::<A>,
+            describe!(|cx| cx
+                .op("users:user", "A user (superuser)")
+                .tag("users")
+                .requires_superuser()
+                .parameter(id_param())
+                .json_response(200, "The user.", cx.user_read())
+                .response(404, not_found("The user does not exist."))),
+        )
+        .add(
+            Method::PATCH,
+            "/{id}",
+            patch_user::<A>,
+            describe!(|cx| cx
+                .op("users:patch_user", "Update a user (superuser)")
+                .tag("users")
+                .requires_superuser()
+                .parameter(id_param())
+                .json_body(cx.user_update())
+                .json_response(200, "The user.", cx.user_read())
+                .response(400, update_errors())
+                .response(404, not_found("The user does not exist."))),
+        )
+        .add(
+            Method::DELETE,
+            "/{id}",
+            delete_user::<A>,
+            describe!(|cx| cx
+                .op("users:delete_user", "Delete a user (superuser)")
+                .tag("users")
+                .requires_superuser()
+                .parameter(id_param())
+                .response(204, Response::new("Deleted."))
+                .response(404, not_found("The user does not exist."))),
         )
 }
 
@@ -81,12 +155,52 @@ async fn get_user<A: Backends>(
     Ok(Json(target(&state, &id).await?.to_read()))
 }
 
+/// A superuser's update body: the update type, but a flag sent as `null` is a 422
+/// `bool_type`. `PATCH /me` ignores such a flag, as the reference does (it drops the flags);
+/// here the reference would write the `null` into its NOT NULL column and fail with a 500.
+struct SuperuserUpdate<U>(U);
+
+impl<U: FromJson> FromJson for SuperuserUpdate<U> {
+    fn from_json(value: &serde_json::Value) -> Result<Self, ValidationErrors> {
+        const FLAGS: [&str; 3] = ["is_active", "is_superuser", "is_verified"];
+        let mut errors: Vec<ValidationError> = FLAGS
+            .into_iter()
+            .filter(|flag| value.get(flag).is_some_and(serde_json::Value::is_null))
+            .map(|flag| ValidationError {
+                kind: "bool_type",
+                loc: vec!["body".into(), flag.into()],
+                msg: "Input should be a valid boolean".to_owned(),
+                input: serde_json::Value::Null,
+                ctx: None,
+            })
+            .collect();
+        let parsed = U::from_json(value);
+        if errors.is_empty() {
+            return parsed.map(Self);
+        }
+        if let Err(found) = parsed {
+            errors.extend_from_slice(found.errors());
+        }
+        // In the body's field order, as Pydantic lists errors: password and email, the flags,
+        // then the custom fields (a stable sort keeps the order within each).
+        let rank = |error: &ValidationError| match error.loc.get(1).and_then(|l| l.as_str()) {
+            Some("password" | "email") => 0,
+            Some(name) => FLAGS.iter().position(|f| *f == name).map_or(4, |i| i + 1),
+            None => 0,
+        };
+        errors.sort_by_key(rank);
+        let mut all = ValidationErrors::new();
+        errors.into_iter().for_each(|error| all.push(error));
+        Err(all)
+    }
+}
+
 async fn patch_user<A: Backends>(
     State(state): State<FastUsers<A>>,
     _: RouteUser<A, true>,
     Path(id): Path<String>,
     parts: Parts,
-    JsonBody(update): JsonBody<Update<A>>,
+    JsonBody(SuperuserUpdate(update)): JsonBody<SuperuserUpdate<Update<A>>>,
 ) -> Result<Json<Read<A>>, ApiError> {
     let user = target(&state, &id).await?;
     let user = state

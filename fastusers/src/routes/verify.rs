@@ -1,13 +1,12 @@
 //! `POST /request-verify-token` and `POST /verify`.
 
+use axum::Json;
 use axum::extract::{FromRef, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
 use serde_json::Value;
 
-use super::{accepted_for_any_email, user_error};
+use super::{Routes, accepted_for_any_email, describe, user_error};
 use crate::backend::Backends;
 use crate::body::EmbeddedJson;
 use crate::body::field::Fields;
@@ -19,15 +18,44 @@ use crate::user::User;
 type Read<A> = <<A as Backends>::User as User>::Read;
 
 /// The verify router (mount it at `/auth`).
-pub fn router<A, S>() -> Router<S>
+pub fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    Router::new()
-        .route("/request-verify-token", post(request_token::<A>))
-        .route("/verify", post(verify::<A>))
+    Routes::new()
+        .add(
+            Method::POST,
+            "/request-verify-token",
+            request_token::<A>,
+            describe!(|cx| super::accepted_doc(
+                cx,
+                "verify:request-token",
+                "Request a verification token"
+            )),
+        )
+        .add(
+            Method::POST,
+            "/verify",
+            verify::<A>,
+            describe!(|cx| {
+                let op = cx.op("verify:verify", "Verify").tag("auth");
+                let body = cx.embedded_body(&op, vec![("token", schema::string())]);
+                op.body(body)
+                    .json_response(200, "The verified user.", cx.user_read())
+                    .response(
+                        400,
+                        coded_error(
+                            "Bad token, or the user is already verified.",
+                            &[
+                                ErrorCode::VerifyUserBadToken,
+                                ErrorCode::VerifyUserAlreadyVerified,
+                            ],
+                        ),
+                    )
+            }),
+        )
 }
 
 /// Always 202: unknown, inactive and already-verified emails look the same.

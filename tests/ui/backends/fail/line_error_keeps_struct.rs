@@ -20,7 +20,7 @@ fastusers::auth_backends! {
 }
 
 fn main() {
-    let _router: axum::Router<FastUsers<Auth>> = Auth::jwt_router();
+    let _router: Routes<Auth> = Auth::jwt_router();
     let mask: u8 = Auth::JWT;
     let _ = mask;
 }

@@ -29,10 +29,11 @@ async fn app() -> axum::Router {
     let auth = Auth {
         jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy),
     };
-    axum::Router::new()
+    Routes::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth", FastUsers::<Auth>::register_router())
         .route("/hello", axum::routing::get(hello))
+        .into_router()
         .with_state(FastUsers::new(UserManager::new(store), auth))
 }
 

@@ -19,5 +19,7 @@ fastusers::auth_backends! {
 
 fn main() {
     assert_eq!(Auth::JWT, 1);
-    let _: Router<FastUsers<Auth>> = Router::new().nest("/auth/jwt", Auth::jwt_router());
+    let _: Router<FastUsers<Auth>> = fastusers::Routes::new()
+        .nest("/auth/jwt", Auth::jwt_router())
+        .into_router();
 }

@@ -22,10 +22,11 @@ fastusers::auth_backends! {
 const EITHER: u64 = Auth::JWT | Auth::COOKIE;
 
 fn routes() -> Router<FastUsers<Auth>> {
-    let _: Router<FastUsers<Auth>> = Auth::jwt_router::<FastUsers<Auth>>();
-    Router::new()
+    let _: Router<FastUsers<Auth>> = Auth::jwt_router::<FastUsers<Auth>>().into();
+    fastusers::Routes::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth/cookie", Auth::cookie_router())
+        .into_router()
 }
 
 fn main() {

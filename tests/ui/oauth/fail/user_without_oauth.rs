@@ -18,7 +18,7 @@ fastusers::auth_backends! {
 }
 
 fn main() {
-    let _: axum::Router<FastUsers<Auth>> = FastUsers::<Auth>::oauth_router(
+    let _: Routes<Auth> = FastUsers::<Auth>::oauth_router(
         OAuthClient::github("id", "secret"),
         |auth| &auth.jwt,
         OAuthOptions::new(&Secret::random()),

@@ -23,7 +23,7 @@ fastusers::auth_backends! {
 fn main() {
     let google = OAuthClient::google("id", "secret");
     let options = OAuthOptions::new(&Secret::random());
-    let _: axum::Router<FastUsers<Auth>> = axum::Router::new()
+    let _: Routes<Auth> = Routes::new()
         .nest(
             "/auth/google",
             FastUsers::<Auth>::oauth_router(google.clone(), |auth| &auth.cookie, options.clone()),

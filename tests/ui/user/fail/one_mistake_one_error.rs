@@ -32,11 +32,12 @@ async fn app() -> axum::Router {
     };
     let read: Option<UserRead> = None;
     let _ = read;
-    axum::Router::new()
+    Routes::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth", FastUsers::<Auth>::register_router())
         .nest("/users", FastUsers::<Auth>::users_router())
         .route("/hello", axum::routing::get(hello))
+        .into_router()
         .with_state(FastUsers::new(UserManager::new(store), auth))
 }
 
