@@ -2,12 +2,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
-
 use crate::backend::Backends;
 use crate::manager::{TokenRevoker, UserManager};
 use crate::proxy::ProxyHeaders;
-use crate::routes::{self, Routes};
 use crate::user::User;
 
 /// The user manager and the authentication backends, shared by the routes and extractors.
@@ -153,100 +150,5 @@ impl<A: Backends> FastUsers<A> {
     /// Whether verification is required.
     pub fn verification_required(&self) -> bool {
         self.inner.requires_verification
-    }
-
-    /// `POST /register` (mount it at `/auth`).
-    pub fn register_router<S>() -> Routes<A, S>
-    where
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::register::router::<A, S>()
-    }
-
-    /// `POST /request-verify-token` and `POST /verify` (mount it at `/auth`).
-    pub fn verify_router<S>() -> Routes<A, S>
-    where
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::verify::router::<A, S>()
-    }
-
-    /// `POST /forgot-password` and `POST /reset-password` (mount it at `/auth`).
-    pub fn reset_password_router<S>() -> Routes<A, S>
-    where
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::reset::router::<A, S>()
-    }
-
-    /// `GET /me/sessions` (the current user's server-side sessions, never their tokens: each
-    /// has an `id`, the `backend` that keeps it (the first declared backend of its store) and
-    /// `created_at`) and `DELETE /me/sessions/{id}`. Merge it into the users router:
-    /// `users_router().merge(sessions_router())`.
-    pub fn sessions_router<S>() -> Routes<A, S>
-    where
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::sessions::router::<A, S>()
-    }
-
-    /// Login or sign-up through an OAuth provider with one backend (mount it at
-    /// `/auth/{provider}`): `GET /authorize` and `GET /callback`. `backend` picks the backend
-    /// whose login response the callback gives: `|auth| &auth.cookie`. See [`crate::oauth`].
-    ///
-    /// # Panics
-    ///
-    /// When `client` cannot learn who logged in (a generic [`OAuthClient::new`] without
-    /// [`userinfo`](crate::oauth::OAuthClient::userinfo)): a configuration error, found at
-    /// start-up rather than at the first login.
-    ///
-    /// [`OAuthClient::new`]: crate::oauth::OAuthClient::new
-    #[cfg(feature = "oauth")]
-    pub fn oauth_router<T, St, S>(
-        client: crate::oauth::OAuthClient,
-        backend: routes::auth::BackendRef<A, T, St>,
-        options: crate::oauth::OAuthOptions,
-    ) -> Routes<A, S>
-    where
-        A::User: crate::user::OAuthUser,
-        T: crate::transport::Transport,
-        St: crate::strategy::Strategy<A::User>,
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::oauth::router::<A, T, St, S>(client, backend, options)
-    }
-
-    /// Linking a provider account to the current user (mount it at
-    /// `/auth/associate/{provider}`): `GET /authorize`, `GET /callback`, and `DELETE /` to
-    /// unlink. See [`crate::oauth`].
-    ///
-    /// # Panics
-    ///
-    /// As [`oauth_router`](Self::oauth_router), when `client` cannot learn who logged in.
-    #[cfg(feature = "oauth")]
-    pub fn oauth_associate_router<S>(
-        client: crate::oauth::OAuthClient,
-        options: crate::oauth::OAuthOptions,
-    ) -> Routes<A, S>
-    where
-        A::User: crate::user::OAuthUser,
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::oauth::associate_router::<A, S>(client, options)
-    }
-
-    /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).
-    pub fn users_router<S>() -> Routes<A, S>
-    where
-        S: Clone + Send + Sync + 'static,
-        Self: FromRef<S>,
-    {
-        routes::users::router::<A, S>()
     }
 }

@@ -5,16 +5,17 @@
 //! `Router<S>` whose state gives a [`FastUsers`] through `FromRef`. Each route is declared once,
 //! in the module that owns it, with its handler and its OpenAPI description.
 
-pub mod auth;
+pub(crate) mod auth;
 #[cfg(feature = "oauth")]
-pub mod oauth;
-pub mod register;
-pub mod reset;
+mod oauth;
+mod register;
+mod reset;
 mod router;
-pub mod sessions;
-pub mod users;
-pub mod verify;
+mod sessions;
+mod users;
+mod verify;
 
+pub use auth::BackendRef;
 use router::describe;
 pub use router::{MountedRoute, Routes};
 
@@ -26,6 +27,104 @@ use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ALL_BACKENDS, AuthRejection, Requirements, authenticate};
 use crate::manager::UserError;
 use crate::state::FastUsers;
+
+// The routers, as constructors on the state they need: each lives with its routes.
+impl<A: Backends> FastUsers<A> {
+    /// `POST /register` (mount it at `/auth`).
+    pub fn register_router<S>() -> Routes<A, S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        register::router::<A, S>()
+    }
+
+    /// `POST /request-verify-token` and `POST /verify` (mount it at `/auth`).
+    pub fn verify_router<S>() -> Routes<A, S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        verify::router::<A, S>()
+    }
+
+    /// `POST /forgot-password` and `POST /reset-password` (mount it at `/auth`).
+    pub fn reset_password_router<S>() -> Routes<A, S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        reset::router::<A, S>()
+    }
+
+    /// `GET /me/sessions` (the current user's server-side sessions, never their tokens: each
+    /// has an `id`, the `backend` that keeps it (the first declared backend of its store) and
+    /// `created_at`) and `DELETE /me/sessions/{id}`. Merge it into the users router:
+    /// `users_router().merge(sessions_router())`.
+    pub fn sessions_router<S>() -> Routes<A, S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        sessions::router::<A, S>()
+    }
+
+    /// Login or sign-up through an OAuth provider with one backend (mount it at
+    /// `/auth/{provider}`): `GET /authorize` and `GET /callback`. `backend` picks the backend
+    /// whose login response the callback gives: `|auth| &auth.cookie`. See [`crate::oauth`].
+    ///
+    /// # Panics
+    ///
+    /// When `client` cannot learn who logged in (a generic [`OAuthClient::new`] without
+    /// [`userinfo`](crate::oauth::OAuthClient::userinfo)): a configuration error, found at
+    /// start-up rather than at the first login.
+    ///
+    /// [`OAuthClient::new`]: crate::oauth::OAuthClient::new
+    #[cfg(feature = "oauth")]
+    pub fn oauth_router<T, St, S>(
+        client: crate::oauth::OAuthClient,
+        backend: BackendRef<A, T, St>,
+        options: crate::oauth::OAuthOptions,
+    ) -> Routes<A, S>
+    where
+        A::User: crate::user::OAuthUser,
+        T: crate::transport::Transport,
+        St: crate::strategy::Strategy<A::User>,
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        oauth::router::<A, T, St, S>(client, backend, options)
+    }
+
+    /// Linking a provider account to the current user (mount it at
+    /// `/auth/associate/{provider}`): `GET /authorize`, `GET /callback`, and `DELETE /` to
+    /// unlink. See [`crate::oauth`].
+    ///
+    /// # Panics
+    ///
+    /// As [`oauth_router`](Self::oauth_router), when `client` cannot learn who logged in.
+    #[cfg(feature = "oauth")]
+    pub fn oauth_associate_router<S>(
+        client: crate::oauth::OAuthClient,
+        options: crate::oauth::OAuthOptions,
+    ) -> Routes<A, S>
+    where
+        A::User: crate::user::OAuthUser,
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        oauth::associate_router::<A, S>(client, options)
+    }
+
+    /// `GET`/`PATCH /me` and the superuser's `GET`/`PATCH`/`DELETE /{id}` (mount it at `/users`).
+    pub fn users_router<S>() -> Routes<A, S>
+    where
+        S: Clone + Send + Sync + 'static,
+        Self: FromRef<S>,
+    {
+        users::router::<A, S>()
+    }
+}
 
 /// Turns a manager error into its answer, with the route's codes for a refused password and a
 /// taken email.

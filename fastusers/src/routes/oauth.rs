@@ -42,7 +42,7 @@ type Shared = Extension<Arc<Provider>>;
 /// # Panics
 ///
 /// When `client` cannot learn who logged in (see [`FastUsers::oauth_router`]).
-pub fn router<A, T, St, S>(
+pub(super) fn router<A, T, St, S>(
     client: OAuthClient,
     backend: BackendRef<A, T, St>,
     options: OAuthOptions,
@@ -97,7 +97,7 @@ where
 /// # Panics
 ///
 /// When `client` cannot learn who logged in (see [`FastUsers::oauth_router`]).
-pub fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Routes<A, S>
+pub(super) fn associate_router<A, S>(client: OAuthClient, options: OAuthOptions) -> Routes<A, S>
 where
     A: Backends,
     A::User: OAuthUser,

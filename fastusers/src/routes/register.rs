@@ -16,7 +16,7 @@ type Read<A> = <<A as Backends>::User as User>::Read;
 type Create<A> = <<A as Backends>::User as User>::Create;
 
 /// The register router: `POST /register`, answering `201` with the new user.
-pub fn router<A, S>() -> Routes<A, S>
+pub(super) fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,

@@ -15,7 +15,7 @@ use crate::manager::UserError;
 use crate::state::FastUsers;
 
 /// The reset-password router (mount it at `/auth`).
-pub fn router<A, S>() -> Routes<A, S>
+pub(super) fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,

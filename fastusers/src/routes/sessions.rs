@@ -20,7 +20,7 @@ struct SessionView {
 }
 
 /// The sessions router.
-pub fn router<A, S>() -> Routes<A, S>
+pub(super) fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,

@@ -34,7 +34,7 @@ fn id_param() -> utoipa::openapi::path::Parameter {
 }
 
 /// The users router.
-pub fn router<A, S>() -> Routes<A, S>
+pub(super) fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,

@@ -18,7 +18,7 @@ use crate::user::User;
 type Read<A> = <<A as Backends>::User as User>::Read;
 
 /// The verify router (mount it at `/auth`).
-pub fn router<A, S>() -> Routes<A, S>
+pub(super) fn router<A, S>() -> Routes<A, S>
 where
     A: Backends,
     S: Clone + Send + Sync + 'static,
