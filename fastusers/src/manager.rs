@@ -80,6 +80,8 @@ pub trait TokenRevoker<U: User>: Send + Sync + 'static {
 /// ```
 pub struct UserManager<U: User> {
     store: Arc<dyn UserStore<U>>,
+    /// The store without the user cache.
+    uncached: Arc<dyn UserStore<U>>,
     passwords: PasswordHelper,
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
@@ -94,6 +96,7 @@ impl<U: User> Clone for UserManager<U> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            uncached: self.uncached.clone(),
             passwords: self.passwords.clone(),
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
@@ -115,10 +118,17 @@ impl<U: User> std::fmt::Debug for UserManager<U> {
 }
 
 impl<U: User> UserManager<U> {
-    /// A manager on this store, with default argon2id parameters and no hooks.
+    /// A manager on this store, with default argon2id parameters and no hooks, and the user
+    /// cache when the store names a [`CacheChannel`](crate::store::CacheChannel) (the SQL
+    /// stores do; see [`cache_users`](Self::cache_users)).
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
+        let cached = crate::store::CachedUserStore::by_default(&store);
         Self {
-            store,
+            store: match cached {
+                Some(cached) => Arc::new(cached),
+                None => store.clone(),
+            },
+            uncached: store,
             passwords: PasswordHelper::default(),
             hooks: Arc::new(NoHooks),
             revoker: None,
@@ -202,16 +212,32 @@ impl<U: User> UserManager<U> {
         self.hooks.validate_password(password, owner).await
     }
 
-    /// Keeps the users read by id (every request authenticated by a JWT or a Redis token reads
-    /// its user by id) in memory for `ttl`, so that those requests need no database round
-    /// trip. Off by default.
+    /// Keeps the users read by id in memory for `ttl` at most: every request authenticated by
+    /// a JWT or a Redis token reads its user by id, and then needs no database round trip.
     ///
-    /// Changes made through this manager reach the cache at once; changes made by another
-    /// instance of the application, or in the database directly, only when the cached user
-    /// expires, so a deactivated user may be served for up to `ttl` more. See
-    /// [`CachedUserStore`](crate::store::CachedUserStore).
+    /// On by default (for [`DEFAULT_TTL`](crate::store::DEFAULT_TTL), a minute) when the store
+    /// names a channel, which keeps every instance's cache true: a change to a user, made on
+    /// any instance, evicts them from every cache, and a cache whose channel is down serves
+    /// nothing. `ttl` is a last resort; see [`CachedUserStore`](crate::store::CachedUserStore).
     pub fn cache_users(mut self, ttl: std::time::Duration) -> Self {
-        self.store = Arc::new(crate::store::CachedUserStore::new(self.store, ttl));
+        self.store = Arc::new(crate::store::CachedUserStore::new(
+            self.uncached.clone(),
+            ttl,
+        ));
+        self
+    }
+
+    /// Uses this user cache (on the store it wraps): one with another
+    /// [`CacheChannel`](crate::store::CacheChannel), such as Redis, or another capacity.
+    pub fn with_user_cache(mut self, cache: crate::store::CachedUserStore<U>) -> Self {
+        self.uncached = cache.inner().clone();
+        self.store = Arc::new(cache);
+        self
+    }
+
+    /// Reads every user from the store, with no cache.
+    pub fn without_user_cache(mut self) -> Self {
+        self.store = self.uncached.clone();
         self
     }
 
