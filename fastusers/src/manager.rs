@@ -82,6 +82,8 @@ pub struct UserManager<U: User> {
     store: Arc<dyn UserStore<U>>,
     /// The store without the user cache.
     uncached: Arc<dyn UserStore<U>>,
+    /// The user cache that `store` is, if any.
+    cache: Option<Arc<crate::store::CachedUserStore<U>>>,
     passwords: PasswordHelper,
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
@@ -97,6 +99,7 @@ impl<U: User> Clone for UserManager<U> {
         Self {
             store: self.store.clone(),
             uncached: self.uncached.clone(),
+            cache: self.cache.clone(),
             passwords: self.passwords.clone(),
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
@@ -113,6 +116,7 @@ impl<U: User> std::fmt::Debug for UserManager<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserManager")
             .field("passwords", &self.passwords)
+            .field("user_cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -122,13 +126,14 @@ impl<U: User> UserManager<U> {
     /// cache when the store names a [`CacheChannel`](crate::store::CacheChannel) (the SQL
     /// stores do; see [`cache_users`](Self::cache_users)).
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
-        let cached = crate::store::CachedUserStore::by_default(&store);
+        let cache = crate::store::CachedUserStore::by_default(&store).map(Arc::new);
         Self {
-            store: match cached {
-                Some(cached) => Arc::new(cached),
+            store: match &cache {
+                Some(cache) => cache.clone(),
                 None => store.clone(),
             },
             uncached: store,
+            cache,
             passwords: PasswordHelper::default(),
             hooks: Arc::new(NoHooks),
             revoker: None,
@@ -219,26 +224,32 @@ impl<U: User> UserManager<U> {
     /// names a channel, which keeps every instance's cache true: a change to a user, made on
     /// any instance, evicts them from every cache, and a cache whose channel is down serves
     /// nothing. `ttl` is a last resort; see [`CachedUserStore`](crate::store::CachedUserStore).
-    pub fn cache_users(mut self, ttl: std::time::Duration) -> Self {
-        self.store = Arc::new(crate::store::CachedUserStore::new(
-            self.uncached.clone(),
-            ttl,
-        ));
-        self
+    pub fn cache_users(self, ttl: std::time::Duration) -> Self {
+        let cache = crate::store::CachedUserStore::new(self.uncached.clone(), ttl);
+        self.with_user_cache(cache)
     }
 
     /// Uses this user cache (on the store it wraps): one with another
     /// [`CacheChannel`](crate::store::CacheChannel), such as Redis, or another capacity.
     pub fn with_user_cache(mut self, cache: crate::store::CachedUserStore<U>) -> Self {
+        let cache = Arc::new(cache);
         self.uncached = cache.inner().clone();
-        self.store = Arc::new(cache);
+        self.store = cache.clone();
+        self.cache = Some(cache);
         self
     }
 
     /// Reads every user from the store, with no cache.
     pub fn without_user_cache(mut self) -> Self {
         self.store = self.uncached.clone();
+        self.cache = None;
         self
+    }
+
+    /// The user cache, if the manager has one (whether it serves now:
+    /// [`CachedUserStore::is_serving`](crate::store::CachedUserStore::is_serving)).
+    pub fn user_cache(&self) -> Option<&crate::store::CachedUserStore<U>> {
+        self.cache.as_deref()
     }
 
     /// Uses this password helper (other argon2 parameters).

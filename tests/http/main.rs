@@ -7,6 +7,7 @@ mod devices;
 mod email_case;
 mod extract;
 mod hostile;
+mod instances;
 mod login;
 mod mail;
 mod migrate;

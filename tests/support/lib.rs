@@ -269,6 +269,9 @@ pub struct Options {
     pub trusted_origins: Vec<String>,
     /// `FastUsers::behind_proxy`.
     pub behind_proxy: bool,
+    /// Keep the user cache true through this channel (default: the store's own, as
+    /// `UserManager::new` does).
+    pub cache_channel: Option<fastusers::store::CacheChannel>,
 }
 
 /// The link templates of the tests' emails.
@@ -336,7 +339,15 @@ impl TestApp {
         let database =
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let hooks = TestHooks::default();
-        let manager = UserManager::new(store)
+        let manager = UserManager::new(store.clone());
+        let manager = match options.cache_channel {
+            Some(channel) => manager.with_user_cache(
+                fastusers::store::CachedUserStore::new(store, fastusers::store::DEFAULT_TTL)
+                    .channel(channel),
+            ),
+            None => manager,
+        };
+        let manager = manager
             .with_hooks(hooks.clone())
             .with_account_tokens(fastusers::account::AccountTokens::new(
                 VERIFY_SECRET,

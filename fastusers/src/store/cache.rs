@@ -152,7 +152,11 @@ impl<U: User> CachedUserStore<U> {
 
     /// Hears of the other instances' changes on this channel, and tells them of this one's.
     pub fn channel(mut self, channel: CacheChannel) -> Self {
-        self.shared = Shared::new(self.shared.users.capacity() as usize, self.shared.ttl, &channel);
+        self.shared = Shared::new(
+            self.shared.users.capacity() as usize,
+            self.shared.ttl,
+            &channel,
+        );
         self.channel = channel;
         self
     }
@@ -224,7 +228,10 @@ impl<U: User> UserStore<U> for CachedUserStore<U> {
         let serving = self.shared.serving.load(Ordering::SeqCst);
         let read_at = Instant::now();
         let user = self.inner.get_revocable(id).await?;
-        if trusted && serving && let Some(user) = &user {
+        if trusted
+            && serving
+            && let Some(user) = &user
+        {
             self.shared.fill(key, read_at, user.clone(), evictions);
         }
         Ok(user)

@@ -46,7 +46,9 @@ impl LocalBus {
     pub(super) async fn confirm(&self) -> bool {
         #[cfg(feature = "sqlite")]
         if let Some(watch) = &self.watch {
-            return watch.confirm(|| self.caches().iter().for_each(|c| c.clear())).await;
+            return watch
+                .confirm(|| self.caches().iter().for_each(|c| c.clear()))
+                .await;
         }
         true
     }

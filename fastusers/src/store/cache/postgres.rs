@@ -105,9 +105,11 @@ impl Remote for PostgresRemote {
             .fetch_one(&mut listener)
             .await?;
         if !in_place {
-            return Err("the triggers that notify changes of users are missing: run \
+            return Err(
+                "the triggers that notify changes of users are missing: run \
                         SqlStore::migrate (fastusers::store::connect does) on this database"
-                .into());
+                    .into(),
+            );
         }
         Ok(Box::new(PostgresSubscription {
             listener,
