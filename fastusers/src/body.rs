@@ -3,15 +3,16 @@
 //! fastapi-users answers a body it cannot use with `422 {"detail": [{"type", "loc", "msg",
 //! "input"}, ...]}` (Pydantic's error list). [`JsonBody`] and [`LoginForm`] are the extractors
 //! that give the same answers; [`FromJson`] is what a body type implements (the derive does it
-//! for the user types) with the field helpers of this module.
+//! for the user types, reading each field into its type with Pydantic's lax conversions and
+//! error kinds).
+
+pub(crate) mod field;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::email;
 use crate::error::ApiError;
 
 /// One item of a 422 answer, as Pydantic reports it.
@@ -40,7 +41,7 @@ impl ValidationErrors {
     }
 
     /// A list of one error.
-    pub fn single(error: ValidationError) -> Self {
+    pub(crate) fn single(error: ValidationError) -> Self {
         Self(vec![error])
     }
 
@@ -65,7 +66,7 @@ impl ValidationErrors {
     }
 
     /// The JSON list sent as `detail`.
-    pub fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         Value::Array(
             self.0
                 .into_iter()
@@ -85,6 +86,11 @@ impl ValidationErrors {
 /// A type that can be read from a JSON request body with per-field validation.
 ///
 /// `#[derive(User)]` implements it for the generated create and update types.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be read from a JSON body",
+    label = "`JsonBody` needs a type that implements `fastusers::body::FromJson`",
+    note = "the create and update types of `#[derive(User)]` implement it"
+)]
 pub trait FromJson: Sized {
     /// Reads `value` (the whole body), collecting every field error.
     fn from_json(value: &Value) -> Result<Self, ValidationErrors>;
@@ -140,7 +146,10 @@ fn is_json_content_type(content_type: Option<&str>) -> bool {
 }
 
 /// Parses a JSON body into a [`Value`], with FastAPI's answers for empty and malformed bodies.
-pub fn parse_json(bytes: &[u8], content_type: Option<&str>) -> Result<Value, ValidationErrors> {
+pub(crate) fn parse_json(
+    bytes: &[u8],
+    content_type: Option<&str>,
+) -> Result<Value, ValidationErrors> {
     if bytes.is_empty() {
         return Err(ValidationErrors::single(body_error(
             "missing",
@@ -210,7 +219,7 @@ impl<T: FromJson, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 }
 
 /// The body as an object, or Pydantic's `model_attributes_type` error.
-pub fn object(value: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
+fn object(value: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
     value.as_object().ok_or_else(|| {
         ValidationErrors::single(body_error(
             "model_attributes_type",
@@ -218,32 +227,6 @@ pub fn object(value: &Value) -> Result<&Map<String, Value>, ValidationErrors> {
             value.clone(),
         ))
     })
-}
-
-/// How a field's value failed to convert, in Pydantic's words.
-fn type_error(name: &str, value: &Value, err: &serde_json::Error) -> ValidationError {
-    let text = err.to_string();
-    let (kind, msg) = if text.contains("expected a string") {
-        ("string_type", "Input should be a valid string".to_owned())
-    } else if text.contains("expected a boolean") {
-        ("bool_type", "Input should be a valid boolean".to_owned())
-    } else if text.contains("expected i") || text.contains("expected u") {
-        ("int_type", "Input should be a valid integer".to_owned())
-    } else if text.contains("expected f") {
-        ("float_type", "Input should be a valid number".to_owned())
-    } else {
-        (
-            "value_error",
-            format!("Value error, {}", json_error_reason(err)),
-        )
-    };
-    ValidationError {
-        kind,
-        loc: loc(&["body", name]),
-        msg,
-        input: value.clone(),
-        ctx: None,
-    }
 }
 
 /// Pydantic's `missing` error. Its `input` is the whole body for model bodies, `null` for
@@ -256,182 +239,6 @@ fn missing(name: &str, input: Value) -> ValidationError {
         input,
         ctx: None,
     }
-}
-
-/// The value of a required field, or `None` with a `missing` error recorded.
-fn present<'a>(
-    obj: &'a Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-    missing_input: impl FnOnce() -> Value,
-) -> Option<&'a Value> {
-    let value = obj.get(name);
-    if value.is_none() {
-        errors.push(missing(name, missing_input()));
-    }
-    value
-}
-
-/// Whether a JSON value holds a NUL character in any string: no database stores it as text
-/// (PostgreSQL refuses it), so such input is refused here, as a 422, not deep in a query.
-fn has_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(has_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
-        _ => false,
-    }
-}
-
-fn convert<T: DeserializeOwned>(
-    name: &str,
-    value: &Value,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    if has_nul(value) {
-        errors.push(ValidationError {
-            kind: "value_error",
-            loc: loc(&["body", name]),
-            msg: "Value error, text may not contain NUL characters".to_owned(),
-            input: value.clone(),
-            ctx: Some(json!({"error": {}})),
-        });
-        return None;
-    }
-    match T::deserialize(value) {
-        Ok(v) => Some(v),
-        Err(err) => {
-            errors.push(type_error(name, value, &err));
-            None
-        }
-    }
-}
-
-/// A required field: absent is `missing`, a wrong type is the type's error.
-pub fn required<T: DeserializeOwned>(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    present(obj, name, errors, || Value::Object(obj.clone()))
-        .and_then(|value| convert(name, value, errors))
-}
-
-/// An optional field that may not be `null`: absent is `None`.
-pub fn optional<T: DeserializeOwned>(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    obj.get(name).and_then(|value| convert(name, value, errors))
-}
-
-/// An optional field where `null` means the same as absent.
-pub fn optional_or_null<T: DeserializeOwned>(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    match obj.get(name) {
-        None | Some(Value::Null) => None,
-        Some(value) => convert(name, value, errors),
-    }
-}
-
-/// A field of a nullable column: absent is `None`, `null` is `Some(None)`.
-pub fn nullable<T: DeserializeOwned>(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<Option<T>> {
-    match obj.get(name) {
-        None => None,
-        Some(Value::Null) => Some(None),
-        Some(value) => convert(name, value, errors).map(Some),
-    }
-}
-
-/// Pydantic's lax boolean: `true`/`false`, `0`/`1` and the strings `"true"`, `"yes"`, `"on"`,
-/// `"1"`, `"t"`, `"y"` (and their negatives), any case.
-fn lax_bool(value: &Value) -> Option<bool> {
-    match value {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => match n.as_f64() {
-            Some(0.0) => Some(false),
-            Some(1.0) => Some(true),
-            _ => None,
-        },
-        Value::String(s) => match s.to_ascii_lowercase().as_str() {
-            "1" | "on" | "t" | "true" | "y" | "yes" => Some(true),
-            "0" | "off" | "f" | "false" | "n" | "no" => Some(false),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
-/// An optional boolean, parsed as leniently as Pydantic does; `null` is an error.
-pub fn optional_bool(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<bool> {
-    let value = obj.get(name)?;
-    let parsed = lax_bool(value);
-    if parsed.is_none() {
-        let (kind, msg) = match value {
-            Value::String(_) | Value::Number(_) => (
-                "bool_parsing",
-                "Input should be a valid boolean, unable to interpret input",
-            ),
-            _ => ("bool_type", "Input should be a valid boolean"),
-        };
-        errors.push(ValidationError {
-            kind,
-            loc: loc(&["body", name]),
-            msg: msg.to_owned(),
-            input: value.clone(),
-            ctx: None,
-        });
-    }
-    parsed
-}
-
-fn checked_email(name: &str, value: &Value, errors: &mut ValidationErrors) -> Option<String> {
-    let text: String = convert(name, value, errors)?;
-    match email::normalize(&text) {
-        Ok(normalized) => Some(normalized),
-        Err(reason) => {
-            errors.push(ValidationError {
-                kind: "value_error",
-                loc: loc(&["body", name]),
-                msg: format!("value is not a valid email address: {reason}"),
-                input: value.clone(),
-                ctx: Some(json!({ "reason": reason.to_string() })),
-            });
-            None
-        }
-    }
-}
-
-/// A required email address, validated and normalised (domain lower-cased).
-pub fn required_email(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
-    present(obj, name, errors, || Value::Object(obj.clone()))
-        .and_then(|value| checked_email(name, value, errors))
-}
-
-/// An optional email address that may not be `null`.
-pub fn optional_email(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
-    obj.get(name)
-        .and_then(|value| checked_email(name, value, errors))
 }
 
 /// The OAuth2 password-flow form of `POST /login`: `username` (the email) and `password`,
@@ -546,7 +353,7 @@ impl LoginForm {
 /// routes do): a body that is empty, not JSON or not an object has no fields, and a missing
 /// field's `input` is `null`.
 #[derive(Debug, Clone, Default)]
-pub struct EmbeddedJson(pub Map<String, Value>);
+pub(crate) struct EmbeddedJson(pub(crate) Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
     type Rejection = ApiError;
@@ -567,22 +374,4 @@ impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
             _ => Map::new(),
         }))
     }
-}
-
-/// A required field of an [`EmbeddedJson`] body.
-pub fn embedded<T: DeserializeOwned>(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<T> {
-    present(obj, name, errors, || Value::Null).and_then(|value| convert(name, value, errors))
-}
-
-/// A required email field of an [`EmbeddedJson`] body, validated and normalised.
-pub fn embedded_email(
-    obj: &Map<String, Value>,
-    name: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
-    present(obj, name, errors, || Value::Null).and_then(|value| checked_email(name, value, errors))
 }

@@ -203,12 +203,22 @@ pub mod prelude {
 /// What generated code uses. Not public API: no stability promise.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::body;
+    /// The body reader of the derive's `FromJson` impls.
+    pub mod body {
+        pub use crate::body::field::Fields;
+        pub use crate::body::{FromJson, ValidationErrors};
+    }
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
     pub use crate::routes::auth::router as auth_router;
+    /// The stand-ins of the derive's types when the struct has errors.
+    pub mod stub {
+        pub use crate::user::stub::{Changes, Create, Read, Update};
+    }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub use crate::store::column::SqlColumn;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::sql_id::SqlId;
     pub use axum;

@@ -8,6 +8,11 @@ use serde::Serialize;
 use crate::proxy::ProxyHeaders;
 
 /// Carries tokens: reads one from a request, and writes the login and logout responses.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a transport",
+    label = "a backend is `name: Transport, Strategy;`: the transport (`BearerTransport` or `CookieTransport`) comes first",
+    note = "a transport says how the token travels; a strategy how it is made and read"
+)]
 pub trait Transport: Send + Sync + 'static {
     /// The token of this request, if it carries one.
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str>;

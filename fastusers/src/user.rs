@@ -11,6 +11,8 @@
 //!
 //! and `{Name}Changes`, the set of column changes the store applies.
 
+pub(crate) mod stub;
+
 use std::fmt::{Debug, Display};
 
 use serde::Serialize;

@@ -235,6 +235,10 @@ async fn a_read_racing_a_write_does_not_cache_the_old_user() {
             plan: None,
             notes: None,
             login_count: 0,
+            age: None,
+            height: None,
+            team_id: None,
+            newsletter: false,
         })
         .await
         .unwrap();

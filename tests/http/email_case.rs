@@ -30,6 +30,10 @@ fn user(email: &str) -> User {
         plan: None,
         notes: None,
         login_count: 0,
+        age: None,
+        height: None,
+        team_id: None,
+        newsletter: false,
     }
 }
 

@@ -264,7 +264,11 @@ async fn user_schemas_have_the_custom_fields() {
             "is_verified",
             "first_name",
             "plan",
-            "login_count"
+            "login_count",
+            "age",
+            "height",
+            "team_id",
+            "newsletter"
         ])
     );
     let props = &read["properties"];

@@ -160,17 +160,7 @@ async fn patch_me_errors(db: Db) {
     app.register("bors@camelot.bt", "guinevere").await;
     app.register("lionel@camelot.bt", "guinevere").await;
     let token = app.token("bors@camelot.bt", "guinevere").await;
-    let patch = |body: serde_json::Value| {
-        let token = token.clone();
-        let app = &app;
-        async move {
-            app.request(Method::PATCH, "/users/me")
-                .bearer(&token)
-                .json(&body)
-                .send()
-                .await
-        }
-    };
+    let patch = |body| app.patch_me(&token, body);
     patch(json!({"email": "LIONEL@camelot.bt"})).await.assert(
         StatusCode::BAD_REQUEST,
         json!({"detail": "UPDATE_USER_EMAIL_ALREADY_EXISTS"}),
@@ -192,6 +182,49 @@ async fn patch_me_errors(db: Db) {
         .send()
         .await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The PATCH body reads each field with its type's lax conversion and Pydantic error; a
+/// nullable field takes `null` (clears it), a non-nullable one refuses it.
+async fn patch_me_reads_each_field_type(db: Db) {
+    let app = TestApp::new(db).await;
+    app.register_json(json!({"email": "bedivere@camelot.bt", "password": "guinevere", "age": 30, "team_id": "0c6d6b07-3b8d-4c67-9e6f-1d2b3c4d5e6f"}))
+        .await;
+    let token = app.token("bedivere@camelot.bt", "guinevere").await;
+    let patch = |body| app.patch_me(&token, body);
+    let response =
+        patch(json!({"newsletter": "yes", "age": "31", "height": 2, "team_id": null})).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let user = response.json();
+    assert_eq!(
+        (
+            user["newsletter"].clone(),
+            user["age"].clone(),
+            user["height"].clone(),
+            user["team_id"].clone()
+        ),
+        (json!(true), json!(31), json!(2.0), json!(null))
+    );
+    patch(json!({"newsletter": null, "age": 1.5, "team_id": [], "height": "nan"})).await.assert(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        json!({"detail": [
+            {"type": "int_from_float", "loc": ["body", "age"],
+                "msg": "Input should be a valid integer, got a number with a fractional part", "input": 1.5},
+            {"type": "finite_number", "loc": ["body", "height"], "msg": "Input should be a finite number", "input": "nan"},
+            {"type": "uuid_type", "loc": ["body", "team_id"],
+                "msg": "UUID input should be a string, bytes or UUID object", "input": []},
+            {"type": "bool_type", "loc": ["body", "newsletter"], "msg": "Input should be a valid boolean", "input": null}
+        ]}),
+    );
+    for (input, kind) in [
+        (json!(1.5), "bool_type"),
+        (json!(2), "bool_parsing"),
+        (json!("maybe"), "bool_parsing"),
+    ] {
+        let response = patch(json!({"newsletter": input})).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{input}");
+        assert_eq!(response.json()["detail"][0]["type"], kind, "{input}");
+    }
 }
 
 async fn superuser_routes(db: Db) {
@@ -410,6 +443,7 @@ db_tests!(
     patch_me_changes_password_and_email,
     patch_me_is_safe,
     patch_me_errors,
+    patch_me_reads_each_field_type,
     superuser_routes,
     verification_required,
 );

@@ -57,6 +57,18 @@ pub struct User {
     /// Shown, never set through the API.
     #[fastusers(read_only)]
     pub login_count: i64,
+    /// Fields of other types, for the 422 of each type's mismatch (tests/http/register.rs).
+    #[fastusers(create, update)]
+    pub age: Option<i16>,
+    /// A number.
+    #[fastusers(create, update)]
+    pub height: Option<f64>,
+    /// A UUID.
+    #[fastusers(create, update)]
+    pub team_id: Option<uuid::Uuid>,
+    /// A boolean that is not nullable: false at registration, then the user's to change.
+    #[fastusers(update)]
+    pub newsletter: bool,
 }
 
 fastusers::auth_backends! {
@@ -508,6 +520,15 @@ impl TestApp {
     /// `POST /auth/register` with a JSON body.
     pub async fn register_json(&self, body: Value) -> Response {
         self.request(Method::POST, "/auth/register")
+            .json(&body)
+            .send()
+            .await
+    }
+
+    /// `PATCH /users/me` with a JSON body, as the user of `token`.
+    pub async fn patch_me(&self, token: &str, body: Value) -> Response {
+        self.request(Method::PATCH, "/users/me")
+            .bearer(token)
             .json(&body)
             .send()
             .await

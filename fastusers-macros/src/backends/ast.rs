@@ -8,11 +8,9 @@
 //! }
 //! ```
 
-use proc_macro2::TokenStream;
+use proc_macro2::{TokenStream, TokenTree};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, Token, Type, Visibility, braced};
-
-use crate::ctxt::Ctxt;
 
 pub(crate) struct Declaration {
     pub(crate) krate: TokenStream,
@@ -21,6 +19,9 @@ pub(crate) struct Declaration {
     pub(crate) ident: Ident,
     pub(crate) user: Type,
     pub(crate) backends: Vec<BackendDecl>,
+    /// The backend lines that did not parse, each skipped up to its `;`: the others still
+    /// make the struct, so that the code using it adds no errors to these.
+    pub(crate) errors: Vec<syn::Error>,
 }
 
 pub(crate) struct BackendDecl {
@@ -29,46 +30,59 @@ pub(crate) struct BackendDecl {
     pub(crate) strategy: Type,
 }
 
-/// At most one bit per backend in a `u64` mask.
-const MAX_BACKENDS: usize = 64;
-
 impl Declaration {
     pub(crate) fn parse(input: TokenStream) -> syn::Result<Self> {
         syn::parse2(input)
     }
+}
 
-    pub(crate) fn check(&self, cx: &mut Ctxt) {
-        let mut seen: Vec<String> = Vec::new();
-        for backend in &self.backends {
-            let name = backend.name.to_string();
-            if seen.contains(&name) {
-                cx.error_spanned_by(
-                    &backend.name,
-                    format!("duplicate backend name `{name}`: each backend needs its own name"),
-                );
-            }
-            seen.push(name);
+impl Parse for BackendDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `:` after the backend's name: `name: Transport, Strategy;`",
+            )
+        })?;
+        let transport: Type = input.parse()?;
+        input.parse::<Token![,]>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                "expected `,` between the transport and the strategy: `name: Transport, Strategy;`",
+            )
+        })?;
+        let strategy: Type = input.parse()?;
+        if !input.is_empty() {
+            input.parse::<Token![;]>()?;
         }
-        if self.backends.is_empty() {
-            cx.error_spanned_by(
-                &self.ident,
-                "declare at least one backend: `name: Transport, Strategy;`",
-            );
-        }
-        if self.backends.len() > MAX_BACKENDS {
-            cx.error_spanned_by(
-                &self.backends[MAX_BACKENDS].name,
-                "at most 64 backends can be declared",
-            );
-        }
+        Ok(Self {
+            name,
+            transport,
+            strategy,
+        })
     }
+}
+
+/// Skips the rest of a backend line, through its `;`.
+fn skip_line(input: ParseStream<'_>) -> syn::Result<()> {
+    input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tt, next)) = rest.token_tree() {
+            rest = next;
+            if matches!(&tt, TokenTree::Punct(p) if p.as_char() == ';') {
+                break;
+            }
+        }
+        Ok(((), rest))
+    })
 }
 
 impl Parse for Declaration {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut krate = TokenStream::new();
         while !input.peek(Token![;]) {
-            let tt: proc_macro2::TokenTree = input.parse()?;
+            let tt: TokenTree = input.parse()?;
             krate.extend([tt]);
         }
         input.parse::<Token![;]>()?;
@@ -88,22 +102,15 @@ impl Parse for Declaration {
         let content;
         braced!(content in input);
         let mut backends = Vec::new();
+        let mut errors = Vec::new();
         while !content.is_empty() {
-            let name: Ident = content.parse()?;
-            content.parse::<Token![:]>()?;
-            let transport: Type = content.parse()?;
-            content.parse::<Token![,]>().map_err(|e| {
-                syn::Error::new(e.span(), "expected `,` between the transport and the strategy: `name: Transport, Strategy;`")
-            })?;
-            let strategy: Type = content.parse()?;
-            if !content.is_empty() {
-                content.parse::<Token![;]>()?;
+            match content.parse::<BackendDecl>() {
+                Ok(backend) => backends.push(backend),
+                Err(error) => {
+                    errors.push(error);
+                    skip_line(&content)?;
+                }
             }
-            backends.push(BackendDecl {
-                name,
-                transport,
-                strategy,
-            });
         }
         Ok(Self {
             krate,
@@ -112,6 +119,7 @@ impl Parse for Declaration {
             ident,
             user,
             backends,
+            errors,
         })
     }
 }

@@ -1,10 +1,23 @@
 //! Generates the backends struct, its `Backends` impl, a router and a mask constant per backend.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::ast::Declaration;
+
+/// `tokens` located at `span`, keeping their hygiene (`$crate` still resolves), so that an
+/// error on a bound made of them points at `span` alone.
+fn located_at(tokens: &TokenStream, span: Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut tt| {
+            tt.set_span(tt.span().located_at(span));
+            tt
+        })
+        .collect()
+}
 
 pub(crate) fn generate(decl: &Declaration) -> TokenStream {
     let k = &decl.krate;
@@ -68,6 +81,25 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
         }
     });
 
+    // Each backend's types, asserted where they are written: a type in the wrong place is one
+    // error at that type (the traits' messages say what goes where), and the code below, which
+    // holds under these bounds, adds none. Strategies first: rustc reports the transports'
+    // errors first then, in the order of the line.
+    let assert = |ty: &syn::Type, bound: TokenStream| {
+        let bound = located_at(&quote!(#k::#bound), ty.span());
+        quote_spanned!(ty.span()=> #ty: #bound)
+    };
+    let strategies = decl
+        .backends
+        .iter()
+        .map(|b| assert(&b.strategy, quote!(Strategy<#user>)));
+    let transports = decl
+        .backends
+        .iter()
+        .map(|b| assert(&b.transport, quote!(Transport)));
+    let user_bound = assert(user, quote!(User));
+    let bounds = quote!(where #(#strategies,)* #(#transports,)* #user_bound);
+
     let members: Vec<&Ident> = decl.backends.iter().map(|b| &b.name).collect();
 
     // With the `openapi` feature: each transport describes itself (an error at the transport
@@ -81,7 +113,7 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
         });
         quote! {
             #[automatically_derived]
-            impl #p::openapi::OpenApiBackends for #ident {
+            impl #p::openapi::OpenApiBackends for #ident #bounds {
                 fn transports(&self) -> ::std::vec::Vec<&dyn #p::openapi::OpenApiTransport> {
                     ::std::vec![#(#transports),*]
                 }
@@ -95,7 +127,7 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
             #(#fields,)*
         }
 
-        impl #ident {
+        impl #ident #bounds {
             #(#items)*
         }
 
@@ -107,7 +139,7 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
         }
 
         #[automatically_derived]
-        impl #k::Backends for #ident {
+        impl #k::Backends for #ident #bounds {
             type User = #user;
 
             const NAMES: &'static [&'static str] = &[#(#names),*];

@@ -1,6 +1,7 @@
 //! `auth_backends!`: parse the declaration, check it, generate the backends struct.
 
 mod ast;
+mod check;
 mod generate;
 
 use proc_macro2::TokenStream;
@@ -11,9 +12,12 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
         Ok(decl) => decl,
         Err(e) => return e.to_compile_error(),
     };
-    decl.check(&mut cx);
+    let decl = check::check(&mut cx, decl);
+    // Generated even with errors, from the backends that are right: the struct exists, so
+    // that its uses add no errors to the ones reported.
+    let generated = generate::generate(&decl);
     match cx.check() {
-        Ok(()) => generate::generate(&decl),
-        Err(errors) => errors,
+        Ok(()) => generated,
+        Err(errors) => quote::quote!(#errors #generated),
     }
 }

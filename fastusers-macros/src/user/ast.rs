@@ -99,12 +99,16 @@ impl Model {
         let mut table = "user".to_owned();
         let mut krate: syn::Path = syn::parse_quote!(::fastusers);
         let mut oauth = false;
+        let mut seen = Seen::default();
         for attr in input
             .attrs
             .iter()
             .filter(|a| a.path().is_ident("fastusers"))
         {
             let result = attr.parse_nested_meta(|meta| {
+                if seen.repeated(&meta.path) {
+                    cx.error_spanned_by(&meta.path, format!("duplicate fastusers attribute `{}`", path_name(&meta.path)));
+                }
                 if meta.path.is_ident("table") {
                     let lit: LitStr = meta.value()?.parse()?;
                     table = lit.value();
@@ -152,6 +156,20 @@ impl Model {
     }
 }
 
+/// The attribute names met so far on one item, across all its `#[fastusers(...)]` lists.
+#[derive(Default)]
+struct Seen(Vec<String>);
+
+impl Seen {
+    /// Records `path`; whether it was met before.
+    fn repeated(&mut self, path: &syn::Path) -> bool {
+        let name = path_name(path);
+        let repeated = self.0.contains(&name);
+        self.0.push(name);
+        repeated
+    }
+}
+
 fn path_name(path: &syn::Path) -> String {
     path.segments
         .iter()
@@ -174,6 +192,7 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
         sql_type: None,
         attrs: Vec::new(),
     };
+    let mut seen = Seen::default();
     for attr in field
         .attrs
         .iter()
@@ -181,6 +200,9 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
     {
         parsed.attrs.push(attr.clone());
         let result = attr.parse_nested_meta(|meta| {
+            if seen.repeated(&meta.path) {
+                cx.error_spanned_by(&meta.path, format!("duplicate fastusers attribute `{}` on the field `{}`", path_name(&meta.path), parsed.ident));
+            }
             let flag = if meta.path.is_ident("create") {
                 &mut parsed.create
             } else if meta.path.is_ident("update") {

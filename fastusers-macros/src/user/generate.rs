@@ -3,7 +3,7 @@
 //! calls the runtime through `<crate>::__private`.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::ast::{Field, Model, simple_name};
@@ -15,24 +15,20 @@ fn is_flag(field: &Field) -> bool {
     FLAGS.iter().any(|f| field.ident == f)
 }
 
-/// How a field of a body is read: an expression giving `Option<field type>`.
-fn parse_expr(p: &TokenStream, field: &Field, required: bool) -> TokenStream {
-    let name = field.name();
-    if let Some(inner) = field.option_inner() {
-        return if required {
-            quote!(::core::option::Option::Some(#p::body::nullable::<#inner>(obj, #name, &mut errors).flatten()))
-        } else {
-            quote!(#p::body::nullable::<#inner>(obj, #name, &mut errors))
-        };
-    }
-    let ty = &field.ty;
-    if simple_name(ty).as_deref() == Some("bool") && !required {
-        return quote!(#p::body::optional_bool(obj, #name, &mut errors));
-    }
-    if required {
-        quote!(#p::body::required::<#ty>(obj, #name, &mut errors))
+/// How a custom field of the create body is read, and how its value is taken when building
+/// the body: a nullable field may be absent (`None`), any other is required.
+fn create_read(field: &Field) -> (TokenStream, TokenStream) {
+    let (ident, name, ty) = (&field.ident, field.name(), &field.ty);
+    if field.option_inner().is_some() {
+        (
+            quote!(fields.optional::<#ty>(#name).flatten()),
+            quote!(#ident),
+        )
     } else {
-        quote!(#p::body::optional::<#ty>(obj, #name, &mut errors))
+        (
+            quote!(fields.required::<#ty>(#name)),
+            quote!(#ident: #ident?),
+        )
     }
 }
 
@@ -70,10 +66,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: #ty)
     });
     let create_custom_idents: Vec<_> = create_custom.iter().map(|f| &f.ident).collect();
-    let create_custom_parse: Vec<_> = create_custom
-        .iter()
-        .map(|f| parse_expr(&p, f, true))
-        .collect();
+    let (create_custom_read, create_custom_take): (Vec<_>, Vec<_>) =
+        create_custom.iter().map(|f| create_read(f)).unzip();
     let create_default = create_custom
         .iter()
         .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
@@ -95,10 +89,8 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         quote!(#[allow(missing_docs)] pub #ident: ::core::option::Option<#ty>)
     });
     let update_custom_idents: Vec<_> = update_custom.iter().map(|f| &f.ident).collect();
-    let update_custom_parse: Vec<_> = update_custom
-        .iter()
-        .map(|f| parse_expr(&p, f, false))
-        .collect();
+    let update_custom_names: Vec<String> = update_custom.iter().map(|f| f.name()).collect();
+    let update_custom_types: Vec<_> = update_custom.iter().map(|f| &f.ty).collect();
     let into_changes_custom = custom.iter().map(|f| {
         let ident = &f.ident;
         if f.read_only {
@@ -278,31 +270,31 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
 
             #[automatically_derived]
             impl #p::body::FromJson for #create {
-                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
-                    let obj = #p::body::object(value)?;
-                    let mut errors = #p::body::ValidationErrors::new();
-                    let email = #p::body::required_email(obj, "email", &mut errors);
-                    let password = #p::body::required::<::std::string::String>(obj, "password", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
-                    #(let #create_custom_idents = #create_custom_parse;)*
-                    let (::core::option::Option::Some(email), ::core::option::Option::Some(password), #(::core::option::Option::Some(#create_custom_idents),)*) =
-                        (email, password, #(#create_custom_idents,)*) else { return ::core::result::Result::Err(errors) };
-                    errors.finish()?;
-                    ::core::result::Result::Ok(Self { email, password, #(#flags,)* #(#create_custom_idents,)* })
+                fn from_json(body: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let mut fields = #p::body::Fields::model(body)?;
+                    let email = fields.required_email("email");
+                    let password = fields.required::<::std::string::String>("password");
+                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    #(let #create_custom_idents = #create_custom_read;)*
+                    fields.finish(|| ::core::option::Option::Some(Self {
+                        email: email?,
+                        password: password?,
+                        #(#flags,)*
+                        #(#create_custom_take,)*
+                    }))
                 }
             }
 
             #[automatically_derived]
             impl #p::body::FromJson for #update {
-                fn from_json(value: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
-                    let obj = #p::body::object(value)?;
-                    let mut errors = #p::body::ValidationErrors::new();
-                    let password = #p::body::optional_or_null::<::std::string::String>(obj, "password", &mut errors);
-                    let email = #p::body::optional_email(obj, "email", &mut errors);
-                    #(let #flags = #p::body::optional_bool(obj, ::core::stringify!(#flags), &mut errors);)*
-                    #(let #update_custom_idents = #update_custom_parse;)*
-                    errors.finish()?;
-                    ::core::result::Result::Ok(Self { password, email, #(#flags,)* #(#update_custom_idents,)* })
+                fn from_json(body: &#p::serde_json::Value) -> ::core::result::Result<Self, #p::body::ValidationErrors> {
+                    let mut fields = #p::body::Fields::model(body)?;
+                    // `"password": null` leaves the password alone.
+                    let password = fields.optional::<::core::option::Option<::std::string::String>>("password").flatten();
+                    let email = fields.optional_email("email");
+                    #(let #flags = fields.optional::<bool>(::core::stringify!(#flags));)*
+                    #(let #update_custom_idents = fields.optional::<#update_custom_types>(#update_custom_names);)*
+                    fields.finish(|| ::core::option::Option::Some(Self { password, email, #(#flags,)* #(#update_custom_idents,)* }))
                 }
             }
 
@@ -363,27 +355,39 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
     let revocation_schema = &s.revocation_schema;
     let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
+    // Every column goes through `SqlColumn`, named with the field's type: a type sqlx cannot
+    // store is one error there, however many statements use it.
+    let (bind, bind_change, get) = match dialect {
+        Dialect::Sqlite => (
+            quote!(bind_sqlite),
+            quote!(bind_change_sqlite),
+            quote!(get_sqlite),
+        ),
+        Dialect::Postgres => (
+            quote!(bind_postgres),
+            quote!(bind_change_postgres),
+            quote!(get_postgres),
+        ),
+    };
     let columns = model.fields.iter().map(|f| {
-        let (ident, column) = (&f.ident, f.name());
+        let (ident, column, ty) = (&f.ident, f.name(), &f.ty);
         if f.ident == "id" {
             quote!(id: <#id_ty as #p::SqlId<#db>>::get(row, "id")?)
         } else {
-            quote!(#ident: #p::sqlx::Row::try_get(row, #column)?)
+            quote!(#ident: <#ty as #p::SqlColumn>::#get(row, #column)?)
         }
     });
     let bind_insert_id = (!sql::database_generated_id(model))
         .then(|| quote!(let query = <#id_ty as #p::SqlId<#db>>::bind(&self.id, query);));
-    let insert_binds = model
-        .fields
-        .iter()
-        .filter(|f| f.ident != "id")
-        .map(|f| &f.ident);
-    let update_binds: Vec<_> = model
-        .fields
-        .iter()
-        .filter(|f| f.ident != "id")
-        .map(|f| &f.ident)
-        .collect();
+    let values: Vec<&Field> = model.fields.iter().filter(|f| f.ident != "id").collect();
+    let insert_binds = values.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(let query = <#ty as #p::SqlColumn>::#bind(&self.#ident, query);)
+    });
+    let update_binds = values.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote!(let query = <#ty as #p::SqlColumn>::#bind_change(changes.#ident.as_ref(), query);)
+    });
     let query_ty = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
     quote! {
         #[automatically_derived]
@@ -411,20 +415,95 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
 
             fn bind_insert<'q>(&self, query: #query_ty) -> #query_ty {
                 #bind_insert_id
-                query #(.bind(&self.#insert_binds))*
+                #(#insert_binds)*
+                query
             }
 
             fn bind_update<'q>(changes: &#changes, query: #query_ty) -> #query_ty {
-                query #(.bind(changes.#update_binds.is_some()).bind(changes.#update_binds.as_ref()))*
+                #(#update_binds)*
+                query
             }
         }
     }
 }
 
-/// What is generated when the model has errors: the type names, so that code using them does
-/// not add a cascade of "cannot find type" errors to the real ones.
-pub(crate) fn stub(model: &Model) -> TokenStream {
-    let vis = &model.vis;
-    let names = ["Read", "Create", "Update", "Changes"].map(|s| model.suffixed(s));
-    quote!(#(#[allow(missing_docs, dead_code)] #vis struct #names;)*)
+/// What is generated when the struct has errors, next to them: the four type names (the
+/// runtime's stand-ins) and the model's trait impls, so that the uses of the model add no
+/// errors to the ones reported (as thiserror and serde_derive do).
+pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStream {
+    let k = model.map_or_else(|| quote!(::fastusers), |m| m.krate.to_token_stream());
+    let p = quote!(#k::__private);
+    let (vis, name) = (&input.vis, &input.ident);
+    let aliases = ["Read", "Create", "Update", "Changes"].map(|suffix| {
+        let alias = quote::format_ident!("{name}{suffix}", span = name.span());
+        let stand_in = quote::format_ident!("{suffix}");
+        quote!(#[allow(missing_docs, dead_code)] #vis type #alias = #p::stub::#stand_in;)
+    });
+    if !input.generics.params.is_empty() {
+        return quote!(#(#aliases)*);
+    }
+    // The id's type when it is right, else one that is.
+    let id = model
+        .and_then(|m| m.field("id"))
+        .filter(|f| matches!(simple_name(&f.ty).as_deref(), Some("Uuid" | "i64")))
+        .map_or_else(|| quote!(i64), |f| f.ty.to_token_stream());
+    let never = quote!({ ::core::unreachable!() });
+    let sql = [
+        (cfg!(feature = "sqlite"), quote!(#p::sqlx::Sqlite)),
+        (cfg!(feature = "postgres"), quote!(#p::sqlx::Postgres)),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, db)| {
+        let query = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
+        let statements = ["SELECT_BY_ID", "SELECT_BY_EMAIL", "INSERT", "UPDATE", "DELETE", "SELECT_BY_TOKEN", "SELECT_BY_OAUTH"]
+            .map(|c| quote::format_ident!("{c}"));
+        let lists = ["SCHEMA", "TOKEN_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
+        quote! {
+            #[automatically_derived]
+            impl #p::SqlUser<#db> for #name {
+                #(const #statements: &'static str = "";)*
+                #(const #lists: &'static [&'static str] = &[];)*
+                fn from_row(_: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> #never
+                fn bind_id<'q>(_: &#id, query: #query) -> #query { query }
+                fn bind_insert<'q>(&self, query: #query) -> #query { query }
+                fn bind_update<'q>(_: &#p::stub::Changes, query: #query) -> #query { query }
+            }
+        }
+    });
+    let oauth = model.is_some_and(|m| m.oauth).then(|| {
+        quote! {
+            #[automatically_derived]
+            impl #k::user::OAuthUser for #name {
+                fn from_oauth(_: #id, _: ::std::string::String, _: ::std::string::String, _: bool) -> Self #never
+            }
+        }
+    });
+    quote! {
+        #(#aliases)*
+
+        const _: () = {
+            #[automatically_derived]
+            impl #k::user::User for #name {
+                type Id = #id;
+                type Read = #p::stub::Read;
+                type Create = #p::stub::Create;
+                type Update = #p::stub::Update;
+                type Changes = #p::stub::Changes;
+
+                fn id(&self) -> &Self::Id #never
+                fn email(&self) -> &str #never
+                fn hashed_password(&self) -> &str #never
+                fn is_active(&self) -> bool #never
+                fn is_superuser(&self) -> bool #never
+                fn is_verified(&self) -> bool #never
+                fn to_read(&self) -> Self::Read #never
+                fn from_create(_: Self::Create, _: Self::Id, _: ::std::string::String, _: bool) -> Self #never
+            }
+
+            #(#sql)*
+
+            #oauth
+        };
+    }
 }

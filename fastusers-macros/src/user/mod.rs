@@ -16,12 +16,10 @@ pub(crate) fn expand(input: syn::DeriveInput) -> TokenStream {
     }
     match (cx.check(), model) {
         (Ok(()), Some(model)) => generate::generate(&model),
-        (Err(errors), Some(model)) => {
-            // Stub impls keep one mistake from cascading into errors at every use of the type.
-            let stub = generate::stub(&model);
+        (Err(errors), model) => {
+            let stub = generate::stub(&input, model.as_ref());
             quote::quote!(#errors #stub)
         }
-        (Err(errors), None) => errors,
         (Ok(()), None) => unreachable!("parsing failed without reporting an error"),
     }
 }

@@ -1,6 +1,7 @@
 //! With the `openapi` feature: the OpenAPI schemas of the read, create and update types, built
 //! with the runtime's helpers (`<crate>::__private::openapi`). A custom field's schema is its
-//! type's `utoipa::PartialSchema`, so a type without one is a compile error at that field.
+//! type's `utoipa::PartialSchema` (through `FieldSchema`), so a type without one is a compile
+//! error at that field's type.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
@@ -25,7 +26,7 @@ fn type_schema(p: &TokenStream, ty: &syn::Type) -> TokenStream {
     if simple_name(ty).as_deref() == Some("Uuid") {
         return quote!(#p::openapi::schema::uuid());
     }
-    quote_spanned!(ty.span()=> <#ty as #p::utoipa::PartialSchema>::schema())
+    quote_spanned!(ty.span()=> <#ty as #p::openapi::schema::FieldSchema>::schema())
 }
 
 /// The schema of a base field, by name; `None` for a custom field.

@@ -6,6 +6,26 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{RefOr, Required};
 
+/// A type a field of the user struct may have with the `openapi` feature: it has a schema.
+/// Implemented for every type with utoipa's [`PartialSchema`](utoipa::PartialSchema); the
+/// derive names it with the field's type, so that a type without a schema is one error there.
+#[diagnostic::on_unimplemented(
+    message = "a field of type `{Self}` has no OpenAPI schema",
+    label = "implement `utoipa::PartialSchema` for `{Self}` (`#[derive(utoipa::ToSchema)]`)",
+    note = "with the `openapi` feature, every field that clients see or send is documented"
+)]
+pub trait FieldSchema {
+    /// The field's schema.
+    fn schema() -> RefOr<Schema>;
+}
+
+#[diagnostic::do_not_recommend]
+impl<T: utoipa::PartialSchema> FieldSchema for T {
+    fn schema() -> RefOr<Schema> {
+        T::schema()
+    }
+}
+
 fn typed(ty: Type) -> ObjectBuilder {
     ObjectBuilder::new().schema_type(ty)
 }

@@ -94,18 +94,14 @@ where
     F: FnOnce(crate::UserManager<A::User>, A::User, Parts) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let mut errors = crate::body::ValidationErrors::new();
-    let email = crate::body::embedded_email(&obj, "email", &mut errors);
-    errors.finish()?;
+    let mut fields = crate::body::field::Fields::embedded(&obj);
+    let email = fields.required_email("email");
+    let email = fields.finish(|| email)?;
     let manager = state.manager().clone();
-    if let Some(user) = manager
-        .get_by_email(&email.unwrap_or_default())
-        .await
-        .map_err(|e| match e {
-            UserError::Store(e) => ApiError::from(e),
-            _ => ApiError::internal(),
-        })?
-    {
+    if let Some(user) = manager.get_by_email(&email).await.map_err(|e| match e {
+        UserError::Store(e) => ApiError::from(e),
+        _ => ApiError::internal(),
+    })? {
         tokio::spawn(action(manager, user, parts));
     }
     Ok((

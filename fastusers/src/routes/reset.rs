@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::{accepted_for_any_email, user_error};
 use crate::backend::Backends;
-use crate::body::{EmbeddedJson, ValidationErrors, embedded};
+use crate::body::EmbeddedJson;
+use crate::body::field::Fields;
 use crate::error::{ApiError, ErrorCode};
 use crate::manager::UserError;
 use crate::state::FastUsers;
@@ -43,11 +44,10 @@ async fn reset<A: Backends>(
     parts: Parts,
     EmbeddedJson(obj): EmbeddedJson,
 ) -> Result<Json<Value>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let token: Option<String> = embedded(&obj, "token", &mut errors);
-    let password: Option<String> = embedded(&obj, "password", &mut errors);
-    errors.finish()?;
-    let (token, password) = (token.unwrap_or_default(), password.unwrap_or_default());
+    let mut fields = Fields::embedded(&obj);
+    let token = fields.required::<String>("token");
+    let password = fields.required::<String>("password");
+    let (token, password) = fields.finish(|| Some((token?, password?)))?;
     match state
         .manager()
         .reset_password(&token, &password, Some(&parts))

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::{accepted_for_any_email, user_error};
 use crate::backend::Backends;
-use crate::body::{EmbeddedJson, ValidationErrors, embedded};
+use crate::body::EmbeddedJson;
+use crate::body::field::Fields;
 use crate::error::{ApiError, ErrorCode};
 use crate::manager::UserError;
 use crate::state::FastUsers;
@@ -46,10 +47,9 @@ async fn verify<A: Backends>(
     parts: Parts,
     EmbeddedJson(obj): EmbeddedJson,
 ) -> Result<Json<Read<A>>, ApiError> {
-    let mut errors = ValidationErrors::new();
-    let token: Option<String> = embedded(&obj, "token", &mut errors);
-    errors.finish()?;
-    let token = token.unwrap_or_default();
+    let mut fields = Fields::embedded(&obj);
+    let token = fields.required::<String>("token");
+    let token = fields.finish(|| token)?;
     match state.manager().verify(&token, Some(&parts)).await {
         Ok(user) => Ok(Json(user.to_read())),
         Err(UserError::BadToken) => Err(ApiError::code(ErrorCode::VerifyUserBadToken)),

@@ -3,7 +3,34 @@
 //! `#[derive(User)]` writes the SQL for each database (complete statements, no query built at
 //! run time); [`SqlStore`] runs it on a sqlx pool. [`connect`] picks the database from a URL.
 
+/// Declares `$name`, implemented for every type that is `$bound<DB>` for each database this
+/// build supports (the `sqlite` and `postgres` features).
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+macro_rules! every_database {
+    ($(#[$doc:meta])* $vis:vis trait $name:ident: $bound:ident) => {
+        $(#[$doc])*
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        $vis trait $name: $bound<sqlx::Sqlite> + $bound<sqlx::Postgres> {}
+        #[cfg(all(feature = "sqlite", feature = "postgres"))]
+        impl<T: $bound<sqlx::Sqlite> + $bound<sqlx::Postgres>> $name for T {}
+
+        $(#[$doc])*
+        #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+        $vis trait $name: $bound<sqlx::Sqlite> {}
+        #[cfg(all(feature = "sqlite", not(feature = "postgres")))]
+        impl<T: $bound<sqlx::Sqlite>> $name for T {}
+
+        $(#[$doc])*
+        #[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+        $vis trait $name: $bound<sqlx::Postgres> {}
+        #[cfg(all(feature = "postgres", not(feature = "sqlite")))]
+        impl<T: $bound<sqlx::Postgres>> $name for T {}
+    };
+}
+
 mod cache;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub(crate) mod column;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -256,20 +283,9 @@ where
     Err(ConnectError::Unsupported(url.to_owned()))
 }
 
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "sqlite", feature = "postgres"))]
-pub trait ConnectableUser: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres> {}
-#[cfg(all(feature = "sqlite", feature = "postgres"))]
-impl<U: SqlUser<sqlx::Sqlite> + SqlUser<sqlx::Postgres>> ConnectableUser for U {}
-
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
-pub trait ConnectableUser: SqlUser<sqlx::Sqlite> {}
-#[cfg(all(feature = "sqlite", not(feature = "postgres")))]
-impl<U: SqlUser<sqlx::Sqlite>> ConnectableUser for U {}
-
-/// A user model with SQL for every database this build supports; `#[derive(User)]` makes it so.
-#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
-pub trait ConnectableUser: SqlUser<sqlx::Postgres> {}
-#[cfg(all(feature = "postgres", not(feature = "sqlite")))]
-impl<U: SqlUser<sqlx::Postgres>> ConnectableUser for U {}
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+every_database! {
+    /// A user model with SQL for every database this build supports; `#[derive(User)]` makes
+    /// it so.
+    pub trait ConnectableUser: SqlUser
+}

@@ -56,6 +56,11 @@ impl From<UserError> for StrategyError {
 }
 
 /// Makes, reads and destroys tokens.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a token strategy for `{U}`",
+    label = "a backend is `name: Transport, Strategy;`: the strategy (`JwtStrategy`, `DatabaseStrategy<{U}>`, `RedisStrategy`) comes second",
+    note = "a transport says how the token travels; a strategy how it is made and read"
+)]
 pub trait Strategy<U: User>: Send + Sync + 'static {
     /// The user this token belongs to; `None` when the token is invalid, expired or revoked, or
     /// the user is gone.
