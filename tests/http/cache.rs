@@ -22,16 +22,21 @@ async fn cached_app(
     url: String,
     ttl: Duration,
     channel: Option<CacheChannel>,
-) -> (TestApp, Arc<dyn UserStore<User>>) {
+) -> (
+    TestApp,
+    Arc<dyn UserStore<User>>,
+    Arc<CachedUserStore<User>>,
+) {
     let behind = fastusers::store::connect::<User>(&url).await.unwrap();
     let cached = CachedUserStore::new(behind.clone(), ttl);
-    let cached = match channel {
+    let cached = Arc::new(match channel {
         Some(channel) => cached.channel(channel),
         None => cached,
-    };
+    });
     (
-        TestApp::on_store(Arc::new(cached), url, Options::default(), None),
+        TestApp::on_store(cached.clone(), url, Options::default(), None),
         behind,
+        cached,
     )
 }
 
@@ -52,7 +57,7 @@ fn deactivate() -> UserChanges {
 async fn served_from_memory_until_it_expires(db: Db) {
     let url = fresh_database(db).await;
     let channel = Some(CacheChannel::this_process());
-    let (app, behind) = cached_app(url, Duration::from_millis(500), channel).await;
+    let (app, behind, _) = cached_app(url, Duration::from_millis(500), channel).await;
     let user = app.register("percival@camelot.bt", "guinevere").await;
     let jwt = app.token("percival@camelot.bt", "guinevere").await;
     assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
@@ -76,7 +81,7 @@ async fn served_from_memory_until_it_expires(db: Db) {
 /// change, a deletion.
 async fn changes_through_the_manager_are_seen_at_once(db: Db) {
     let url = fresh_database(db).await;
-    let (app, _) = cached_app(url, Duration::from_secs(3600), None).await;
+    let (app, _, _) = cached_app(url, Duration::from_secs(3600), None).await;
     let admin = app.superuser("arthur@camelot.bt").await;
     let user = app.register("gawain@camelot.bt", "guinevere").await;
     let id = id_of(&user);
@@ -145,10 +150,18 @@ async fn changes_through_the_manager_are_seen_at_once(db: Db) {
 /// notify it; SQLite's `data_version` shows it (a file that several stores open).
 async fn changes_behind_the_cache_are_seen_through_the_store_channel(db: Db) {
     let url = shared_database(db).await;
-    let (app, behind) = cached_app(url, Duration::from_secs(3600), None).await;
+    let (app, behind, cache) = cached_app(url, Duration::from_secs(3600), None).await;
     let user = app.register("tristan@camelot.bt", "guinevere").await;
     let jwt = app.token("tristan@camelot.bt", "guinevere").await;
-    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+    let start = std::time::Instant::now();
+    while app.me_status(&jwt).await != StatusCode::OK || !cache.is_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the cache's channel was not up within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Cached now.
     assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
 
     behind.update(&id_of(&user), &deactivate()).await.unwrap();
