@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
-//! `SECRET` (signs every token; a random one is made when unset, so tokens die with the
-//! process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
+//! `SECRET` (signs every token, as it is, as fastapi-users' `SECRET` does; at least 32 bytes,
+//! or the example refuses to start unless `ALLOW_WEAK_SECRET=true`; a random one is made when
+//! unset, so tokens die with the process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
 //! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
 //! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (the
 //! user cache, on by default, keeps a user read by id for N seconds at most, 60 by default, so
@@ -55,6 +56,7 @@ use axum::routing::get;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::oauth::{OAuthClient, OAuthOptions};
+use fastusers::password::PasswordPolicy;
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use fastusers::throttle::{DeviceTokens, LoginThrottle, RedisThrottleStore};
@@ -91,8 +93,9 @@ fastusers::auth_backends! {
     }
 }
 
-/// The reference example's hooks: a password policy and some logging; with `MAILBOX=PATH`,
-/// every verification and reset token is also appended to PATH as one JSON line
+/// The reference example's hooks: its password policy and some logging (never of a token,
+/// unlike the reference's: a log is read by more people than a mailbox); with `MAILBOX=PATH`,
+/// every verification and reset token is appended to PATH as one JSON line
 /// `{"kind": "verify" | "reset", "email": ..., "token": ...}`.
 struct AppHooks {
     mailbox: Option<std::path::PathBuf>,
@@ -136,18 +139,12 @@ impl Hooks<User> for AppHooks {
     }
 
     async fn on_after_forgot_password(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
-        tracing::info!(
-            "User {} has forgot their password. Reset token: {token}",
-            user.id
-        );
+        tracing::info!("User {} has forgot their password.", user.id);
         self.post("reset", user, token);
     }
 
     async fn on_after_request_verify(&self, user: &User, token: &str, _request: RequestInfo<'_>) {
-        tracing::info!(
-            "Verification requested for user {}. Verification token: {token}",
-            user.id
-        );
+        tracing::info!("Verification requested for user {}.", user.id);
         self.post("verify", user, token);
     }
 }
@@ -159,7 +156,7 @@ async fn authenticated_route(user: ActiveUser<Auth>) -> axum::Json<serde_json::V
 struct Config {
     database_url: String,
     redis_url: Option<String>,
-    secret: String,
+    secret: Secret,
     port: u16,
     cookie_secure: bool,
     smtp_url: Option<String>,
@@ -189,12 +186,20 @@ fn var(name: &str) -> Option<String> {
 
 impl Config {
     fn from_env() -> Result<Self, String> {
-        let secret = std::env::var("SECRET").unwrap_or_else(|_| {
-            tracing::warn!(
-                "SECRET is not set: using a random secret, so tokens will not survive a restart"
-            );
-            fastusers::token::random_token()
-        });
+        let secret = match std::env::var("SECRET") {
+            Err(_) => {
+                tracing::warn!(
+                    "SECRET is not set: using a random secret, so tokens will not survive a restart"
+                );
+                Secret::random()
+            }
+            Ok(secret) if flag("ALLOW_WEAK_SECRET", false)? => Secret::accept_weak(secret),
+            Ok(secret) => Secret::new(secret)
+                .map_err(|e| format!("SECRET: {e} (here: ALLOW_WEAK_SECRET=true)"))?,
+        };
+        // One secret for every kind of token, as fastapi-users' example: its tokens and ours
+        // are interchangeable.
+        let secret = secret.same_key_for_every_purpose();
         let port = match std::env::var("PORT") {
             Ok(p) => p
                 .parse()
@@ -244,8 +249,10 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     };
     let manager = UserManager::new(store)
         .with_hooks(hooks)
-        .with_account_tokens(fastusers::account::AccountTokens::new(
-            &config.secret,
+        // The reference's policy, in `AppHooks::validate_password`, and nothing more: clients
+        // written for fastapi-users meet the rules they expect.
+        .with_password_policy(PasswordPolicy::none())
+        .with_account_tokens(fastusers::account::AccountTokens::from_secret(
             &config.secret,
         ))
         .send_verification_on_register(config.verify_on_register);
@@ -361,7 +368,7 @@ fn mount_oauth(
 
 async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
     const LIFETIME: Option<u64> = Some(3600);
-    let jwt = JwtStrategy::new(JwtKeys::hs256(&config.secret), LIFETIME);
+    let jwt = JwtStrategy::new(config.secret.keys(Purpose::ACCESS), LIFETIME);
     let redis = match &config.redis_url {
         Some(url) => Some(
             RedisStrategy::connect(url, LIFETIME)

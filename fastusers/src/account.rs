@@ -1,6 +1,6 @@
 //! Email verification and password reset: their tokens and the manager's operations.
 //!
-//! Both tokens are HS256 JWTs with their own secret, audience and lifetime (3600 s by default),
+//! Both tokens are HS256 JWTs with their own key, audience and lifetime (3600 s by default),
 //! as fastapi-users makes them. The verification token names the user and their email, so it
 //! dies when the email changes; the reset token carries a fingerprint of the stored password
 //! hash, so it is single-use and dies when the password changes.
@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
 use crate::hooks::{PasswordOwner, RequestInfo};
+use crate::keys::{KeySet, Purpose, Secret};
 use crate::manager::{UserError, UserManager};
-use crate::token::{self, JwtKeys};
+use crate::token;
 use crate::user::{User, UserChanges, UserId};
 
 /// The audience of verification tokens.
@@ -18,31 +19,54 @@ pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
 /// The audience of reset-password tokens.
 pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
 
-/// Secrets and lifetimes of the verification and reset tokens.
+/// Keys and lifetimes of the verification and reset tokens.
+///
+/// ```
+/// use fastusers::account::AccountTokens;
+/// use fastusers::keys::Secret;
+/// use fastusers::token::JwtKeys;
+///
+/// // A key per purpose, derived from the application's secret.
+/// let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
+/// let tokens = AccountTokens::from_secret(&secret).verify_lifetime(24 * 3600);
+/// // Or keys of your own (here fastapi-users' `verification_token_secret` and
+/// // `reset_password_token_secret`).
+/// let tokens = AccountTokens::new(
+///     JwtKeys::hs256("the verification secret, 32 bytes+").unwrap(),
+///     JwtKeys::hs256("the reset-password secret, 32 bytes").unwrap(),
+/// );
+/// # let _ = tokens;
+/// ```
 #[derive(Debug, Clone)]
 pub struct AccountTokens {
-    verify: JwtKeys,
+    verify: KeySet,
     verify_lifetime: u64,
-    reset: JwtKeys,
+    reset: KeySet,
     reset_lifetime: u64,
 }
 
 impl Default for AccountTokens {
-    /// Random secrets (tokens die with the process) and 3600 s lifetimes.
+    /// Random keys (tokens die with the process) and 3600 s lifetimes.
     fn default() -> Self {
-        Self::new(token::random_token(), token::random_token())
+        Self::from_secret(&Secret::random())
     }
 }
 
 impl AccountTokens {
-    /// Tokens signed with these secrets, valid 3600 s.
-    pub fn new(verify_secret: impl AsRef<[u8]>, reset_secret: impl AsRef<[u8]>) -> Self {
+    /// Tokens signed with these keys (each a [`JwtKeys`](crate::token::JwtKeys) or a
+    /// [`KeySet`]), valid 3600 s.
+    pub fn new(verify: impl Into<KeySet>, reset: impl Into<KeySet>) -> Self {
         Self {
-            verify: JwtKeys::hs256(verify_secret),
+            verify: verify.into(),
             verify_lifetime: 3600,
-            reset: JwtKeys::hs256(reset_secret),
+            reset: reset.into(),
             reset_lifetime: 3600,
         }
+    }
+
+    /// Tokens signed with the secret's [`Purpose::VERIFY`] and [`Purpose::RESET`] keys.
+    pub fn from_secret(secret: &Secret) -> Self {
+        Self::new(secret.keys(Purpose::VERIFY), secret.keys(Purpose::RESET))
     }
 
     /// The verification tokens' lifetime in seconds.
@@ -84,7 +108,7 @@ fn fingerprint(hashed_password: &str) -> String {
 }
 
 impl<U: User> UserManager<U> {
-    /// Uses these verification and reset token secrets and lifetimes.
+    /// Uses these verification and reset token keys and lifetimes.
     pub fn with_account_tokens(mut self, tokens: AccountTokens) -> Self {
         self.account_tokens = tokens;
         self

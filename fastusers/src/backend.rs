@@ -15,7 +15,7 @@ use crate::user::User;
 ///
 /// ```
 /// use fastusers::prelude::*;
-/// let backend = Backend::new(BearerTransport::new("auth/jwt/login"), JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600)));
+/// let backend = Backend::new(BearerTransport::new("auth/jwt/login"), JwtStrategy::new(Secret::random().keys(Purpose::ACCESS), Some(3600)));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Backend<T, S> {

@@ -83,6 +83,13 @@ impl ValidationErrors {
     }
 }
 
+// The 422 answer is made here, where the errors are, so that `error` needs nothing of `body`.
+impl From<ValidationErrors> for ApiError {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, errors.into_value())
+    }
+}
+
 /// A type that can be read from a JSON request body with per-field validation.
 ///
 /// `#[derive(User)]` implements it for the generated create and update types.

@@ -10,8 +10,6 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::body::ValidationErrors;
-
 /// The error codes of fastapi-users' `ErrorCode` enum, sent as the `detail` of a 400.
 ///
 /// They serialise as their SCREAMING_SNAKE_CASE names, exactly as the reference does.
@@ -246,12 +244,6 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
-    }
-}
-
-impl From<ValidationErrors> for ApiError {
-    fn from(errors: ValidationErrors) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, errors.into_value())
     }
 }
 

@@ -36,6 +36,10 @@ pub struct Email;
 #[doc = include_str!("../../docs/src/oauth.md")]
 pub struct OAuth;
 
+#[cfg(all(doctest, feature = "sqlite", feature = "oauth"))]
+#[doc = include_str!("../../docs/src/keys.md")]
+pub struct Keys;
+
 #[cfg(all(doctest, feature = "redis"))]
 #[doc = include_str!("../../docs/src/throttling.md")]
 pub struct Throttling;

@@ -36,7 +36,9 @@
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! // 3. Mount the routes.
 //! let store = fastusers::store::connect::<User>("sqlite::memory:").await.unwrap();
-//! let strategy = JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600));
+//! // One secret (32 bytes or more) signs every token, with a key of its own per purpose.
+//! let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
+//! let strategy = JwtStrategy::new(secret.keys(Purpose::ACCESS), Some(3600));
 //! let auth = Auth {
 //!     jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
 //!     cookie: Backend::new(CookieTransport::new().max_age(3600), strategy),
@@ -75,6 +77,7 @@ pub mod extract;
 #[cfg(doctest)]
 mod guide;
 pub mod hooks;
+pub mod keys;
 pub mod mail;
 pub mod manager;
 #[cfg(feature = "oauth")]
@@ -186,6 +189,7 @@ pub mod prelude {
     pub use crate::error::{ApiError, ErrorCode};
     pub use crate::extract::{ActiveUser, CurrentUser, OptionalUser, Superuser, VerifiedUser};
     pub use crate::hooks::{Hooks, InvalidPassword, PasswordOwner};
+    pub use crate::keys::{Purpose, Secret};
     pub use crate::manager::UserManager;
     pub use crate::password::PasswordHelper;
     pub use crate::state::FastUsers;

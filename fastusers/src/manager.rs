@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
-use crate::password::{PasswordError, PasswordHelper};
+use crate::password::{PasswordError, PasswordHelper, PasswordPolicy};
 use crate::revocation::{self, Revocable};
 use crate::store::{StoreError, UserStore};
 use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
@@ -14,7 +14,7 @@ pub enum UserError {
     /// A user with this email already exists.
     #[error("a user with this email already exists")]
     AlreadyExists,
-    /// `validate_password` refused the password.
+    /// The [password policy](PasswordPolicy) or `validate_password` refused the password.
     #[error(transparent)]
     InvalidPassword(#[from] InvalidPassword),
     /// No such user.
@@ -71,10 +71,10 @@ pub trait TokenRevoker<U: User>: Send + Sync + 'static {
 /// let store = fastusers::store::connect::<Member>("sqlite::memory:").await.unwrap();
 /// let manager = UserManager::new(store)
 ///     .with_password_helper(PasswordHelper::new(Argon2Params { memory_kib: 1024, iterations: 1, parallelism: 1 }).unwrap());
-/// let create = MemberCreate { email: "king.arthur@camelot.bt".into(), password: "guinevere".into(), ..Default::default() };
+/// let create = MemberCreate { email: "king.arthur@camelot.bt".into(), password: "guinevere and the grail".into(), ..Default::default() };
 /// let user = manager.create(create, true, None).await.unwrap();
 /// assert!(user.is_active && !user.is_superuser);
-/// let found = manager.authenticate("KING.ARTHUR@camelot.bt", "guinevere").await.unwrap();
+/// let found = manager.authenticate("KING.ARTHUR@camelot.bt", "guinevere and the grail").await.unwrap();
 /// assert_eq!(found.unwrap().id, user.id);
 /// # }
 /// ```
@@ -85,6 +85,7 @@ pub struct UserManager<U: User> {
     /// The user cache that `store` is, if any.
     cache: Option<Arc<crate::store::CachedUserStore<U>>>,
     passwords: PasswordHelper,
+    policy: PasswordPolicy,
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
     revoke_on_change: bool,
@@ -101,6 +102,7 @@ impl<U: User> Clone for UserManager<U> {
             uncached: self.uncached.clone(),
             cache: self.cache.clone(),
             passwords: self.passwords.clone(),
+            policy: self.policy.clone(),
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
             revoke_on_change: self.revoke_on_change,
@@ -122,9 +124,10 @@ impl<U: User> std::fmt::Debug for UserManager<U> {
 }
 
 impl<U: User> UserManager<U> {
-    /// A manager on this store, with default argon2id parameters and no hooks, and the user
-    /// cache when the store names a [`CacheChannel`](crate::store::CacheChannel) (the SQL
-    /// stores do; see [`cache_users`](Self::cache_users)).
+    /// A manager on this store, with default argon2id parameters, the default
+    /// [password policy](PasswordPolicy), no hooks, and the user cache when the store names a
+    /// [`CacheChannel`](crate::store::CacheChannel) (the SQL stores do; see
+    /// [`cache_users`](Self::cache_users)).
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
         let cache = crate::store::CachedUserStore::by_default(&store).map(Arc::new);
         Self {
@@ -135,6 +138,7 @@ impl<U: User> UserManager<U> {
             uncached: store,
             cache,
             passwords: PasswordHelper::default(),
+            policy: PasswordPolicy::default(),
             hooks: Arc::new(NoHooks),
             revoker: None,
             revoke_on_change: true,
@@ -202,7 +206,23 @@ impl<U: User> UserManager<U> {
         self
     }
 
-    /// Checks a new password: its length, then the `validate_password` hook.
+    /// Checks every new password (registration, update, reset) with this policy before the
+    /// `validate_password` hook, which can only add rules to it. Default:
+    /// [`PasswordPolicy::default()`], OWASP ASVS's 12 to 128 characters and not one of the
+    /// 10,000 most common passwords; [`PasswordPolicy::none()`] leaves the whole policy to
+    /// the hook, as fastapi-users does.
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The password policy.
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Checks a new password: its length in bytes, then the policy, then the
+    /// `validate_password` hook.
     pub(crate) async fn check_password(
         &self,
         password: &str,
@@ -214,6 +234,7 @@ impl<U: User> UserManager<U> {
                 self.max_password_bytes
             )));
         }
+        self.policy.check(password).await?;
         self.hooks.validate_password(password, owner).await
     }
 

@@ -95,12 +95,17 @@ impl ProxyHeaders {
     /// The scheme the client used: `http` or `https`.
     pub fn scheme(self, parts: &Parts) -> &'static str {
         let scheme = self
-            .forwarded(parts, "x-forwarded-proto")
+            .forwarded_proto(parts)
             .or_else(|| parts.uri.scheme_str());
         match scheme {
             Some(s) if s.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         }
+    }
+
+    /// The scheme a trusted proxy says the client used (`X-Forwarded-Proto`), if it says one.
+    pub(crate) fn forwarded_proto(self, parts: &Parts) -> Option<&str> {
+        self.forwarded(parts, "x-forwarded-proto")
     }
 
     /// The host (and port) the client asked for, if the request names a valid one.

@@ -10,16 +10,44 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// Why a key could not be loaded.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid JWT key: {0}")]
-pub struct KeyError(String);
+/// The shortest HS256 secret accepted without [`Secret::accept_weak`]: 32 bytes, the output
+/// size of SHA-256 (RFC 7518, section 3.2).
+///
+/// [`Secret::accept_weak`]: crate::keys::Secret::accept_weak
+pub const MIN_SECRET_BYTES: usize = 32;
 
-/// A signing key and the key that checks it, for one pinned algorithm.
+/// Why a key could not be made, or a key set not changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The HS256 secret is shorter than [`MIN_SECRET_BYTES`].
+    #[error(
+        "the HS256 secret is {len} bytes long, but it must be at least {MIN_SECRET_BYTES} bytes of \
+         random data: anybody who finds a short secret by brute force can sign tokens for every \
+         user (RFC 7518, section 3.2). Make one with `openssl rand -hex 32`; to keep this one \
+         (a deployment that already uses it), accept it explicitly with `Secret::accept_weak`"
+    )]
+    WeakSecret {
+        /// The secret's length in bytes.
+        len: usize,
+    },
+    /// A PEM key could not be read.
+    #[error("invalid JWT key")]
+    Invalid(#[source] jsonwebtoken::errors::Error),
+    /// A key added to a [`KeySet`](crate::keys::KeySet) has no key id, or one the set has.
+    #[error("a key added to a key set needs a key id of its own (`JwtKeys::kid`); {0}")]
+    KeyId(&'static str),
+    /// Retiring this key would leave no key to sign with.
+    #[error("key {0:?} signs new tokens: rotate to another key before retiring it")]
+    SigningKey(String),
+}
+
+/// A signing key and the key that checks it, for one pinned algorithm, with an optional key
+/// id (`kid`) for [key sets](crate::keys::KeySet).
 ///
 /// ```
 /// use fastusers::token::JwtKeys;
-/// let keys = JwtKeys::hs256("SECRET");
+/// let keys = JwtKeys::hs256("a secret of at least 32 bytes, random").unwrap();
 /// let token = keys.encode(&serde_json::json!({"sub": "42", "aud": ["fastapi-users:auth"]})).unwrap();
 /// let claims: serde_json::Value = keys.decode(&token, &["fastapi-users:auth"]).unwrap();
 /// assert_eq!(claims["sub"], "42");
@@ -30,24 +58,37 @@ pub struct JwtKeys {
     algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    kid: Option<String>,
 }
 
 impl std::fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwtKeys")
             .field("algorithm", &self.algorithm)
+            .field("kid", &self.kid)
             .finish_non_exhaustive()
     }
 }
 
 impl JwtKeys {
-    /// HMAC-SHA256 with a shared secret (the reference's default).
-    pub fn hs256(secret: impl AsRef<[u8]>) -> Self {
+    /// HMAC-SHA256 with a shared secret (the reference's default), used as it is. A secret
+    /// shorter than [`MIN_SECRET_BYTES`] is refused with [`KeyError::WeakSecret`]; see
+    /// [`Secret`](crate::keys::Secret) to accept one anyway, or to derive one key per purpose.
+    pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
         let secret = secret.as_ref();
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(KeyError::WeakSecret { len: secret.len() });
+        }
+        Ok(Self::hs256_unchecked(secret))
+    }
+
+    /// HS256 with any secret: the caller has checked it, or accepted it.
+    pub(crate) fn hs256_unchecked(secret: &[u8]) -> Self {
         Self {
             algorithm: Algorithm::HS256,
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            kid: None,
         }
     }
 
@@ -55,9 +96,9 @@ impl JwtKeys {
     pub fn rs256_pem(private_pem: &[u8], public_pem: &[u8]) -> Result<Self, KeyError> {
         Ok(Self {
             algorithm: Algorithm::RS256,
-            encoding: EncodingKey::from_rsa_pem(private_pem)
-                .map_err(|e| KeyError(e.to_string()))?,
-            decoding: DecodingKey::from_rsa_pem(public_pem).map_err(|e| KeyError(e.to_string()))?,
+            encoding: EncodingKey::from_rsa_pem(private_pem).map_err(KeyError::Invalid)?,
+            decoding: DecodingKey::from_rsa_pem(public_pem).map_err(KeyError::Invalid)?,
+            kid: None,
         })
     }
 
@@ -65,9 +106,23 @@ impl JwtKeys {
     pub fn es256_pem(private_pem: &[u8], public_pem: &[u8]) -> Result<Self, KeyError> {
         Ok(Self {
             algorithm: Algorithm::ES256,
-            encoding: EncodingKey::from_ec_pem(private_pem).map_err(|e| KeyError(e.to_string()))?,
-            decoding: DecodingKey::from_ec_pem(public_pem).map_err(|e| KeyError(e.to_string()))?,
+            encoding: EncodingKey::from_ec_pem(private_pem).map_err(KeyError::Invalid)?,
+            decoding: DecodingKey::from_ec_pem(public_pem).map_err(KeyError::Invalid)?,
+            kid: None,
         })
+    }
+
+    /// Names this key: its tokens carry `"kid": kid` in their header, and a
+    /// [`KeySet`](crate::keys::KeySet) finds the key of a token by it. Default: none, and no
+    /// `kid` in the header (as fastapi-users' tokens).
+    pub fn kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// The key id, if the key has one.
+    pub fn key_id(&self) -> Option<&str> {
+        self.kid.as_deref()
     }
 
     /// The pinned algorithm.
@@ -75,9 +130,12 @@ impl JwtKeys {
         self.algorithm
     }
 
-    /// Signs `claims` with the header `{"alg": ..., "typ": "JWT"}`.
+    /// Signs `claims` with the header `{"alg": ..., "typ": "JWT"}`, plus `"kid"` when the key
+    /// has an id.
     pub fn encode<C: Serialize>(&self, claims: &C) -> Result<String, jsonwebtoken::errors::Error> {
-        jsonwebtoken::encode(&Header::new(self.algorithm), claims, &self.encoding)
+        let mut header = Header::new(self.algorithm);
+        header.kid.clone_from(&self.kid);
+        jsonwebtoken::encode(&header, claims, &self.encoding)
     }
 
     /// Verifies and decodes a token: signature with the pinned algorithm only, `aud` must hold
@@ -149,6 +207,8 @@ mod tests {
     use serde_json::{Value, json};
 
     const AUD: &[&str] = &["fastapi-users:auth"];
+    const S: &str = "a test secret of thirty-two bytes";
+    const OTHER: &str = "another secret, also 32 bytes long";
 
     #[test]
     fn random_tokens_are_43_url_safe_characters_and_differ() {
@@ -169,7 +229,7 @@ mod tests {
 
     #[test]
     fn expired_tokens_are_refused_without_leeway() {
-        let keys = JwtKeys::hs256("s");
+        let keys = JwtKeys::hs256(S).unwrap();
         let token = keys
             .encode(&json!({"sub": "1", "aud": AUD, "exp": now() - 1}))
             .unwrap();
@@ -182,7 +242,7 @@ mod tests {
 
     #[test]
     fn tokens_without_exp_never_expire_but_need_an_audience() {
-        let keys = JwtKeys::hs256("s");
+        let keys = JwtKeys::hs256(S).unwrap();
         let token = keys.encode(&json!({"sub": "1", "aud": AUD})).unwrap();
         assert!(keys.decode::<Value>(&token, AUD).is_some());
         let token = keys.encode(&json!({"sub": "1"})).unwrap();
@@ -191,7 +251,7 @@ mod tests {
 
     #[test]
     fn alg_none_and_other_secrets_are_refused() {
-        let keys = JwtKeys::hs256("s");
+        let keys = JwtKeys::hs256(S).unwrap();
         let b64 =
             |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
         let unsigned = format!(
@@ -200,14 +260,15 @@ mod tests {
             b64(&json!({"sub": "1", "aud": AUD}))
         );
         assert!(keys.decode::<Value>(&unsigned, AUD).is_none());
-        let forged = JwtKeys::hs256("other")
+        let forged = JwtKeys::hs256(OTHER)
+            .unwrap()
             .encode(&json!({"sub": "1", "aud": AUD}))
             .unwrap();
         assert!(keys.decode::<Value>(&forged, AUD).is_none());
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
             &json!({"sub": "1", "aud": AUD}),
-            &EncodingKey::from_secret(b"s"),
+            &EncodingKey::from_secret(S.as_bytes()),
         )
         .unwrap();
         assert!(
@@ -217,8 +278,38 @@ mod tests {
     }
 
     #[test]
+    fn short_hs256_secrets_are_refused_with_the_reason() {
+        let error = JwtKeys::hs256("SECRET").unwrap_err();
+        assert!(matches!(error, KeyError::WeakSecret { len: 6 }));
+        let message = error.to_string();
+        assert!(
+            message.contains("6 bytes long") && message.contains("at least 32 bytes"),
+            "{message}"
+        );
+        assert!(message.contains("Secret::accept_weak"), "{message}");
+        assert!(JwtKeys::hs256([7u8; 31]).is_err());
+        assert!(JwtKeys::hs256([7u8; 32]).is_ok());
+    }
+
+    #[test]
+    fn a_key_id_goes_into_the_header() {
+        let token = JwtKeys::hs256(S)
+            .unwrap()
+            .kid("2025-06")
+            .encode(&json!({"aud": AUD}))
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.kid.as_deref(), Some("2025-06"));
+        let plain = JwtKeys::hs256(S)
+            .unwrap()
+            .encode(&json!({"aud": AUD}))
+            .unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&plain).unwrap().kid, None);
+    }
+
+    #[test]
     fn non_numeric_exp_is_refused() {
-        let keys = JwtKeys::hs256("s");
+        let keys = JwtKeys::hs256(S).unwrap();
         let token = keys
             .encode(&json!({"sub": "1", "aud": AUD, "exp": "tomorrow"}))
             .unwrap();

@@ -164,6 +164,7 @@ pub struct CookieTransport {
     same_site: SameSite,
     csrf: bool,
     trusted_origins: Vec<String>,
+    host_prefix: bool,
 }
 
 impl Default for CookieTransport {
@@ -178,6 +179,7 @@ impl Default for CookieTransport {
             same_site: SameSite::Lax,
             csrf: true,
             trusted_origins: Vec::new(),
+            host_prefix: false,
         }
     }
 }
@@ -191,6 +193,35 @@ impl CookieTransport {
     /// The cookie's name (default `fastapiusersauth`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        if self.host_prefix && !self.name.starts_with(HOST_PREFIX) {
+            self.name.insert_str(0, HOST_PREFIX);
+        }
+        self
+    }
+
+    /// Names the cookie `__Host-<name>` (default: off, the name as given). Browsers keep such
+    /// a cookie only when it is `Secure`, has `Path=/` and no `Domain`, so it cannot be set or
+    /// overwritten by a sibling subdomain or over plain HTTP; with this option the cookie is
+    /// always written that way, whatever [`secure`](Self::secure), [`path`](Self::path) and
+    /// [`domain`](Self::domain) say.
+    ///
+    /// ```
+    /// use fastusers::transport::CookieTransport;
+    /// let cookie = CookieTransport::new().host_prefix(true).domain("example.com").secure(false);
+    /// assert_eq!(cookie.cookie_name(), "__Host-fastapiusersauth");
+    /// assert_eq!(
+    ///     cookie.set_cookie_value("t"),
+    ///     "__Host-fastapiusersauth=t; HttpOnly; Path=/; SameSite=lax; Secure"
+    /// );
+    /// ```
+    pub fn host_prefix(mut self, on: bool) -> Self {
+        let bare = self.name.strip_prefix(HOST_PREFIX).unwrap_or(&self.name);
+        self.name = if on {
+            format!("{HOST_PREFIX}{bare}")
+        } else {
+            bare.to_owned()
+        };
+        self.host_prefix = on;
         self
     }
 
@@ -246,12 +277,22 @@ impl CookieTransport {
 
     /// CSRF protection, on by default: a request with an unsafe method (`POST`, `PUT`,
     /// `PATCH`, `DELETE`, and the login itself) that carries the cookie is refused with a 403
-    /// when its `Origin` (or, without one, its `Referer`) is neither the API's own host (the
-    /// `Host` header, or HTTP/2's authority; behind a proxy, `X-Forwarded-Host`: see
-    /// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy)) nor a
+    /// when its `Origin` (or, without one, its `Referer`) is neither the API's own origin nor a
     /// [trusted origin](Self::trusted_origins).
-    /// Browsers send `Origin` on every cross-site `POST`; a request with neither header is not
-    /// from a browser page and is accepted.
+    ///
+    /// - The API's own origin is its host (the `Host` header, or HTTP/2's authority; behind a
+    ///   proxy, `X-Forwarded-Host`: see [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy))
+    ///   with its
+    ///   scheme: `https` when a trusted proxy's `X-Forwarded-Proto` (or the request's own
+    ///   scheme) says so, or when the cookie is [`Secure`](Self::secure), since browsers
+    ///   send a `Secure` cookie only over HTTPS, and to `http://localhost` (which they count
+    ///   as secure too). So an `http://` page of the same host cannot use an HTTPS site's
+    ///   cookie, but a plain-HTTP development server on localhost works.
+    /// - A request with neither `Origin` nor `Referer` is judged by `Sec-Fetch-Site` when the
+    ///   browser sends it, as tower-http's `CsrfLayer` does: `same-origin` and `none` (the
+    ///   user typed the URL) pass, `same-site`, `cross-site` and anything else are refused.
+    ///   Without that header either, the request is not from a browser page and is accepted.
+    ///
     /// `SameSite=lax` already keeps the cookie off cross-site `POST`s in current browsers;
     /// this check also covers older browsers, `SameSite=none` and sibling subdomains.
     pub fn csrf_protection(mut self, on: bool) -> Self {
@@ -259,7 +300,8 @@ impl CookieTransport {
         self
     }
 
-    /// The cookie's name.
+    /// The cookie's name, with its `__Host-` prefix when [`host_prefix`](Self::host_prefix) is
+    /// on.
     pub fn cookie_name(&self) -> &str {
         &self.name
     }
@@ -277,7 +319,7 @@ impl CookieTransport {
     /// The `Set-Cookie` value that stores `value` for `max_age` seconds.
     pub(crate) fn cookie_with(&self, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{}={}", self.name, value);
-        if let Some(domain) = &self.domain {
+        if let Some(domain) = self.domain.as_ref().filter(|_| !self.host_prefix) {
             cookie.push_str(&format!("; Domain={domain}"));
         }
         if self.http_only {
@@ -286,9 +328,10 @@ impl CookieTransport {
         if let Some(age) = max_age {
             cookie.push_str(&format!("; Max-Age={age}"));
         }
-        cookie.push_str(&format!("; Path={}", self.path));
+        let path = if self.host_prefix { "/" } else { &self.path };
+        cookie.push_str(&format!("; Path={path}"));
         cookie.push_str(&format!("; SameSite={}", self.same_site.as_str()));
-        if self.secure {
+        if self.secure || self.host_prefix {
             cookie.push_str("; Secure");
         }
         cookie
@@ -338,25 +381,82 @@ impl Transport for CookieTransport {
         let Some(origin) =
             header(header::ORIGIN).or_else(|| header(header::REFERER).map(|r| origin_of(&r)))
         else {
-            return Ok(());
+            // No origin named: a browser still says where the request came from in
+            // `Sec-Fetch-Site`; a client that sends none of them is not a browser page.
+            return match header(SEC_FETCH_SITE) {
+                None => Ok(()),
+                Some(site) if site == "same-origin" || site == "none" => Ok(()),
+                Some(site) => Err(UntrustedOrigin {
+                    origin: format!("(Sec-Fetch-Site: {site})"),
+                }),
+            };
         };
         let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-        let host = ProxyHeaders::of(parts)
-            .host(parts)
-            .map(str::to_ascii_lowercase);
-        // Same origin: the scheme is not compared, since behind a TLS-terminating proxy the
-        // application sees plain HTTP.
-        let own = host.is_some_and(|host| {
-            origin
-                .split_once("://")
-                .is_some_and(|(_, authority)| authority == host)
-        });
-        if own || self.trusted_origins.contains(&origin) {
+        if self.trusted_origins.contains(&origin) || self.is_own_origin(parts, &origin) {
             Ok(())
         } else {
             Err(UntrustedOrigin { origin })
         }
     }
+}
+
+/// The `__Host-` cookie name prefix.
+const HOST_PREFIX: &str = "__Host-";
+
+/// The Fetch Metadata request header that names the relation of the request's initiator to
+/// its target.
+const SEC_FETCH_SITE: header::HeaderName = header::HeaderName::from_static("sec-fetch-site");
+
+impl CookieTransport {
+    /// Whether `origin` (lower-case, no trailing slash) is the API's own: the same host and
+    /// port, and a scheme the site is served with.
+    fn is_own_origin(&self, parts: &Parts, origin: &str) -> bool {
+        // `Host`, or HTTP/2's `:authority` (in the request's URI); behind a trusted proxy,
+        // `X-Forwarded-Host`.
+        let host = ProxyHeaders::of(parts)
+            .host(parts)
+            .map(str::to_ascii_lowercase);
+        let Some((scheme, authority)) = origin.split_once("://") else {
+            return false;
+        };
+        if host.as_deref() != Some(authority) {
+            return false;
+        }
+        match scheme {
+            "https" => true,
+            // Behind a TLS-terminating proxy the application itself sees plain HTTP: the
+            // proxy's header, or the cookie's `Secure` flag, tells that the site is HTTPS.
+            "http" => match forwarded_scheme(parts) {
+                Some(proto) => proto.eq_ignore_ascii_case("http"),
+                None => !self.secure || is_loopback(authority),
+            },
+            _ => false,
+        }
+    }
+}
+
+/// The scheme the client used, as a trusted proxy's `X-Forwarded-Proto` (only with
+/// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy)) or the request itself (HTTP/2's
+/// `:scheme`, an absolute URI) tells it.
+fn forwarded_scheme(parts: &Parts) -> Option<&str> {
+    ProxyHeaders::of(parts)
+        .forwarded_proto(parts)
+        .or_else(|| parts.uri.scheme_str())
+}
+
+/// Whether the host of an authority (`host[:port]`) is a loopback name, which browsers treat
+/// as a secure context over plain HTTP (and send `Secure` cookies to).
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `scheme://authority` of a URL (the `Referer` of a request).

@@ -118,7 +118,7 @@ async fn bad_verification_tokens(db: Db) {
     let app = TestApp::new(db).await;
     let user = app.register("kay@camelot.bt", "guinevere").await;
     let id = user["id"].as_str().unwrap();
-    let keys = JwtKeys::hs256(VERIFY_SECRET);
+    let keys = JwtKeys::hs256(VERIFY_SECRET).unwrap();
     let valid = |claims: Value| keys.encode(&claims).unwrap();
     let aud = "fastapi-users:verify";
     let good = valid(json!({"sub": id, "email": "kay@camelot.bt", "aud": aud, "exp": now() + 60}));
@@ -142,6 +142,7 @@ async fn bad_verification_tokens(db: Db) {
         ),
         valid(json!({"sub": id, "email": "nobody@camelot.bt", "aud": aud, "exp": now() + 60})),
         JwtKeys::hs256(RESET_SECRET)
+            .unwrap()
             .encode(&json!({"sub": id, "email": "kay@camelot.bt", "aud": aud, "exp": now() + 60}))
             .unwrap(),
     ];
@@ -265,7 +266,7 @@ async fn bad_reset_tokens(db: Db) {
     )
     .await;
     let issued = app.sent_token("reset", "enid@camelot.bt").await.unwrap();
-    let keys = JwtKeys::hs256(RESET_SECRET);
+    let keys = JwtKeys::hs256(RESET_SECRET).unwrap();
     let aud = "fastapi-users:reset";
     let fgpt = fastusers_tests::decode_claims(&issued)["password_fgpt"].clone();
     let bad = [
@@ -275,7 +276,7 @@ async fn bad_reset_tokens(db: Db) {
         keys.encode(&json!({"sub": id, "aud": aud, "exp": now() + 60})).unwrap(),
         keys.encode(&json!({"sub": id, "password_fgpt": "0000", "aud": aud, "exp": now() + 60})).unwrap(),
         keys.encode(&json!({"sub": "not-a-uuid", "password_fgpt": fgpt, "aud": aud, "exp": now() + 60})).unwrap(),
-        JwtKeys::hs256(VERIFY_SECRET).encode(&json!({"sub": id, "password_fgpt": fgpt, "aud": aud, "exp": now() + 60})).unwrap(),
+        JwtKeys::hs256(VERIFY_SECRET).unwrap().encode(&json!({"sub": id, "password_fgpt": fgpt, "aud": aud, "exp": now() + 60})).unwrap(),
     ];
     for token in bad {
         post(

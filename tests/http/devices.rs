@@ -18,7 +18,8 @@ const HOME: &str = "10.0.0.7:5000";
 const CAFE: &str = "10.0.0.8:5000";
 
 fn devices() -> DeviceTokens {
-    DeviceTokens::new(DEVICE_SECRET).per_device(2, Duration::from_secs(60))
+    DeviceTokens::new(&fastusers::keys::Secret::accept_weak(DEVICE_SECRET))
+        .per_device(2, Duration::from_secs(60))
 }
 
 /// 3 failures per account; devices on.

@@ -45,6 +45,7 @@ async fn garbage_tokens_of_every_length(db: Db) {
     }
     // Validly signed, but without `exp`: it would never expire.
     let forever = JwtKeys::hs256(SECRET)
+        .unwrap()
         .encode(&json!({"sub": sub, "aud": ["fastapi-users:auth"]}))
         .unwrap();
     assert_eq!(app.me_status(&forever).await, StatusCode::UNAUTHORIZED);
@@ -59,7 +60,7 @@ async fn unknown_kid_and_key_confusion(db: Db) {
     let app = TestApp::with(
         db,
         Options {
-            keys: Some(keys),
+            keys: Some(keys.into()),
             ..Options::default()
         },
     )
@@ -76,6 +77,7 @@ async fn unknown_kid_and_key_confusion(db: Db) {
     )
     .unwrap();
     let confused = JwtKeys::hs256(read("rs256-public.pem"))
+        .unwrap()
         .encode(&claims)
         .unwrap();
     for token in [foreign, confused] {

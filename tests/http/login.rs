@@ -246,7 +246,7 @@ async fn hostile_tokens_are_401(db: Db) {
     let app = TestApp::new(db).await;
     let user = app.register("gawain@camelot.bt", "guinevere").await;
     let sub = user["id"].as_str().unwrap();
-    let keys = JwtKeys::hs256(SECRET);
+    let keys = JwtKeys::hs256(SECRET).unwrap();
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
     let aud = json!(["fastapi-users:auth"]);
     let hostile = [
@@ -266,7 +266,8 @@ async fn hostile_tokens_are_401(db: Db) {
         .unwrap(),
         keys.encode(&json!({"sub": sub, "aud": aud, "exp": "soon"}))
             .unwrap(),
-        JwtKeys::hs256("other secret")
+        JwtKeys::hs256("other secret, thirty-two bytes or more")
+            .unwrap()
             .encode(&json!({"sub": sub, "aud": aud, "exp": now() + 60}))
             .unwrap(),
         format!(

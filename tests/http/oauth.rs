@@ -14,7 +14,7 @@ use fastusers_tests::oauth::OAuthServer;
 use fastusers_tests::{Db, Options, Response, TestApp, db_tests};
 use serde_json::{Value, json};
 
-const STATE_SECRET: &str = "STATE";
+const STATE_SECRET: &str = "STATE, the OAuth state secret of the tests";
 const CSRF_COOKIE: &str = "fastapiusersoauthcsrf";
 
 /// The mock provider's client, found by discovery.
@@ -46,7 +46,12 @@ async fn app_with(db: Db, client: OAuthClient, options: OAuthOptions) -> TestApp
 }
 
 fn options() -> OAuthOptions {
-    OAuthOptions::new(STATE_SECRET)
+    // Used as it is, as fastapi-users' `state_secret`: the tests forge state tokens with it.
+    OAuthOptions::new(
+        &fastusers::keys::Secret::new(STATE_SECRET)
+            .unwrap()
+            .same_key_for_every_purpose(),
+    )
 }
 
 /// The value of the cookie `name` set by a response, if any.
@@ -345,7 +350,7 @@ async fn bad_states_and_cookies(db: Db) {
     let code = &params.iter().find(|(k, _)| k == "code").unwrap().1;
     let state = &params.iter().find(|(k, _)| k == "state").unwrap().1;
     let with_state = |state: &str| format!("{base}?code={code}&state={state}");
-    let keys = JwtKeys::hs256(STATE_SECRET);
+    let keys = JwtKeys::hs256(STATE_SECRET).unwrap();
     let make = |claims: Value| keys.encode(&claims).unwrap();
     let decode_error = json!({"detail": "ACCESS_TOKEN_DECODE_ERROR"});
     let invalid_state = json!({"detail": "OAUTH_INVALID_STATE"});
@@ -383,7 +388,8 @@ async fn bad_states_and_cookies(db: Db) {
         (
             "other secret",
             with_state(
-                &JwtKeys::hs256("OTHER")
+                &JwtKeys::hs256("OTHER, another state secret of 32+ bytes")
+                    .unwrap()
                     .encode(
                         &json!({"csrftoken": flow.csrf, "aud": STATE_AUDIENCE, "exp": now() + 600}),
                     )
@@ -512,6 +518,7 @@ async fn refused_callbacks_leave_the_code_unused(db: Db) {
     let at_login = location.replace("/auth/associate/mock/callback", "/auth/mock/callback");
     assert_ne!(at_login, location);
     let expired = JwtKeys::hs256(STATE_SECRET)
+        .unwrap()
         .encode(&json!({
             "csrftoken": flow.csrf, "aud": STATE_AUDIENCE, "exp": now() - 5, "sub": dave["id"],
         }))

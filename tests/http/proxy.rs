@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use fastusers::keys::Secret;
 use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::throttle::LoginThrottle;
 use fastusers_tests::oauth::OAuthServer;
@@ -87,7 +88,12 @@ async fn the_oauth_redirect_uri_trusts_forwarded_headers_only_behind_a_proxy() {
         (false, "http://10.0.0.5:8000"),
         (true, "https://api.camelot.bt"),
     ] {
-        let app = oauth_app(behind_proxy, &provider, OAuthOptions::new("STATE")).await;
+        let app = oauth_app(
+            behind_proxy,
+            &provider,
+            OAuthOptions::new(&Secret::random()),
+        )
+        .await;
         let uri = redirect_uri(&get_forwarded(&app, "/auth/mock/authorize", None).await);
         assert_eq!(uri, format!("{expected}/auth/mock/callback"));
         app.register("kay@camelot.bt", "sir-kay-the-seneschal")
@@ -98,13 +104,14 @@ async fn the_oauth_redirect_uri_trusts_forwarded_headers_only_behind_a_proxy() {
         );
         assert_eq!(uri, format!("{expected}/auth/associate/mock/callback"));
 
-        let configured = OAuthOptions::new("STATE").redirect_url("https://app.camelot.bt/cb");
+        let configured =
+            OAuthOptions::new(&Secret::random()).redirect_url("https://app.camelot.bt/cb");
         let app = oauth_app(behind_proxy, &provider, configured).await;
         let uri = redirect_uri(&get_forwarded(&app, "/auth/mock/authorize", None).await);
         assert_eq!(uri, "https://app.camelot.bt/cb");
     }
     // A spoofed X-Forwarded-Host and -Proto with no proxy in front: the real host.
-    let app = oauth_app(false, &provider, OAuthOptions::new("STATE")).await;
+    let app = oauth_app(false, &provider, OAuthOptions::new(&Secret::random())).await;
     let response = app
         .request(Method::GET, "/auth/mock/authorize")
         .header("host", "api.camelot.bt")
@@ -123,7 +130,7 @@ async fn the_oauth_redirect_uri_trusts_forwarded_headers_only_behind_a_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oauth_login_behind_a_proxy_exchanges_the_forwarded_redirect_uri() {
     let provider = OAuthServer::start();
-    let app = oauth_app(true, &provider, OAuthOptions::new("STATE")).await;
+    let app = oauth_app(true, &provider, OAuthOptions::new(&Secret::random())).await;
     let response = get_forwarded(&app, "/auth/mock/authorize", None).await;
     let csrf = response
         .headers
@@ -274,7 +281,7 @@ async fn the_csrf_check_trusts_x_forwarded_host_only_behind_a_proxy() {
         };
         assert_eq!(patch("https://api.camelot.bt").await.status, expected);
         // Behind the proxy, the proxy's view of the host is not the API's origin.
-        let internal = patch("http://10.0.0.5:8000").await.status;
+        let internal = patch("https://10.0.0.5:8000").await.status;
         assert_eq!(
             internal == StatusCode::OK,
             !behind_proxy,

@@ -385,8 +385,10 @@ async fn verification_required(db: Db) {
     );
     // A token issued anyway (e.g. before the policy) gets a 403 on the users routes.
     let id = uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap();
-    let strategy =
-        fastusers::JwtStrategy::new(fastusers::JwtKeys::hs256(fastusers_tests::SECRET), Some(60));
+    let strategy = fastusers::JwtStrategy::new(
+        fastusers::JwtKeys::hs256(fastusers_tests::SECRET).unwrap(),
+        Some(60),
+    );
     let stored = app.state.manager().get(&id).await.unwrap().unwrap();
     let token = fastusers::Strategy::write_token(&strategy, &stored)
         .await

@@ -93,10 +93,12 @@ pub fn redis_url() -> String {
 /// route needs (a few hashes), far less than CI's limit.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// The secret of every token in the tests.
-pub const SECRET: &str = "SECRET";
+/// The secret of the access tokens in the tests.
+pub const SECRET: &str = "SECRET of the access tokens in the tests";
 
-/// The quickstart's password policy.
+/// The quickstart's password policy (the manager of [`TestApp`] has no
+/// [`PasswordPolicy`](fastusers::password::PasswordPolicy) of its own, unless
+/// [`Options::password_policy`] gives one).
 #[derive(Debug, Clone, Default)]
 pub struct TestHooks {
     /// Every token the hooks were given: `(kind, email, token)`, kind `verify` or `reset`.
@@ -177,9 +179,9 @@ impl Hooks<User> for TestHooks {
 }
 
 /// The secret of verification tokens in the tests.
-pub const VERIFY_SECRET: &str = "VERIFY";
+pub const VERIFY_SECRET: &str = "VERIFY, the verification secret of the tests";
 /// The secret of reset tokens in the tests.
-pub const RESET_SECRET: &str = "RESET";
+pub const RESET_SECRET: &str = "RESET, the reset-password secret of the tests";
 
 /// Which real database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,7 +261,12 @@ pub struct Options {
     /// `requires_verification`.
     pub requires_verification: bool,
     /// The access tokens' keys (default: HS256 with [`SECRET`]).
-    pub keys: Option<JwtKeys>,
+    pub keys: Option<fastusers::keys::KeySet>,
+    /// Derive the access, verification and reset keys from this secret (overrides `keys`,
+    /// [`VERIFY_SECRET`] and [`RESET_SECRET`]).
+    pub secret: Option<fastusers::keys::Secret>,
+    /// The manager's password policy (default: none; [`TestHooks`] has the quickstart's).
+    pub password_policy: Option<fastusers::password::PasswordPolicy>,
     /// Connect the Redis backends to this server (default: none, the backends are off).
     pub redis_url: Option<String>,
     /// Send the verification and reset emails with this mailer and [`link_templates`].
@@ -279,6 +286,8 @@ pub struct Options {
     pub passwords: Option<PasswordHelper>,
     /// Cookie backends trust these origins besides their own.
     pub trusted_origins: Vec<String>,
+    /// The Cookie + JWT backend's cookie is named `__Host-fastapiusersauth`.
+    pub host_prefix: bool,
     /// `FastUsers::behind_proxy`.
     pub behind_proxy: bool,
     /// Keep the user cache true through this channel (default: the store's own, as
@@ -351,6 +360,13 @@ impl TestApp {
         let database =
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let hooks = TestHooks::default();
+        let account_tokens = match &options.secret {
+            Some(secret) => fastusers::account::AccountTokens::from_secret(secret),
+            None => fastusers::account::AccountTokens::new(
+                JwtKeys::hs256(VERIFY_SECRET).expect("a long secret"),
+                JwtKeys::hs256(RESET_SECRET).expect("a long secret"),
+            ),
+        };
         let manager = UserManager::new(store.clone());
         let manager = match options.cache_channel {
             Some(channel) => manager.with_user_cache(
@@ -361,24 +377,32 @@ impl TestApp {
         };
         let manager = manager
             .with_hooks(hooks.clone())
-            .with_account_tokens(fastusers::account::AccountTokens::new(
-                VERIFY_SECRET,
-                RESET_SECRET,
-            ))
+            .with_password_policy(
+                options
+                    .password_policy
+                    .clone()
+                    .unwrap_or_else(fastusers::password::PasswordPolicy::none),
+            )
+            .with_account_tokens(account_tokens)
             .with_password_helper(options.passwords.clone().unwrap_or_else(fast_passwords))
             .send_verification_on_register(options.verification_on_register);
         let manager = match options.mailer {
             Some(mailer) => manager.with_mailer(mailer, link_templates()),
             None => manager,
         };
-        let keys = options.keys.unwrap_or_else(|| JwtKeys::hs256(SECRET));
+        let keys = match (&options.secret, options.keys) {
+            (Some(secret), _) => secret.keys(fastusers::keys::Purpose::ACCESS).into(),
+            (None, Some(keys)) => keys,
+            (None, None) => JwtKeys::hs256(SECRET).expect("a long secret").into(),
+        };
         let strategy = JwtStrategy::new(keys, Some(3600));
         let auth = Auth {
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
             cookie: Backend::new(
                 CookieTransport::new()
                     .max_age(3600)
-                    .trusted_origins(options.trusted_origins.clone()),
+                    .trusted_origins(options.trusted_origins.clone())
+                    .host_prefix(options.host_prefix),
                 strategy,
             ),
             redis: Backend::new(BearerTransport::new("auth/redis/login"), redis.clone()),

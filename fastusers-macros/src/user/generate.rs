@@ -456,9 +456,10 @@ pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStre
     .filter(|(on, _)| *on)
     .map(|(_, db)| {
         let query = quote!(#p::sqlx::query::Query<'q, #db, <#db as #p::sqlx::Database>::Arguments>);
-        let statements = ["SELECT_BY_ID", "SELECT_BY_EMAIL", "INSERT", "UPDATE", "DELETE", "SELECT_BY_TOKEN", "SELECT_BY_OAUTH"]
+        // Every constant of `SqlUser` (fastusers/src/store/sql.rs), or the stub adds an error.
+        let statements = ["SELECT_BY_ID", "SELECT_BY_EMAIL", "SELECT_EMAIL_CANDIDATES", "INSERT", "UPDATE", "DELETE", "SELECT_BY_TOKEN", "SELECT_BY_OAUTH"]
             .map(|c| quote::format_ident!("{c}"));
-        let lists = ["SCHEMA", "TOKEN_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
+        let lists = ["SCHEMA", "TOKEN_SCHEMA", "REVOCATION_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
         quote! {
             #[automatically_derived]
             impl #p::SqlUser<#db> for #name {

@@ -38,7 +38,8 @@
 //! }
 //!
 //! let google = OAuthClient::google("client-id", "client-secret");
-//! let options = OAuthOptions::new("state secret").associate_by_email(true);
+//! let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
+//! let options = OAuthOptions::new(&secret).associate_by_email(true);
 //! let routes: axum::Router<FastUsers<Auth>> = axum::Router::new()
 //!     .nest(
 //!         "/auth/google",

@@ -1,14 +1,17 @@
 //! [`OAuthOptions`]: how the OAuth routers behave.
 
 use super::state::StateSecret;
+use crate::keys::Secret;
 use crate::transport::CookieTransport;
 
 /// The settings of the OAuth routers, with fastapi-users' defaults.
 ///
 /// ```
+/// use fastusers::keys::Secret;
 /// use fastusers::oauth::OAuthOptions;
 ///
-/// let options = OAuthOptions::new("a long random state secret")
+/// let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
+/// let options = OAuthOptions::new(&secret)
 ///     .redirect_url("https://api.example/auth/google/callback")
 ///     .associate_by_email(true)
 ///     .redirect_after_login("https://app.example/");
@@ -27,10 +30,13 @@ pub struct OAuthOptions {
 }
 
 impl OAuthOptions {
-    /// Options whose state tokens (and PKCE verifiers) are signed with `state_secret`.
-    pub fn new(state_secret: impl AsRef<[u8]>) -> Self {
+    /// Options whose state tokens (and PKCE verifiers and nonces) are signed with the
+    /// secret's [`Purpose::OAUTH_STATE`](crate::keys::Purpose::OAUTH_STATE) key (the secret
+    /// itself after [`Secret::same_key_for_every_purpose`], as fastapi-users'
+    /// `state_secret`).
+    pub fn new(secret: &Secret) -> Self {
         Self {
-            secret: StateSecret::new(state_secret.as_ref()),
+            secret: StateSecret::new(secret),
             redirect_url: None,
             associate_by_email: false,
             is_verified_by_default: false,

@@ -4,9 +4,9 @@
 //! The state is an HS256 JWT `{"csrftoken", "aud": "fastapi-users:oauth-state", "exp"}` (plus
 //! `sub`, the user, when linking an account), as fastapi-users makes it. The same random
 //! `csrftoken` goes into an HttpOnly cookie; the callback needs both to match. The PKCE
-//! verifier and the nonce are HMACs of the CSRF token under the state secret (each under a
+//! verifier and the nonce are HMACs of the CSRF token under the state key (each under a
 //! label of its own): the server can recompute them at the callback, and nobody without the
-//! cookie and the secret can.
+//! cookie and the key can.
 
 use hmac::{Hmac, Mac};
 use oauth2::{PkceCodeChallenge, PkceCodeVerifier};
@@ -14,6 +14,7 @@ use openidconnect::Nonce;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use crate::keys::{Purpose, Secret};
 use crate::token::{self, DecodeFailure, JwtKeys};
 
 /// The audience of OAuth state tokens.
@@ -28,7 +29,8 @@ pub(crate) struct StateClaims {
     pub(crate) sub: Option<String>,
 }
 
-/// The signing secret of state tokens and PKCE verifiers.
+/// The signing key of state tokens and PKCE verifiers: the [`Purpose::OAUTH_STATE`] key of
+/// the application's secret.
 #[derive(Clone)]
 pub(crate) struct StateSecret {
     keys: JwtKeys,
@@ -42,10 +44,10 @@ impl std::fmt::Debug for StateSecret {
 }
 
 impl StateSecret {
-    pub(crate) fn new(secret: &[u8]) -> Self {
+    pub(crate) fn new(secret: &Secret) -> Self {
         Self {
-            keys: JwtKeys::hs256(secret),
-            raw: secret.to_vec(),
+            keys: secret.keys(Purpose::OAUTH_STATE),
+            raw: secret.key_bytes(Purpose::OAUTH_STATE),
         }
     }
 
@@ -105,9 +107,16 @@ pub(crate) fn constant_time_eq(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The state secret of these tests, used as it is (as fastapi-users' `state_secret`).
+    const STATE: &str = "state-secret, thirty-two bytes long";
+
+    fn raw(secret: &str) -> Secret {
+        Secret::accept_weak(secret).same_key_for_every_purpose()
+    }
+
     #[test]
     fn state_round_trip_and_failures() {
-        let secret = StateSecret::new(b"state-secret");
+        let secret = StateSecret::new(&raw(STATE));
         let state = secret.issue("csrf", Some("42".into()), 60);
         let claims = secret.read(&state).unwrap();
         assert_eq!(
@@ -115,14 +124,15 @@ mod tests {
             ("csrf", Some("42"))
         );
         assert_eq!(
-            StateSecret::new(b"other").read(&state).unwrap_err(),
+            StateSecret::new(&raw("other")).read(&state).unwrap_err(),
             DecodeFailure::Invalid
         );
-        let expired = JwtKeys::hs256(b"state-secret")
+        let expired = JwtKeys::hs256(STATE)
+            .unwrap()
             .encode(&serde_json::json!({"csrftoken": "c", "aud": STATE_AUDIENCE, "exp": 1}))
             .unwrap();
         assert_eq!(secret.read(&expired).unwrap_err(), DecodeFailure::Expired);
-        let wrong_audience = JwtKeys::hs256(b"state-secret")
+        let wrong_audience = JwtKeys::hs256(STATE).unwrap()
             .encode(&serde_json::json!({"csrftoken": "c", "aud": "fastapi-users:auth", "exp": token::now() + 60}))
             .unwrap();
         assert_eq!(
@@ -133,15 +143,15 @@ mod tests {
 
     #[test]
     fn pkce_verifier_is_keyed_and_valid() {
-        let a = StateSecret::new(b"one").pkce_verifier("csrf");
-        let b = StateSecret::new(b"two").pkce_verifier("csrf");
+        let a = StateSecret::new(&raw("one")).pkce_verifier("csrf");
+        let b = StateSecret::new(&raw("two")).pkce_verifier("csrf");
         assert_ne!(a.secret(), b.secret());
         assert_eq!(a.secret().len(), 43);
         assert_eq!(
             a.secret(),
-            StateSecret::new(b"one").pkce_verifier("csrf").secret()
+            StateSecret::new(&raw("one")).pkce_verifier("csrf").secret()
         );
-        let nonce = StateSecret::new(b"one").nonce("csrf");
+        let nonce = StateSecret::new(&raw("one")).nonce("csrf");
         assert_eq!(nonce.secret().len(), 43);
         assert_ne!(
             nonce.secret(),
@@ -150,9 +160,21 @@ mod tests {
         );
         assert_ne!(
             nonce.secret(),
-            StateSecret::new(b"one").nonce("other").secret()
+            StateSecret::new(&raw("one")).nonce("other").secret()
         );
         assert!(constant_time_eq("abc", "abc") && !constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn a_derived_state_key_is_not_the_secret() {
+        let secret = Secret::new(STATE).unwrap();
+        let state = StateSecret::new(&secret).issue("csrf", None, 60);
+        assert!(StateSecret::new(&secret).read(&state).is_ok());
+        assert!(StateSecret::new(&raw(STATE)).read(&state).is_err());
+        assert_ne!(
+            StateSecret::new(&secret).pkce_verifier("csrf").secret(),
+            StateSecret::new(&raw(STATE)).pkce_verifier("csrf").secret()
+        );
     }
 }

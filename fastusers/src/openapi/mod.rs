@@ -30,7 +30,7 @@
 //!     }
 //! }
 //!
-//! let strategy = JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600));
+//! let strategy = JwtStrategy::new(Secret::random().keys(Purpose::ACCESS), Some(3600));
 //! let auth = Auth {
 //!     jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
 //!     cookie: Backend::new(CookieTransport::new(), strategy),

@@ -4,7 +4,14 @@
 //! (one per core, at a lower priority) and never on an async worker thread: a storm of logins
 //! cannot stall the rest of the server.
 
+mod policy;
 mod pool;
+#[cfg(feature = "pwned-passwords")]
+mod pwned;
+
+pub use self::policy::{PasswordPolicy, is_common_password};
+#[cfg(feature = "pwned-passwords")]
+pub use self::pwned::{PwnedError, PwnedPasswords};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -19,6 +19,8 @@ use crate::user::{User, UserChanges as _};
 /// Every statement is a complete literal: the derive knows the columns, so nothing is built at
 /// run time. The update statement writes each column as `CASE WHEN <set?> THEN <value> ELSE
 /// <column> END`, so that one prepared statement updates exactly the fields that were set.
+// A new item here also goes into the derive's stand-in for a model with errors
+// (`stub` in fastusers-macros/src/user/generate.rs); the UI tests fail until it does.
 pub trait SqlUser<DB: Database>: User {
     /// Statements that create the table and its indexes if they do not exist.
     const SCHEMA: &'static [&'static str];

@@ -4,10 +4,11 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::keys::KeySet;
 use crate::manager::{UserError, UserManager};
 use crate::revocation::{self, Timestamp};
 use crate::store::StoreError;
-use crate::token::JwtKeys;
+
 use crate::user::{User, UserId};
 
 /// Why a strategy could not answer.
@@ -173,14 +174,18 @@ pub const AUTH_AUDIENCE: &str = "fastapi-users:auth";
 /// fastapi-users) it is `exp` minus the lifetime, and a token without either is refused once
 /// the user has a revocation time.
 ///
+/// The keys are a [`KeySet`], so that they can rotate: new tokens are signed with the newest
+/// key, older ones checked until their key is retired.
+///
 /// ```
+/// use fastusers::keys::{Purpose, Secret};
 /// use fastusers::strategy::JwtStrategy;
-/// use fastusers::token::JwtKeys;
-/// let strategy = JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600));
+/// let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
+/// let strategy = JwtStrategy::new(secret.keys(Purpose::ACCESS), Some(3600));
 /// ```
 #[derive(Debug, Clone)]
 pub struct JwtStrategy {
-    keys: JwtKeys,
+    keys: KeySet,
     lifetime_seconds: Option<u64>,
     audience: Vec<String>,
 }
@@ -205,10 +210,11 @@ struct ReadClaims {
 }
 
 impl JwtStrategy {
-    /// Tokens signed with `keys`, valid for `lifetime_seconds` (`None`: no `exp`, never expire).
-    pub fn new(keys: JwtKeys, lifetime_seconds: Option<u64>) -> Self {
+    /// Tokens signed with `keys` (a [`JwtKeys`](crate::token::JwtKeys) or a [`KeySet`]),
+    /// valid for `lifetime_seconds` (`None`: no `exp`, never expire).
+    pub fn new(keys: impl Into<KeySet>, lifetime_seconds: Option<u64>) -> Self {
         Self {
-            keys,
+            keys: keys.into(),
             lifetime_seconds,
             audience: vec![AUTH_AUDIENCE.to_owned()],
         }
@@ -218,6 +224,11 @@ impl JwtStrategy {
     pub fn audience(mut self, audience: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.audience = audience.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// The keys, shared with every clone of the strategy: rotate them here.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
     }
 
     /// Decodes a token into the user id it names, if valid.

@@ -33,6 +33,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::Limit;
+use crate::keys::{Purpose, Secret};
 use crate::token::now;
 use crate::transport::{CookieTransport, SameSite, Transport};
 
@@ -46,9 +47,11 @@ const MAX_LEN: usize = 128;
 /// ```
 /// use std::time::Duration;
 /// use fastusers::prelude::*;
+/// use fastusers::keys::Secret;
 /// use fastusers::throttle::{DeviceTokens, LoginThrottle};
 ///
-/// let devices = DeviceTokens::new("the application's secret")
+/// let secret = Secret::new("the application's secret, 32 bytes or more").unwrap();
+/// let devices = DeviceTokens::new(&secret)
 ///     .lifetime(Duration::from_secs(30 * 24 * 3600))
 ///     .per_device(5, Duration::from_secs(15 * 60))
 ///     .cookie(CookieTransport::new().name("fastusers_device").secure(true));
@@ -85,13 +88,15 @@ struct Parsed<'a> {
 }
 
 impl DeviceTokens {
-    /// Device tokens signed with a key derived from `secret` (the application's secret; the
-    /// derivation keeps them apart from every other token signed with it). Defaults: a
+    /// Device tokens signed with a key derived from `secret` (its [`Purpose::DEVICE`] key,
+    /// and an HMAC of that under a label of this format's own, so that they stay apart from
+    /// every other token signed with the secret, even after
+    /// [`same_key_for_every_purpose`](Secret::same_key_for_every_purpose)). Defaults: a
     /// lifetime of 30 days, 5 failed logins per device in 15 minutes, the cookie
     /// `fastusers_device` (HttpOnly, Secure, `SameSite=strict`, `Path=/`).
-    pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        let mut derive =
-            Hmac::<Sha256>::new_from_slice(secret.as_ref()).expect("HMAC takes any key");
+    pub fn new(secret: &Secret) -> Self {
+        let mut derive = Hmac::<Sha256>::new_from_slice(&secret.key_bytes(Purpose::DEVICE))
+            .expect("HMAC takes any key");
         derive.update(b"fastusers device token key v1");
         Self {
             key: derive.finalize().into_bytes().into(),
@@ -216,7 +221,7 @@ mod tests {
 
     #[test]
     fn a_token_is_valid_for_its_user_only() {
-        let devices = DeviceTokens::new("secret");
+        let devices = DeviceTokens::new(&Secret::accept_weak("secret"));
         let token = devices.issue(ID, "arthur@camelot.bt");
         assert!(
             token.starts_with("fud1.") && token.len() < MAX_LEN,
@@ -231,7 +236,7 @@ mod tests {
                 .is_none()
         );
         assert!(
-            DeviceTokens::new("other")
+            DeviceTokens::new(&Secret::accept_weak("other"))
                 .verify(&token, ID, "arthur@camelot.bt")
                 .is_none()
         );
@@ -254,7 +259,7 @@ mod tests {
 
     #[test]
     fn expired_and_malformed_tokens_are_refused() {
-        let devices = DeviceTokens::new("secret");
+        let devices = DeviceTokens::new(&Secret::accept_weak("secret"));
         let expired = devices
             .clone()
             .lifetime(Duration::ZERO)

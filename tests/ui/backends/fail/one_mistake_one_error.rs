@@ -25,7 +25,7 @@ async fn hello(user: ActiveUser<Auth, { Auth::JWT }>) -> String {
 
 async fn app() -> axum::Router {
     let store = fastusers::store::connect::<User>("sqlite::memory:").await.unwrap();
-    let strategy = JwtStrategy::new(JwtKeys::hs256("SECRET"), Some(3600));
+    let strategy = JwtStrategy::new(JwtKeys::hs256("a long random secret of 32 bytes or more").unwrap(), Some(3600));
     let auth = Auth {
         jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy),
     };

@@ -21,6 +21,6 @@ fn main() {
     let _: axum::Router<FastUsers<Auth>> = FastUsers::<Auth>::oauth_router(
         OAuthClient::github("id", "secret"),
         |auth| &auth.jwt,
-        OAuthOptions::new("secret"),
+        OAuthOptions::new(&Secret::random()),
     );
 }

@@ -22,7 +22,7 @@ fastusers::auth_backends! {
 
 fn main() {
     let google = OAuthClient::google("id", "secret");
-    let options = OAuthOptions::new("secret");
+    let options = OAuthOptions::new(&Secret::random());
     let _: axum::Router<FastUsers<Auth>> = axum::Router::new()
         .nest(
             "/auth/google",
