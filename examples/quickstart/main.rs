@@ -40,7 +40,9 @@
 //! `OAUTH_NAME` (default `oidc`). `/auth/{name}` logs in with Bearer + JWT, as the reference's
 //! example; `/auth/{name}-cookie` with the cookie backend, redirecting to
 //! `OAUTH_REDIRECT_AFTER_LOGIN` when set. Emails are linked to existing users
-//! (`associate_by_email`) and new users are verified when the provider vouches for the email.
+//! who verified them (`associate_by_email`; an unverified one answers
+//! `OAUTH_USER_ALREADY_EXISTS`) and new users are verified when the provider vouches for the
+//! email.
 //!
 //! The browser page (module `web`, files `web/`): `http://localhost:PORT/` registers, signs in
 //! with the cookie backends, shows and changes the profile, and opens the emails' links
@@ -252,9 +254,7 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         // The reference's policy, in `AppHooks::validate_password`, and nothing more: clients
         // written for fastapi-users meet the rules they expect.
         .with_password_policy(PasswordPolicy::none())
-        .with_account_tokens(fastusers::account::AccountTokens::from_secret(
-            &config.secret,
-        ))
+        .with_email_tokens(fastusers::manager::EmailTokens::from_secret(&config.secret))
         .send_verification_on_register(config.verify_on_register);
     // On by default (`UserManager::new`), kept true by PostgreSQL's LISTEN/NOTIFY or, on
     // SQLite, by the file's own change counter.

@@ -60,6 +60,10 @@ pub struct Errors;
 #[doc = include_str!("../../docs/src/deployment.md")]
 pub struct Deployment;
 
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/src/security.md")]
+pub struct Security;
+
 #[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../docs/src/migrating-from-fastapi-users.md")]
 pub struct MigratingFromFastapiUsers;

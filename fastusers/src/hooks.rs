@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use serde_json::Value;
 
+use crate::notice::{Notify, SecurityEvent};
 use crate::user::{User, UserCreate};
 
 /// `validate_password` refused a password. The `reason` is sent to the client as
@@ -120,6 +121,20 @@ pub trait Hooks<U: User>: Send + Sync + 'static {
 
     /// After a user reset their password.
     async fn on_after_reset_password(&self, user: &U, request: RequestInfo<'_>) {}
+
+    /// After a change to how the user's account is reached (a new password, a new email
+    /// address, a provider account linked or unlinked), before its notice is emailed: see
+    /// [`crate::notice`]. `user` is the user after the change. Answer [`Notify::Handled`] to
+    /// tell them some other way, or not at all; the default, [`Notify::Email`], has fastusers
+    /// email the notice when the manager has a mailer.
+    async fn on_security_event(
+        &self,
+        user: &U,
+        event: &SecurityEvent,
+        request: RequestInfo<'_>,
+    ) -> Notify {
+        Notify::Email
+    }
 
     /// Before a user is deleted.
     async fn on_before_delete(&self, user: &U, request: RequestInfo<'_>) {}

@@ -68,7 +68,6 @@
 //!
 //! [axum]: https://docs.rs/axum
 
-pub mod account;
 pub mod backend;
 pub mod body;
 pub mod email;
@@ -80,6 +79,7 @@ pub mod hooks;
 pub mod keys;
 pub mod mail;
 pub mod manager;
+pub mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "openapi")]

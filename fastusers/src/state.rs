@@ -64,6 +64,13 @@ impl<A: Backends> FastUsers<A> {
     /// Pairs a user manager with the application's backends. The manager can then delete a
     /// user's tokens in every backend when it revokes their sessions (see
     /// [`UserManager::revoke_tokens`]).
+    ///
+    /// Failed logins are throttled from the start, with [`LoginThrottle::new`]'s limits
+    /// counted in this process's memory: give [`login_throttle`](Self::login_throttle) other
+    /// limits or a Redis store, or turn it off with
+    /// [`no_login_throttle`](Self::no_login_throttle).
+    ///
+    /// [`LoginThrottle::new`]: crate::throttle::LoginThrottle::new
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
         let backends = Arc::new(backends);
         let manager = manager.with_revoker(Arc::new(BackendsRevoker(backends.clone())));
@@ -72,7 +79,7 @@ impl<A: Backends> FastUsers<A> {
                 manager,
                 backends,
                 requires_verification: false,
-                throttle: None,
+                throttle: Some(crate::throttle::LoginThrottle::new()),
                 proxy: ProxyHeaders::Ignored,
             }),
         }
@@ -86,13 +93,23 @@ impl<A: Backends> FastUsers<A> {
         })
     }
 
-    /// Throttles failed logins (429 with `Retry-After`); see [`crate::throttle`]. Default:
-    /// none, as the reference.
+    /// Throttles failed logins with this throttle (429 with `Retry-After`); see
+    /// [`crate::throttle`]. Default: [`LoginThrottle::new()`](crate::throttle::LoginThrottle::new),
+    /// 5 failures per account and 100 per client address in 15 minutes, counted in memory;
+    /// with several instances, give it a Redis store so that they share the counts.
     pub fn login_throttle(self, throttle: crate::throttle::LoginThrottle) -> Self {
         self.configure("login_throttle", |inner| inner.throttle = Some(throttle))
     }
 
-    /// The login throttle, if any.
+    /// Turns the login throttle off: no login is ever refused for the failures before it, as in
+    /// fastapi-users. Only for an application that limits logins elsewhere (a proxy, a web
+    /// application firewall): without any limit, passwords can be guessed at the speed of the
+    /// server (OWASP ASVS 2.2.1).
+    pub fn no_login_throttle(self) -> Self {
+        self.configure("no_login_throttle", |inner| inner.throttle = None)
+    }
+
+    /// The login throttle; `None` after [`no_login_throttle`](Self::no_login_throttle).
     pub fn throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
         self.inner.throttle.as_ref()
     }

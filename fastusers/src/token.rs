@@ -201,6 +201,56 @@ pub fn is_opaque(token: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How a token's stored form begins. No token has it: [`random_token`] and fastapi-users'
+/// `token_urlsafe()` use URL-safe base64 only, so no stored form is ever accepted as a token.
+const STORED_PREFIX: char = '$';
+
+/// How many bytes of a token's SHA-256 its stored form keeps: 31 bytes (248 bits) fill the 42
+/// characters left beside the prefix in fastapi-users' `accesstoken.token`, a `VARCHAR(43)`.
+const STORED_DIGEST_BYTES: usize = 31;
+
+/// The form in which the Redis and database strategies store an opaque token: `$` and the
+/// first 31 bytes of the token's SHA-256, in URL-safe base64 without padding (43 characters,
+/// the width of fastapi-users' `accesstoken.token` column). The token itself is never stored,
+/// so a read of the table or of Redis gives no usable session; and a stored form has a `$`,
+/// which no token has, so it is never accepted as a token either.
+///
+/// ```
+/// use fastusers::token::{is_opaque, random_token, stored_form};
+/// let token = random_token();
+/// let stored = stored_form(&token);
+/// assert_eq!(stored.len(), 43);
+/// assert!(stored.starts_with('$') && !is_opaque(&stored));
+/// assert_eq!(stored, stored_form(&token));
+/// ```
+pub fn stored_form(token: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(token.as_bytes());
+    let encoded =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..STORED_DIGEST_BYTES]);
+    format!("{STORED_PREFIX}{encoded}")
+}
+
+/// The leading bytes of a token's SHA-256, from the token itself or from its
+/// [`stored_form`] (what a token store lists): the same for both.
+pub(crate) fn digest_prefix(token_or_stored: &str) -> [u8; 16] {
+    use sha2::Digest as _;
+    let mut prefix = [0u8; 16];
+    let decoded = token_or_stored
+        .strip_prefix(STORED_PREFIX)
+        .and_then(|b64| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .ok()
+        })
+        .filter(|bytes| bytes.len() == STORED_DIGEST_BYTES);
+    match decoded {
+        Some(bytes) => prefix.copy_from_slice(&bytes[..16]),
+        None => prefix.copy_from_slice(&sha2::Sha256::digest(token_or_stored.as_bytes())[..16]),
+    }
+    prefix
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +275,18 @@ mod tests {
         ));
         assert!(!is_opaque(""));
         assert!(!is_opaque(&format!("{a}x")));
+    }
+
+    #[test]
+    fn a_stored_form_is_a_prefixed_digest_and_names_the_same_session() {
+        let token = random_token();
+        let stored = stored_form(&token);
+        assert_eq!(stored.len(), 43, "fits fastapi-users' VARCHAR(43)");
+        assert!(!stored.contains(&token) && !is_opaque(&stored));
+        assert_ne!(stored, stored_form(&random_token()));
+        assert_eq!(digest_prefix(&token), digest_prefix(&stored));
+        // A stored form is never mistaken for a token of its own.
+        assert_ne!(stored_form(&stored), stored);
     }
 
     #[test]

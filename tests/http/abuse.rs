@@ -39,6 +39,13 @@ async fn login_from(app: &TestApp, address: &str, email: &str, password: &str) -
 }
 
 fn assert_throttled(response: &Response) -> u64 {
+    let retry = assert_throttled_for(response);
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    retry
+}
+
+/// Asserts a `429` and returns its `Retry-After`.
+fn assert_throttled_for(response: &Response) -> u64 {
     assert_eq!(
         (response.status, response.json()),
         (
@@ -51,8 +58,48 @@ fn assert_throttled(response: &Response) -> u64 {
         .expect("Retry-After")
         .parse()
         .expect("seconds");
-    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(retry >= 1, "Retry-After {retry}");
     retry
+}
+
+/// Without any throttle configured, `FastUsers::new`'s is on: five failures per account in 15
+/// minutes, then `429` even for the right password. `no_login_throttle` turns it off.
+async fn the_login_throttle_is_on_by_default(db: Db) {
+    let app = TestApp::with(
+        db,
+        Options {
+            default_throttle: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    app.register("lamorak@camelot.bt", "holy-grail").await;
+    for _ in 0..5 {
+        login(&app, "lamorak@camelot.bt", "wrong-password")
+            .await
+            .assert(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": "LOGIN_BAD_CREDENTIALS"}),
+            );
+    }
+    let retry = assert_throttled_for(&login(&app, "lamorak@camelot.bt", "holy-grail").await);
+    assert!((890..=900).contains(&retry), "a 15-minute window: {retry}");
+
+    // Turned off (what TestApp does unless told otherwise): ten failures, then in.
+    let off = TestApp::new(db).await;
+    off.register("lamorak@camelot.bt", "holy-grail").await;
+    for _ in 0..10 {
+        assert_eq!(
+            login(&off, "lamorak@camelot.bt", "wrong-password")
+                .await
+                .status,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(
+        login(&off, "lamorak@camelot.bt", "holy-grail").await.status,
+        StatusCode::OK
+    );
 }
 
 /// Three failures lock the account (whatever the letter case) for the window, even for the
@@ -566,6 +613,7 @@ async fn cookie_backends_refuse_cross_site_requests(db: Db) {
 }
 
 db_tests!(
+    the_login_throttle_is_on_by_default,
     failed_logins_are_throttled_per_account,
     every_casing_of_an_email_shares_one_count,
     a_burst_checks_at_most_the_limit,

@@ -2,6 +2,7 @@
 
 mod abuse;
 mod account;
+mod at_rest;
 mod cache;
 mod csrf;
 mod devices;
@@ -13,6 +14,7 @@ mod keys;
 mod login;
 mod mail;
 mod migrate;
+mod notices;
 mod oauth;
 mod openapi;
 mod outage;

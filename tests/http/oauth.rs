@@ -11,7 +11,9 @@ use axum::http::{Method, StatusCode};
 use fastusers::oauth::{OAuthClient, OAuthClientError, OAuthOptions, STATE_AUDIENCE};
 use fastusers::{JwtKeys, token::now};
 use fastusers_tests::oauth::OAuthServer;
-use fastusers_tests::{Db, Options, Response, TestApp, db_tests};
+use fastusers_tests::{
+    Db, Options, Response, TestApp, UserChanges, db_tests, outbox_path, wait_for_outbox,
+};
 use serde_json::{Value, json};
 
 const STATE_SECRET: &str = "STATE, the OAuth state secret of the tests";
@@ -43,6 +45,25 @@ async fn app_with(db: Db, client: OAuthClient, options: OAuthOptions) -> TestApp
         },
     )
     .await
+}
+
+/// [`app`], writing its emails to an outbox file of its own.
+async fn app_with_outbox(
+    db: Db,
+    provider: &OAuthServer,
+    options: OAuthOptions,
+) -> (TestApp, std::path::PathBuf) {
+    let outbox = outbox_path();
+    let app = TestApp::with(
+        db,
+        Options {
+            oauth: Some((discovered(provider).await, options)),
+            outbox: Some(outbox.clone()),
+            ..Options::default()
+        },
+    )
+    .await;
+    (app, outbox)
 }
 
 fn options() -> OAuthOptions {
@@ -198,8 +219,18 @@ async fn sign_up_and_return(db: Db) {
     }
 }
 
-/// An existing user's email: refused unless associate_by_email is on and the provider vouches
-/// for the email; then linked to that user.
+/// Marks a user verified directly in the store.
+async fn verify_in_store(app: &TestApp, id: &Value) {
+    let id = uuid::Uuid::parse_str(id.as_str().expect("an id")).expect("a UUID");
+    let changes = UserChanges {
+        is_verified: Some(true),
+        ..Default::default()
+    };
+    app.change_in_store(&id, changes).await;
+}
+
+/// An existing user's email: refused unless associate_by_email is on, the provider vouches
+/// for the email and the user verified it; then linked to that user.
 async fn associate_by_email(db: Db) {
     let provider = OAuthServer::start();
     let off = app(db, &provider, options()).await;
@@ -220,6 +251,7 @@ async fn associate_by_email(db: Db) {
     )
     .await;
     let bob = on.register("bob@example.com", "bobs-password").await["id"].clone();
+    verify_in_store(&on, &bob).await;
     // An email the provider does not vouch for links nothing.
     let flow = authorize(&on, "/auth/mock/authorize", None).await;
     let location = provider
@@ -234,8 +266,6 @@ async fn associate_by_email(db: Db) {
     let linked = oauth_login(&on, &provider, "bob-sub", Some("bob@example.com")).await;
     let user = me(&on, &access_token(&linked)).await;
     assert_eq!(user["id"], bob);
-    // is_verified_by_default applies to new users only.
-    assert_eq!(user["is_verified"], json!(false));
     let carol = oauth_login(&on, &provider, "carol-sub", Some("carol@example.com")).await;
     assert_eq!(
         me(&on, &access_token(&carol)).await["is_verified"],
@@ -243,6 +273,7 @@ async fn associate_by_email(db: Db) {
     );
     // The provider's address in another letter case, Unicode included, is the same user's.
     let jurgen = on.register("jürgen@exämple.com", "jurgens-password").await["id"].clone();
+    verify_in_store(&on, &jurgen).await;
     let linked = oauth_login(&on, &provider, "jurgen-sub", Some("JÜRGEN@EXÄMPLE.COM")).await;
     assert_eq!(me(&on, &access_token(&linked)).await["id"], jurgen);
 }
@@ -251,7 +282,7 @@ async fn associate_by_email(db: Db) {
 /// else, and unlinks it; an OAuth-only user cannot unlink their only way in.
 async fn link_and_unlink(db: Db) {
     let provider = OAuthServer::start();
-    let app = app(db, &provider, options()).await;
+    let (app, outbox) = app_with_outbox(db, &provider, options()).await;
     let dave = app.register("dave@example.com", "daves-password").await;
     let token = app.token("dave@example.com", "daves-password").await;
 
@@ -278,6 +309,21 @@ async fn link_and_unlink(db: Db) {
         accounts[0].get("access_token").is_none() && accounts[0].get("refresh_token").is_none(),
         "provider tokens are not shown: {body}"
     );
+    // Dave is told, with the provider account's address masked.
+    let mail = wait_for_outbox(&outbox, 1).await;
+    assert_eq!(mail[0].to, "dave@example.com");
+    assert_eq!(
+        mail[0].subject,
+        "A mock account was linked to your Camelot account"
+    );
+    assert!(
+        mail[0]
+            .text
+            .contains("A mock account (d***@w***.example) was linked to dave@example.com"),
+        "{}",
+        mail[0].text
+    );
+    crate::notices::assert_no_secret(&mail[0], &[&token, "daves-password"]);
 
     // The linked account logs Dave in, although its email is another one.
     let login = oauth_login(&app, &provider, "dave-github", Some("dave@work.example")).await;
@@ -317,6 +363,13 @@ async fn link_and_unlink(db: Db) {
         "{}",
         unlinked.text()
     );
+    let mail = wait_for_outbox(&outbox, 2).await;
+    assert_eq!(mail[1].to, "dave@example.com");
+    assert_eq!(
+        mail[1].subject,
+        "A mock account was unlinked from your Camelot account"
+    );
+    crate::notices::assert_no_secret(&mail[1], &[&token, "daves-password"]);
     app.request(Method::DELETE, "/auth/associate/mock")
         .bearer(&token)
         .send()
@@ -845,7 +898,188 @@ async fn discovery_checks_the_issuer() {
     );
 }
 
+/// Account pre-hijacking: Mallory registers Victor's address before Victor comes, never
+/// verifies it, and links a provider account of his own. With associate_by_email, Victor's
+/// provider login is refused: nothing is linked, and Mallory's way in is unchanged.
+async fn unverified_accounts_are_not_linked_by_email(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options().associate_by_email(true)).await;
+    let planted = app
+        .register("victor@example.com", "mallorys-password")
+        .await;
+    oauth_login(&app, &provider, "victor-sub", Some("victor@example.com"))
+        .await
+        .assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "OAUTH_USER_ALREADY_EXISTS"}),
+        );
+    let mallory = app.token("victor@example.com", "mallorys-password").await;
+    assert_eq!(me(&app, &mallory).await["id"], planted["id"]);
+    let user = app
+        .state
+        .manager()
+        .get_by_email("victor@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let accounts = app.state.manager().oauth_accounts(&user).await.unwrap();
+    assert_eq!(accounts, [], "nothing was linked");
+}
+
+/// With take_over_unverified, Victor's provider login takes the planted account over:
+/// Mallory's password, sessions (a JWT, a database token) and provider account no longer let
+/// him in; Victor is verified and told of the link, not of a password change.
+async fn unverified_accounts_are_taken_over_when_allowed(db: Db) {
+    let provider = OAuthServer::start();
+    let take_over = options()
+        .associate_by_email(true)
+        .is_verified_by_default(true)
+        .take_over_unverified(true);
+    let (app, outbox) = app_with_outbox(db, &provider, take_over).await;
+    let planted = app
+        .register("victor@example.com", "mallorys-password")
+        .await;
+    let jwt = app.token("victor@example.com", "mallorys-password").await;
+    let session = fastusers_tests::login(
+        &app,
+        "database",
+        fastusers_tests::Carrier::Bearer,
+        "victor@example.com",
+        "mallorys-password",
+    )
+    .await;
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&jwt)).await;
+    let location = provider
+        .authorize(&flow.url, "mallory-sub", Some("mallory@evil.example"))
+        .await;
+    let linked = callback(&app, &location, Some(&flow.csrf), Some(&jwt)).await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+
+    let victor = oauth_login(&app, &provider, "victor-sub", Some("victor@example.com")).await;
+    let victor = access_token(&victor);
+    let user = me(&app, &victor).await;
+    assert_eq!(user["id"], planted["id"], "the same account, now Victor's");
+    assert_eq!(user["is_verified"], json!(true));
+
+    app.login_form(
+        "jwt",
+        &[
+            ("username", "victor@example.com"),
+            ("password", "mallorys-password"),
+        ],
+    )
+    .await
+    .assert(
+        StatusCode::BAD_REQUEST,
+        json!({"detail": "LOGIN_BAD_CREDENTIALS"}),
+    );
+    assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.me_status(&session).await, StatusCode::UNAUTHORIZED);
+    let elsewhere = oauth_login(&app, &provider, "mallory-sub", Some("mallory@evil.example")).await;
+    let elsewhere = me(&app, &access_token(&elsewhere)).await;
+    assert_ne!(
+        elsewhere["id"], planted["id"],
+        "Mallory's account was unlinked"
+    );
+    assert_eq!(app.me_status(&victor).await, StatusCode::OK);
+
+    // Mallory was told of his own link (to the planted address); Victor of his.
+    let mail = wait_for_outbox(&outbox, 2).await;
+    assert_eq!(mail[1].to, "victor@example.com");
+    assert_eq!(
+        mail[1].subject,
+        "A mock account was linked to your Camelot account"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mail = fastusers_tests::outbox_messages(&outbox);
+    assert!(
+        mail.iter().all(|m| !m.subject.contains("password")),
+        "no password notice for a take-over: {mail:#?}"
+    );
+}
+
+/// Provider tokens: by default not stored at all; with store_provider_tokens, only encrypted
+/// (what the table holds is no token the provider accepts; decrypted, it is), and shown
+/// decrypted only with expose_provider_tokens.
+async fn provider_tokens_are_kept_only_encrypted(db: Db) {
+    let provider = OAuthServer::start();
+    let app = app(db, &provider, options()).await;
+    let token =
+        access_token(&oauth_login(&app, &provider, "uma-sub", Some("uma@example.com")).await);
+    let user = app
+        .state
+        .manager()
+        .get_by_email("uma@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(me(&app, &token).await["email"], json!("uma@example.com"));
+    let accounts = app.state.manager().oauth_accounts(&user).await.unwrap();
+    assert_eq!(accounts.len(), 1);
+    assert_eq!(
+        (
+            accounts[0].access_token.as_str(),
+            &accounts[0].refresh_token
+        ),
+        ("", &None),
+        "nothing stored"
+    );
+
+    let cipher =
+        fastusers::oauth::TokenCipher::new("the provider-token secret, 32 bytes+").unwrap();
+    let keep = options()
+        .store_provider_tokens(cipher.clone())
+        .expose_provider_tokens(true);
+    let app = app_with(db, discovered(&provider).await, keep).await;
+    let token =
+        access_token(&oauth_login(&app, &provider, "vera-sub", Some("vera@example.com")).await);
+    let user = app
+        .state
+        .manager()
+        .get_by_email("vera@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let accounts = app.state.manager().oauth_accounts(&user).await.unwrap();
+    let stored = &accounts[0].access_token;
+    assert!(stored.starts_with("fuenc1."), "{stored}");
+    assert_eq!(provider.userinfo_status(stored).await, 401, "not a token");
+    let access = cipher.decrypt(stored).expect("the cipher opens it");
+    assert_eq!(
+        provider.userinfo_status(&access).await,
+        200,
+        "the provider's token"
+    );
+    let refresh = accounts[0]
+        .refresh_token
+        .as_deref()
+        .expect("a refresh token");
+    assert!(refresh.starts_with("fuenc1."), "{refresh}");
+    cipher.decrypt(refresh).expect("the cipher opens it");
+
+    // Linking shows them decrypted, as asked.
+    let flow = authorize(&app, "/auth/associate/mock/authorize", Some(&token)).await;
+    let location = provider
+        .authorize(&flow.url, "vera-github", Some("vera@work.example"))
+        .await;
+    let linked = callback(&app, &location, Some(&flow.csrf), Some(&token)).await;
+    assert_eq!(linked.status, StatusCode::OK, "{}", linked.text());
+    let body = linked.json();
+    let shown = body["oauth_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account_id"] == "vera-github")
+        .expect("the new account")
+        .clone();
+    let shown_token = shown["access_token"].as_str().expect("shown");
+    assert_eq!(provider.userinfo_status(shown_token).await, 200, "{body}");
+}
+
 db_tests!(
+    unverified_accounts_are_not_linked_by_email,
+    unverified_accounts_are_taken_over_when_allowed,
+    provider_tokens_are_kept_only_encrypted,
     refused_callbacks_leave_the_code_unused,
     sign_up_and_return,
     associate_by_email,

@@ -107,6 +107,11 @@ pub struct TestHooks {
     pub failed_logins: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
     /// Emails whose logins `on_before_login` refuses with a 403.
     pub banned: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Every security event `on_security_event` saw: `(kind, the user's email)`.
+    pub security_events: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    /// Whether `on_security_event` answers `Notify::Handled` (no email) instead of
+    /// `Notify::Email`.
+    pub handle_notices: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TestHooks {
@@ -175,6 +180,26 @@ impl Hooks<User> for TestHooks {
         _request: fastusers::hooks::RequestInfo<'_>,
     ) {
         self.record("reset", user, token);
+    }
+
+    async fn on_security_event(
+        &self,
+        user: &User,
+        event: &fastusers::notice::SecurityEvent,
+        _request: fastusers::hooks::RequestInfo<'_>,
+    ) -> fastusers::notice::Notify {
+        self.security_events
+            .lock()
+            .unwrap()
+            .push((event.kind().to_owned(), user.email.clone()));
+        if self
+            .handle_notices
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            fastusers::notice::Notify::Handled
+        } else {
+            fastusers::notice::Notify::Email
+        }
     }
 }
 
@@ -269,8 +294,12 @@ pub struct Options {
     pub password_policy: Option<fastusers::password::PasswordPolicy>,
     /// Connect the Redis backends to this server (default: none, the backends are off).
     pub redis_url: Option<String>,
-    /// Send the verification and reset emails with this mailer and [`link_templates`].
+    /// Send the verification and reset emails and the security notices with this mailer
+    /// and [`link_templates`].
     pub mailer: Option<fastusers::mail::SmtpMailer>,
+    /// Without `mailer`, write every email to this file ([`fastusers::mail::Outbox::file`]);
+    /// read them with [`outbox_messages`].
+    pub outbox: Option<std::path::PathBuf>,
     /// `send_verification_on_register`.
     pub verification_on_register: bool,
     /// Mount the OAuth routers of this provider: `/auth/mock` (Bearer + JWT),
@@ -280,8 +309,12 @@ pub struct Options {
         fastusers::oauth::OAuthClient,
         fastusers::oauth::OAuthOptions,
     )>,
-    /// Throttle failed logins.
+    /// Throttle failed logins with this throttle (default: none, see `default_throttle`).
     pub throttle: Option<fastusers::throttle::LoginThrottle>,
+    /// Without `throttle`, keep the login throttle that `FastUsers::new` starts with, instead
+    /// of turning it off (`FastUsers::no_login_throttle`): the tests of other features make
+    /// more failed logins than it allows.
+    pub default_throttle: bool,
     /// The password hashing parameters (default: [`fast_passwords`]).
     pub passwords: Option<PasswordHelper>,
     /// Cookie backends trust these origins besides their own.
@@ -293,6 +326,73 @@ pub struct Options {
     /// Keep the user cache true through this channel (default: the store's own, as
     /// `UserManager::new` does).
     pub cache_channel: Option<fastusers::store::CacheChannel>,
+}
+
+/// A path for an [`Options::outbox`] file of a test's own, in the temporary directory.
+pub fn outbox_path() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "fastusers-outbox-{}.txt",
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+/// One email of an outbox file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The recipient.
+    pub to: String,
+    /// The subject.
+    pub subject: String,
+    /// The text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+/// The emails written to an outbox file so far (none when it does not exist yet).
+pub fn outbox_messages(path: &std::path::Path) -> Vec<OutboxMessage> {
+    let written = std::fs::read_to_string(path).unwrap_or_default();
+    written
+        .split("----- email -----\n")
+        .filter(|block| block.ends_with("----- end -----\n"))
+        .map(|block| {
+            let block = block.trim_end_matches("----- end -----\n");
+            let (head, body) = block.split_once("\n\n").expect("headers, then the body");
+            let (text, html) = body
+                .split_once("----- html -----\n")
+                .expect("an outbox file has both parts");
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .expect("the header is written")
+                    .to_owned()
+            };
+            OutboxMessage {
+                to: header("To: "),
+                subject: header("Subject: "),
+                text: text.to_owned(),
+                html: html.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Waits (at most 5 s, the emails go out in the background) until the outbox file holds at
+/// least `count` emails, and returns them all.
+pub async fn wait_for_outbox(path: &std::path::Path, count: usize) -> Vec<OutboxMessage> {
+    for _ in 0..250 {
+        let messages = outbox_messages(path);
+        if messages.len() >= count {
+            return messages;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let messages = outbox_messages(path);
+    panic!(
+        "{} emails in {} after 5 s, not {count}: {messages:#?}",
+        messages.len(),
+        path.display()
+    );
 }
 
 /// The link templates of the tests' emails.
@@ -361,8 +461,8 @@ impl TestApp {
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let hooks = TestHooks::default();
         let account_tokens = match &options.secret {
-            Some(secret) => fastusers::account::AccountTokens::from_secret(secret),
-            None => fastusers::account::AccountTokens::new(
+            Some(secret) => fastusers::manager::EmailTokens::from_secret(secret),
+            None => fastusers::manager::EmailTokens::new(
                 JwtKeys::hs256(VERIFY_SECRET).expect("a long secret"),
                 JwtKeys::hs256(RESET_SECRET).expect("a long secret"),
             ),
@@ -383,12 +483,15 @@ impl TestApp {
                     .clone()
                     .unwrap_or_else(fastusers::password::PasswordPolicy::none),
             )
-            .with_account_tokens(account_tokens)
+            .with_email_tokens(account_tokens)
             .with_password_helper(options.passwords.clone().unwrap_or_else(fast_passwords))
             .send_verification_on_register(options.verification_on_register);
-        let manager = match options.mailer {
-            Some(mailer) => manager.with_mailer(mailer, link_templates()),
-            None => manager,
+        let manager = match (options.mailer, &options.outbox) {
+            (Some(mailer), _) => manager.with_mailer(mailer, link_templates()),
+            (None, Some(path)) => {
+                manager.with_mailer(fastusers::mail::Outbox::file(path), link_templates())
+            }
+            (None, None) => manager,
         };
         let keys = match (&options.secret, options.keys) {
             (Some(secret), _) => secret.keys(fastusers::keys::Purpose::ACCESS).into(),
@@ -416,9 +519,10 @@ impl TestApp {
         let state = FastUsers::new(manager, auth)
             .requires_verification(options.requires_verification)
             .behind_proxy(options.behind_proxy);
-        let state = match options.throttle {
-            Some(throttle) => state.login_throttle(throttle),
-            None => state,
+        let state = match (options.throttle, options.default_throttle) {
+            (Some(throttle), _) => state.login_throttle(throttle),
+            (None, true) => state,
+            (None, false) => state.no_login_throttle(),
         };
         let mut router = Router::new()
             .nest("/auth/jwt", Auth::jwt_router())

@@ -214,6 +214,20 @@ impl OAuthServer {
         self.test_endpoint(client().get(&url), &url).await
     }
 
+    /// The status of the provider's userinfo endpoint for this access token: 200 for a token
+    /// the provider issued, 401 for anything else.
+    pub async fn userinfo_status(&self, access_token: &str) -> u16 {
+        let url = format!("{}/userinfo", self.issuer());
+        client()
+            .get(&url)
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+            .status()
+            .as_u16()
+    }
+
     /// How many token requests exchanged (or tried to exchange) this authorization code.
     pub async fn exchanges_of(&self, code: &str) -> usize {
         let requests = self.token_requests().await;

@@ -1,4 +1,5 @@
-//! Email delivery: the verification and reset messages, and the mailers that send them.
+//! Email delivery: the verification and reset messages, the security notices, and the mailers
+//! that send them.
 //!
 //! fastapi-users hands the token to a hook and leaves the email to the application. fastusers
 //! ships the rest: a [`Mailer`] trait, an SMTP mailer on [lettre] ([`SmtpMailer`], feature
@@ -6,7 +7,9 @@
 //! default message bodies built from link templates ([`LinkTemplates`]).
 //!
 //! Give the manager a mailer and it sends the verification and reset emails itself, after the
-//! `on_after_request_verify` and `on_after_forgot_password` hooks. Sending runs in a background
+//! `on_after_request_verify` and `on_after_forgot_password` hooks, and the security notices
+//! (see [`crate::notice`]): a changed or reset password, a changed email address (to the old
+//! one), a provider account linked or unlinked. Sending runs in a background
 //! task, so a slow or dead mail server never holds a request; a failed send is logged with
 //! `tracing` at the error level (target `fastusers::mail`).
 //!
@@ -36,10 +39,12 @@ mod templates;
 
 use std::sync::Arc;
 
+use crate::notice::SecurityEvent;
+
 pub use outbox::Outbox;
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpMailer, SmtpMailerBuilder};
-pub use templates::{LinkTemplates, Templates};
+pub use templates::{LinkTemplates, Templates, notice_message};
 
 /// One email: its recipient, subject, and plain-text and HTML bodies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +120,13 @@ impl AccountMail {
     /// Sends the reset-password email in the background.
     pub(crate) fn reset(&self, email: &str, token: &str) {
         self.dispatch("reset", self.templates.reset(email, token));
+    }
+
+    /// Sends the notice of a security event in the background, if the templates write one.
+    pub(crate) fn notice(&self, email: &str, event: &SecurityEvent) {
+        if let Some(message) = self.templates.notice(email, event) {
+            self.dispatch(event.kind(), message);
+        }
     }
 
     /// Sends in a task of its own, so the caller never waits for the mail server, and logs a

@@ -1,16 +1,100 @@
-//! The verification and reset messages: the [`Templates`] trait and its default,
-//! [`LinkTemplates`].
+//! The verification and reset messages and the security notices: the [`Templates`] trait and
+//! its default, [`LinkTemplates`].
 
 use super::Message;
+use crate::notice::{SecurityEvent, mask_email};
 
-/// Writes the verification and reset messages. Implement it to send your own; the default is
-/// [`LinkTemplates`].
+/// Writes the verification and reset messages and the security notices. Implement it to send
+/// your own; the default is [`LinkTemplates`].
 pub trait Templates: Send + Sync + 'static {
     /// The message that asks `email`'s owner to verify it with `token`.
     fn verify(&self, email: &str, token: &str) -> Message;
 
     /// The message that lets `email`'s owner reset their password with `token`.
     fn reset(&self, email: &str, token: &str) -> Message;
+
+    /// The notice of a change to the account of `email` (its address after the change), or
+    /// `None` to send none; it goes to [`event.recipient(email)`](SecurityEvent::recipient).
+    /// Default: [`notice_message`] for an application named "your account". Write one that
+    /// names no token and no secret.
+    fn notice(&self, email: &str, event: &SecurityEvent) -> Option<Message> {
+        Some(notice_message("your account", email, event))
+    }
+}
+
+/// fastusers' notice of a security event, for an application named `app_name`, to the owner
+/// of the account whose address is now `email` (the old address, for an email change): what
+/// changed, and what to do if it was not them. It names no token and no secret, and shows a
+/// new address or a provider account's address [masked](mask_email).
+///
+/// ```
+/// use fastusers::mail::notice_message;
+/// use fastusers::notice::SecurityEvent;
+///
+/// let event = SecurityEvent::EmailChanged {
+///     old_email: "arthur@camelot.bt".into(),
+///     new_email: "arthur@avalon.bt".into(),
+/// };
+/// let message = notice_message("Camelot", "arthur@avalon.bt", &event);
+/// assert_eq!(message.to, "arthur@camelot.bt");
+/// assert_eq!(message.subject, "The email address of your Camelot account was changed");
+/// assert!(message.text.contains("to a***@a***.bt") && !message.text.contains("avalon"));
+/// ```
+pub fn notice_message(app_name: &str, email: &str, event: &SecurityEvent) -> Message {
+    let (subject, what) = match event {
+        SecurityEvent::PasswordChanged => (
+            format!("Your {app_name} password was changed"),
+            format!("The password of {email} for {app_name} was just changed."),
+        ),
+        SecurityEvent::PasswordReset => (
+            format!("Your {app_name} password was reset"),
+            format!(
+                "The password of {email} for {app_name} was just reset, with a link sent to \
+                 this address."
+            ),
+        ),
+        SecurityEvent::EmailChanged {
+            old_email,
+            new_email,
+        } => (
+            format!("The email address of your {app_name} account was changed"),
+            format!(
+                "The email address of your {app_name} account was changed from {old_email} to \
+                 {}. Messages about the account now go to the new address.",
+                mask_email(new_email)
+            ),
+        ),
+        SecurityEvent::OAuthAccountLinked {
+            provider,
+            account_email,
+        } => (
+            format!("A {provider} account was linked to your {app_name} account"),
+            format!(
+                "A {provider} account ({}) was linked to {email} for {app_name}: it can now be \
+                 used to log in.",
+                mask_email(account_email)
+            ),
+        ),
+        SecurityEvent::OAuthAccountUnlinked { provider } => (
+            format!("A {provider} account was unlinked from your {app_name} account"),
+            format!(
+                "The {provider} account linked to {email} for {app_name} was unlinked: it can \
+                 no longer be used to log in."
+            ),
+        ),
+    };
+    let warning = "If this was you, there is nothing to do. If it was not, someone else may \
+                   have access to your account: contact us at once.";
+    Message {
+        to: event.recipient(email).to_owned(),
+        subject,
+        text: format!("Hello,\n\n{what}\n\n{warning}\n"),
+        html: format!(
+            "<!DOCTYPE html>\n<html><body>\n<p>Hello,</p>\n<p>{}</p>\n<p>{}</p>\n</body></html>\n",
+            escape(&what),
+            escape(warning),
+        ),
+    }
 }
 
 /// Plain-text and HTML messages with a link to the application's frontend, made from two URL
@@ -86,6 +170,10 @@ impl Templates for LinkTemplates {
             &self.verify_url.replace("{token}", token),
             "Verify my email address",
         )
+    }
+
+    fn notice(&self, email: &str, event: &SecurityEvent) -> Option<Message> {
+        Some(notice_message(&self.app_name, email, event))
     }
 
     fn reset(&self, email: &str, token: &str) -> Message {

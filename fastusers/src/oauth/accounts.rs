@@ -1,14 +1,9 @@
-//! The user manager's OAuth operations: sign-up or login through a provider, linking and
-//! unlinking provider accounts.
+//! Provider (OAuth) accounts: what can go wrong with them, and what clients see of them. The
+//! user manager's operations on them are in `manager/oauth.rs`.
 
-use std::sync::Arc;
-
-use super::client::{Identity, ProviderTokens};
-use crate::hooks::RequestInfo;
-use crate::manager::{UserError, UserManager};
-use crate::password::PasswordHelper;
-use crate::store::{OAuthAccount, OAuthAccountStore, StoreError};
-use crate::user::{OAuthUser, UserId};
+use super::options::OAuthOptions;
+use crate::manager::UserError;
+use crate::store::{OAuthAccount, StoreError};
 
 /// Why an OAuth operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,201 +38,9 @@ impl From<StoreError> for OAuthError {
     }
 }
 
-fn new_account(
-    oauth_name: &str,
-    tokens: &ProviderTokens,
-    identity: &Identity,
-    email: &str,
-) -> OAuthAccount {
-    OAuthAccount {
-        id: uuid::Uuid::new_v4(),
-        oauth_name: oauth_name.to_owned(),
-        access_token: tokens.access_token.clone(),
-        expires_at: tokens.expires_at,
-        refresh_token: tokens.refresh_token.clone(),
-        account_id: identity.account_id.clone(),
-        account_email: email.to_owned(),
-    }
-}
-
-/// The provider's email, normalised as registration does when it can be.
-fn email_of(identity: &Identity) -> Result<String, OAuthError> {
-    let email = identity.email.as_deref().ok_or(OAuthError::NoEmail)?;
-    Ok(crate::email::normalize(email).unwrap_or_else(|_| email.to_owned()))
-}
-
-impl<U: OAuthUser> UserManager<U> {
-    fn oauth_store(&self) -> Result<Arc<dyn OAuthAccountStore<U>>, OAuthError> {
-        self.store()
-            .oauth_accounts()
-            .ok_or(OAuthError::NoAccountStore)
-    }
-
-    /// Stores the provider's fresh tokens on the user's account.
-    async fn refresh_account(
-        &self,
-        store: &dyn OAuthAccountStore<U>,
-        user: &U,
-        oauth_name: &str,
-        tokens: &ProviderTokens,
-        identity: &Identity,
-        email: &str,
-    ) -> Result<(), OAuthError> {
-        let accounts = store.oauth_accounts_of(user.id()).await?;
-        if let Some(account) = accounts
-            .into_iter()
-            .find(|a| a.oauth_name == oauth_name && a.account_id == identity.account_id)
-        {
-            let updated = OAuthAccount {
-                access_token: tokens.access_token.clone(),
-                expires_at: tokens.expires_at,
-                refresh_token: tokens
-                    .refresh_token
-                    .clone()
-                    .or(account.refresh_token.clone()),
-                account_email: email.to_owned(),
-                ..account
-            };
-            store.update_oauth_account(&updated).await?;
-        }
-        Ok(())
-    }
-
-    /// Logs in or signs up the owner of a provider account, as fastapi-users'
-    /// `oauth_callback`:
-    /// - a linked account logs its user in (and its tokens are stored);
-    /// - otherwise, a user with the provider's email gets the account linked when
-    ///   `associate_by_email` is on and the provider vouches for the email, else
-    ///   [`OAuthError::UserAlreadyExists`];
-    /// - otherwise a new user is created, without a usable password (a password reset gives
-    ///   one), verified when `is_verified_by_default` is on and the provider vouches for the
-    ///   email; `on_after_register` runs.
-    ///
-    /// The caller checks that the user is active.
-    pub async fn oauth_callback(
-        &self,
-        oauth_name: &str,
-        tokens: &ProviderTokens,
-        identity: &Identity,
-        associate_by_email: bool,
-        is_verified_by_default: bool,
-        request: RequestInfo<'_>,
-    ) -> Result<U, OAuthError> {
-        let store = self.oauth_store()?;
-        let email = email_of(identity)?;
-        if let Some(user) = store
-            .get_by_oauth_account(oauth_name, &identity.account_id)
-            .await?
-        {
-            self.refresh_account(store.as_ref(), &user, oauth_name, tokens, identity, &email)
-                .await?;
-            return Ok(user);
-        }
-        let account = new_account(oauth_name, tokens, identity, &email);
-        if let Some(user) = self.get_by_email(&email).await? {
-            if !(associate_by_email && identity.email_verified) {
-                return Err(OAuthError::UserAlreadyExists);
-            }
-            return match store.add_oauth_account(user.id(), &account).await {
-                Ok(()) => Ok(user),
-                Err(StoreError::Conflict(_)) => Err(OAuthError::LinkedElsewhere),
-                Err(other) => Err(other.into()),
-            };
-        }
-        let user = U::from_oauth(
-            U::Id::generate(),
-            email,
-            PasswordHelper::unusable(),
-            is_verified_by_default && identity.email_verified,
-        );
-        let user = self.store().create(&user).await.map_err(|e| match e {
-            // A concurrent sign-up or registration took the email first.
-            StoreError::Conflict(_) => OAuthError::UserAlreadyExists,
-            other => other.into(),
-        })?;
-        if let Err(error) = store.add_oauth_account(user.id(), &account).await {
-            // A concurrent sign-up with the same provider account won: undo ours.
-            self.store().delete(user.id()).await?;
-            return Err(match error {
-                StoreError::Conflict(_) => OAuthError::LinkedElsewhere,
-                other => other.into(),
-            });
-        }
-        self.hooks().on_after_register(&user, request).await;
-        Ok(user)
-    }
-
-    /// Links a provider account to `user`, as fastapi-users' associate callback; refused when
-    /// the account is linked to someone else. Calls `on_after_update` with no changes.
-    pub async fn oauth_associate(
-        &self,
-        user: &U,
-        oauth_name: &str,
-        tokens: &ProviderTokens,
-        identity: &Identity,
-        request: RequestInfo<'_>,
-    ) -> Result<(), OAuthError> {
-        let store = self.oauth_store()?;
-        let email = email_of(identity)?;
-        match store
-            .get_by_oauth_account(oauth_name, &identity.account_id)
-            .await?
-        {
-            Some(owner) if owner.id() == user.id() => {
-                self.refresh_account(store.as_ref(), user, oauth_name, tokens, identity, &email)
-                    .await?;
-            }
-            Some(_) => return Err(OAuthError::LinkedElsewhere),
-            None => match store
-                .add_oauth_account(
-                    user.id(),
-                    &new_account(oauth_name, tokens, identity, &email),
-                )
-                .await
-            {
-                Ok(()) => {}
-                Err(StoreError::Conflict(_)) => return Err(OAuthError::LinkedElsewhere),
-                Err(other) => return Err(other.into()),
-            },
-        }
-        self.hooks()
-            .on_after_update(user, &U::Changes::default(), request)
-            .await;
-        Ok(())
-    }
-
-    /// Unlinks the user's account(s) at this provider, unless that would leave them no way to
-    /// log in: no usable password and no other provider account. Calls `on_after_update`.
-    pub async fn oauth_unlink(
-        &self,
-        user: &U,
-        oauth_name: &str,
-        request: RequestInfo<'_>,
-    ) -> Result<(), OAuthError> {
-        let store = self.oauth_store()?;
-        let accounts = store.oauth_accounts_of(user.id()).await?;
-        if !accounts.iter().any(|a| a.oauth_name == oauth_name) {
-            return Err(OAuthError::NotLinked);
-        }
-        let others = accounts.iter().any(|a| a.oauth_name != oauth_name);
-        if !others && !PasswordHelper::is_usable(user.hashed_password()) {
-            return Err(OAuthError::LastLoginMethod);
-        }
-        store.remove_oauth_account(user.id(), oauth_name).await?;
-        self.hooks()
-            .on_after_update(user, &U::Changes::default(), request)
-            .await;
-        Ok(())
-    }
-
-    /// The user's provider accounts.
-    pub async fn oauth_accounts(&self, user: &U) -> Result<Vec<OAuthAccount>, OAuthError> {
-        Ok(self.oauth_store()?.oauth_accounts_of(user.id()).await?)
-    }
-}
-
-/// What clients see of an account: no provider tokens unless `expose_tokens`.
-pub(crate) fn account_json(account: &OAuthAccount, expose_tokens: bool) -> serde_json::Value {
+/// What clients see of an account: no provider tokens unless the options expose the ones
+/// they store (decrypted; a token that cannot be is shown as `null`).
+pub(crate) fn account_json(account: &OAuthAccount, options: &OAuthOptions) -> serde_json::Value {
     let mut value = serde_json::json!({
         "id": account.id,
         "oauth_name": account.oauth_name,
@@ -245,9 +48,10 @@ pub(crate) fn account_json(account: &OAuthAccount, expose_tokens: bool) -> serde
         "account_id": account.account_id,
         "account_email": account.account_email,
     });
-    if expose_tokens {
-        value["access_token"] = account.access_token.clone().into();
-        value["refresh_token"] = account.refresh_token.clone().into();
+    if let (true, Some(cipher)) = (options.expose_provider_tokens, &options.token_cipher) {
+        let open = |stored: &str| cipher.decrypt(stored).ok();
+        value["access_token"] = open(&account.access_token).into();
+        value["refresh_token"] = account.refresh_token.as_deref().and_then(open).into();
     }
     value
 }

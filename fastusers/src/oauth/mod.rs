@@ -53,11 +53,13 @@
 //! ```
 
 pub(crate) mod accounts;
+mod cipher;
 pub(crate) mod client;
 mod options;
 pub(crate) mod state;
 
 pub use accounts::OAuthError;
+pub use cipher::{CipherError, TokenCipher};
 pub use client::{
     HttpError, Identity, InvalidIdToken, OAuthClient, OAuthClientError, ProviderTokens,
 };

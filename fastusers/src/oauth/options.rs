@@ -1,5 +1,6 @@
 //! [`OAuthOptions`]: how the OAuth routers behave.
 
+use super::cipher::TokenCipher;
 use super::state::StateSecret;
 use crate::keys::Secret;
 use crate::transport::CookieTransport;
@@ -26,6 +27,8 @@ pub struct OAuthOptions {
     pub(crate) csrf_cookie: CookieTransport,
     pub(crate) redirect_after_login: Option<String>,
     pub(crate) expose_provider_tokens: bool,
+    pub(crate) token_cipher: Option<TokenCipher>,
+    pub(crate) take_over_unverified: bool,
     pub(crate) state_lifetime: u64,
 }
 
@@ -45,6 +48,8 @@ impl OAuthOptions {
                 .max_age(3600),
             redirect_after_login: None,
             expose_provider_tokens: false,
+            token_cipher: None,
+            take_over_unverified: false,
             state_lifetime: 3600,
         }
     }
@@ -58,10 +63,39 @@ impl OAuthOptions {
     }
 
     /// Links a provider account to the existing user with the same email instead of answering
-    /// `OAUTH_USER_ALREADY_EXISTS`, when the provider says the email is verified (an
-    /// unverified one could be anybody's). Default: false.
+    /// `OAUTH_USER_ALREADY_EXISTS`, when both sides vouch for the address: the provider says
+    /// it is verified (an unverified one could be anybody's), and so does the local account
+    /// (`is_verified`). Default: false.
+    ///
+    /// A local account whose email was never verified may have been registered by someone
+    /// else before its owner came (account pre-hijacking): linking it would leave them its
+    /// password. Its owner gets `400 OAUTH_USER_ALREADY_EXISTS`, unless
+    /// [`take_over_unverified`](Self::take_over_unverified) is on.
     pub fn associate_by_email(mut self, associate: bool) -> Self {
         self.associate_by_email = associate;
+        self
+    }
+
+    /// With [`associate_by_email`](Self::associate_by_email), lets the provider account's
+    /// owner take over a local account with the same, unverified, email address instead of
+    /// being refused: its password is made unusable, every one of its sessions ended (on
+    /// every backend, JWTs included) and its other provider accounts unlinked, in that order,
+    /// before the provider account is linked; it is marked verified when
+    /// [`is_verified_by_default`](Self::is_verified_by_default) is on. Whoever registered it
+    /// keeps no way in; its owner can set a password with a password reset. Default: false.
+    pub fn take_over_unverified(mut self, take_over: bool) -> Self {
+        self.take_over_unverified = take_over;
+        self
+    }
+
+    /// Stores the provider's access and refresh tokens, encrypted with this cipher, in the
+    /// `oauth_account` table, for an application that calls the provider's API for its users
+    /// (read them with [`UserManager::oauth_accounts`](crate::UserManager::oauth_accounts) and
+    /// [`TokenCipher::decrypt`]). Default: none, the tokens are not stored (`access_token` is
+    /// empty and `refresh_token` NULL), since fastusers itself never uses them after the
+    /// login.
+    pub fn store_provider_tokens(mut self, cipher: TokenCipher) -> Self {
+        self.token_cipher = Some(cipher);
         self
     }
 
@@ -87,8 +121,9 @@ impl OAuthOptions {
     }
 
     /// Shows the provider's access and refresh tokens in the `oauth_accounts` that the
-    /// associate callback returns. Default: false, only the account's id, provider, account
-    /// id, email and expiry are shown.
+    /// associate callback returns, decrypted, when they are stored
+    /// ([`store_provider_tokens`](Self::store_provider_tokens)). Default: false, only the
+    /// account's id, provider, account id, email and expiry are shown.
     pub fn expose_provider_tokens(mut self, expose: bool) -> Self {
         self.expose_provider_tokens = expose;
         self

@@ -370,8 +370,7 @@ where
             p.client.name(),
             &tokens,
             &identity,
-            p.options.associate_by_email,
-            p.options.is_verified_by_default,
+            &p.options,
             Some(&parts),
         )
         .await
@@ -411,7 +410,7 @@ where
     let mut value = serde_json::to_value(user.to_read()).map_err(|_| ApiError::internal())?;
     value["oauth_accounts"] = accounts
         .iter()
-        .map(|a| account_json(a, p.options.expose_provider_tokens))
+        .map(|a| account_json(a, &p.options))
         .collect();
     Ok(value)
 }
@@ -430,7 +429,14 @@ where
     let (tokens, identity) = exchange(p, uri, &parts, checked).await?;
     state
         .manager()
-        .oauth_associate(&user, p.client.name(), &tokens, &identity, Some(&parts))
+        .oauth_associate(
+            &user,
+            p.client.name(),
+            &tokens,
+            &identity,
+            &p.options,
+            Some(&parts),
+        )
         .await
         .map_err(oauth_error)?;
     let mut response = Json(with_accounts(&state, p, &user).await?).into_response();

@@ -203,23 +203,31 @@ pub trait OAuthAccountStore<U: User>: Send + Sync + 'static {
 }
 
 /// Storage of opaque access tokens (the `accesstoken` table).
+///
+/// Each row is keyed by what [`DatabaseStrategy`](crate::strategy::DatabaseStrategy) gives it:
+/// a token's [stored form](crate::token::stored_form), a hash, never the token itself; only a
+/// row that fastapi-users wrote holds its token in clear, until the strategy
+/// [rekeys](Self::rekey) it at its first use.
 #[async_trait]
 pub trait AccessTokenStore<U: User>: Send + Sync + 'static {
-    /// Stores a new token for the user, created now.
-    async fn create(&self, token: &str, user_id: &U::Id) -> Result<(), StoreError>;
-    /// The user of a token younger than `lifetime_seconds` (`None`: any age) and made after the
-    /// user's revocation time, if any (see [`crate::revocation`]). An expired or revoked token
-    /// is deleted on the way.
+    /// Stores a new token's key for the user, created now.
+    async fn create(&self, key: &str, user_id: &U::Id) -> Result<(), StoreError>;
+    /// The user of the token under `key`, if it is younger than `lifetime_seconds` (`None`:
+    /// any age) and made after the user's revocation time, if any (see
+    /// [`crate::revocation`]). An expired or revoked token is deleted on the way.
     async fn user_by_token(
         &self,
-        token: &str,
+        key: &str,
         lifetime_seconds: Option<u64>,
     ) -> Result<Option<U>, StoreError>;
-    /// Deletes a token.
-    async fn delete(&self, token: &str) -> Result<(), StoreError>;
+    /// Moves the token under `old` to `new`, keeping its user and creation time (a token that
+    /// fastapi-users stored in clear, rewritten as its stored form); whether there was one.
+    async fn rekey(&self, old: &str, new: &str) -> Result<bool, StoreError>;
+    /// Deletes the token under `key`.
+    async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Deletes every token of a user.
     async fn delete_for_user(&self, user_id: &U::Id) -> Result<(), StoreError>;
-    /// A user's live tokens and their creation times (seconds since the epoch).
+    /// The keys of a user's live tokens and their creation times (seconds since the epoch).
     async fn list_for_user(
         &self,
         user_id: &U::Id,

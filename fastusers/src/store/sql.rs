@@ -182,6 +182,7 @@ impl<U> SqlStore<U, sqlx::Postgres> {
 /// The access-token statements of one database; the table is fastapi-users' `accesstoken`.
 struct TokenSql {
     insert: &'static str,
+    rekey: &'static str,
     delete: &'static str,
     delete_expired: &'static str,
     delete_for_user: &'static str,
@@ -192,6 +193,7 @@ struct TokenSql {
 #[cfg(feature = "sqlite")]
 const SQLITE_TOKENS: TokenSql = TokenSql {
     insert: r#"INSERT INTO "accesstoken" ("token", "created_at", "user_id") VALUES (?1, ?2, ?3)"#,
+    rekey: r#"UPDATE "accesstoken" SET "token" = ?2 WHERE "token" = ?1"#,
     delete: r#"DELETE FROM "accesstoken" WHERE "token" = ?1"#,
     delete_expired: r#"DELETE FROM "accesstoken" WHERE "token" = ?1 AND "created_at" < ?2"#,
     delete_for_user: r#"DELETE FROM "accesstoken" WHERE "user_id" = ?1"#,
@@ -202,6 +204,7 @@ const SQLITE_TOKENS: TokenSql = TokenSql {
 #[cfg(feature = "postgres")]
 const POSTGRES_TOKENS: TokenSql = TokenSql {
     insert: r#"INSERT INTO "accesstoken" ("token", "created_at", "user_id") VALUES ($1, $2, $3)"#,
+    rekey: r#"UPDATE "accesstoken" SET "token" = $2 WHERE "token" = $1"#,
     delete: r#"DELETE FROM "accesstoken" WHERE "token" = $1"#,
     delete_expired: r#"DELETE FROM "accesstoken" WHERE "token" = $1 AND "created_at" < $2"#,
     delete_for_user: r#"DELETE FROM "accesstoken" WHERE "user_id" = $1"#,
@@ -505,6 +508,15 @@ macro_rules! sql_store {
                         Ok(None)
                     }
                 }
+            }
+
+            async fn rekey(&self, old: &str, new: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query($tokens.rekey)
+                    .bind(old)
+                    .bind(new)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn delete(&self, token: &str) -> Result<(), StoreError> {

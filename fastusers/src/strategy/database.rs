@@ -13,6 +13,11 @@ use crate::user::User;
 /// `ON DELETE CASCADE`), fastapi-users' schema. A token lives `lifetime_seconds` from its
 /// creation (no sliding); logout deletes its row.
 ///
+/// The `token` column holds each token's [stored form](crate::token::stored_form), a hash:
+/// whoever reads the table gets no usable session. A row that fastapi-users wrote holds its
+/// token in clear: a token not found by its hash is looked up as it is, and such a row is
+/// rewritten as the hash at its first use.
+///
 /// Expired rows are purged when a request presents one, and by a sweep every ten minutes
 /// (change it with [`sweep_every`](Self::sweep_every), `None` turns it off). A token made at or
 /// before its user's revocation time is refused, and its row deleted (see
@@ -130,23 +135,48 @@ impl<U: User> Strategy<U> for DatabaseStrategy<U> {
         if !token::is_opaque(token) {
             return Ok(None);
         }
-        self.tokens
-            .user_by_token(token, self.lifetime_seconds)
+        let stored = token::stored_form(token);
+        let lifetime = self.lifetime_seconds;
+        if let Some(user) = self
+            .tokens
+            .user_by_token(&stored, lifetime)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?
+        {
+            return Ok(Some(user));
+        }
+        // A row that fastapi-users wrote, with the token in clear: it is rewritten as its
+        // stored form, so that the table holds it in clear no longer.
+        let Some(user) = self
+            .tokens
+            .user_by_token(token, lifetime)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(None);
+        };
+        self.tokens
+            .rekey(token, &stored)
+            .await
+            .map_err(store_error)?;
+        Ok(Some(user))
     }
 
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
         let token = token::random_token();
         self.tokens
-            .create(&token, user.id())
+            .create(&token::stored_form(&token), user.id())
             .await
             .map_err(store_error)?;
         Ok(token)
     }
 
     async fn destroy_token(&self, token: &str, _user: &U) -> Result<(), StrategyError> {
-        self.tokens.delete(token).await.map_err(store_error)
+        // A clear row was rewritten when the token was read, before its logout.
+        self.tokens
+            .delete(&token::stored_form(token))
+            .await
+            .map_err(store_error)
     }
 
     async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {

@@ -39,11 +39,13 @@ pub struct Session {
 }
 
 impl Session {
-    /// The session id of a token: the first 16 bytes of its SHA-256, in hex.
+    /// The session id of a token: the first 16 bytes of its SHA-256, in hex. Given the token's
+    /// [stored form](crate::token::stored_form), the id of the token it stands for: the same.
     pub fn id_of(token: &str) -> String {
-        use sha2::Digest;
-        let digest = sha2::Sha256::digest(token.as_bytes());
-        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+        crate::token::digest_prefix(token)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 

@@ -12,11 +12,14 @@ use crate::revocation;
 use crate::token;
 use crate::user::{User, UserId};
 
-/// Opaque tokens in Redis: 32 random bytes (43 URL-safe characters) stored under
-/// `fastapi_users_token:<token>` with the user's id as value and the lifetime as TTL, as
-/// fastapi-users stores them; logout deletes the key.
+/// Opaque tokens in Redis: 32 random bytes (43 URL-safe characters), each kept under
+/// `fastapi_users_token:<stored form>` with the user's id as value and the lifetime as TTL;
+/// logout deletes the key. The [stored form](crate::token::stored_form) is a hash of the
+/// token: whoever reads Redis gets no usable session. fastapi-users keeps its tokens in clear,
+/// under `fastapi_users_token:<token>`: a token not found by its hash is looked up as it is, and
+/// such a key is moved to the hash (with its TTL) at its first use.
 ///
-/// Each user also has a sorted set `<prefix>user:<id>` of their tokens, scored by creation
+/// Each user also has a sorted set `<prefix>user:<id>` of their tokens' stored forms, scored by creation
 /// time (seconds with a microsecond fraction), for listing sessions and revoking them all, and
 /// to refuse the tokens made at or before the user's revocation time (see
 /// [`crate::revocation`]): a token that Redis still holds after a revocation (Redis was down
@@ -164,12 +167,67 @@ impl RedisStrategy {
         self
     }
 
-    fn token_key(&self, token: &str) -> String {
-        format!("{}{token}", self.prefix)
+    /// The key of a token: its stored form (or, for a token fastapi-users stored, the token
+    /// itself) after the prefix.
+    fn token_key(&self, stored: &str) -> String {
+        format!("{}{stored}", self.prefix)
     }
 
-    fn index_key<I: UserId>(&self, id: &I) -> String {
+    fn index_key(&self, id: &impl std::fmt::Display) -> String {
         format!("{}user:{id}", self.prefix)
+    }
+
+    /// The user id of a token that fastapi-users (or an older fastusers) stored in clear, whose
+    /// key (and index entry, if any) move to the token's stored form on the way, with their
+    /// TTL and score.
+    async fn adopt_clear_token(
+        &self,
+        token: &str,
+        stored: &str,
+    ) -> Result<Option<String>, StrategyError> {
+        let mut conn = self.connection.clone();
+        let clear = self.token_key(token);
+        let id: Option<String> = conn.get(&clear).await.map_err(unavailable)?;
+        let Some(id) = id else {
+            return Ok(None);
+        };
+        // Milliseconds left; -1 without expiry, -2 when a concurrent request moved it first.
+        let ttl: i64 = conn.pttl(&clear).await.map_err(unavailable)?;
+        if ttl == -2 {
+            return Ok(Some(id));
+        }
+        let index = self.index_key(&id);
+        let score: Option<f64> = conn.zscore(&index, token).await.map_err(unavailable)?;
+        let mut set = redis::cmd("SET");
+        set.arg(self.token_key(stored)).arg(&id);
+        if ttl > 0 {
+            set.arg("PX").arg(ttl);
+        }
+        let mut commands = vec![set, redis::cmd("DEL").arg(&clear).clone()];
+        if let Some(score) = score {
+            commands.push(
+                redis::cmd("ZADD")
+                    .arg(&index)
+                    .arg(score)
+                    .arg(stored)
+                    .clone(),
+            );
+            commands.push(redis::cmd("ZREM").arg(&index).arg(token).clone());
+        }
+        self.run(commands).await?;
+        Ok(Some(id))
+    }
+
+    /// Deletes the token under this stored form, and its index entry.
+    async fn destroy_stored<I: UserId>(&self, stored: &str, id: &I) -> Result<(), StrategyError> {
+        self.run(vec![
+            redis::cmd("DEL").arg(self.token_key(stored)).clone(),
+            redis::cmd("ZREM")
+                .arg(self.index_key(id))
+                .arg(stored)
+                .clone(),
+        ])
+        .await
     }
 
     /// Tokens of the user's index that are still alive, with their creation times.
@@ -204,7 +262,15 @@ impl<U: User> Strategy<U> for RedisStrategy {
             return Ok(None);
         }
         let mut conn = self.connection.clone();
-        let id: Option<String> = conn.get(self.token_key(token)).await.map_err(unavailable)?;
+        let stored = token::stored_form(token);
+        let id: Option<String> = conn
+            .get(self.token_key(&stored))
+            .await
+            .map_err(unavailable)?;
+        let id = match id {
+            Some(id) => Some(id),
+            None => self.adopt_clear_token(token, &stored).await?,
+        };
         let Some(id) = id.as_deref().and_then(U::Id::parse) else {
             return Ok(None);
         };
@@ -224,14 +290,14 @@ impl<U: User> Strategy<U> for RedisStrategy {
             return Ok(Some(found.user));
         }
         let score: Option<f64> = conn
-            .zscore(self.index_key(&id), token)
+            .zscore(self.index_key(&id), &stored)
             .await
             .map_err(unavailable)?;
         if found.admits(score.and_then(revocation::from_seconds)) {
             return Ok(Some(found.user));
         }
         // Revoked while Redis was out of reach: it goes now.
-        if let Err(error) = Strategy::<U>::destroy_token(self, token, &found.user).await {
+        if let Err(error) = self.destroy_stored(&stored, &id).await {
             tracing::debug!(%error, "could not delete a revoked Redis token");
         }
         Ok(None)
@@ -239,6 +305,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
 
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
         let token = token::random_token();
+        let stored = token::stored_form(&token);
         let created_at = revocation::to_seconds(revocation::now());
         let index = self.index_key(user.id());
         let id = user.id().to_string();
@@ -247,7 +314,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
             Some(lifetime) => {
                 commands.push(
                     redis::cmd("SET")
-                        .arg(self.token_key(&token))
+                        .arg(self.token_key(&stored))
                         .arg(&id)
                         .arg("EX")
                         .arg(lifetime)
@@ -257,7 +324,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
                     redis::cmd("ZADD")
                         .arg(&index)
                         .arg(created_at)
-                        .arg(&token)
+                        .arg(&stored)
                         .clone(),
                 );
                 commands.push(redis::cmd("EXPIRE").arg(&index).arg(lifetime).clone());
@@ -265,7 +332,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
             None => {
                 commands.push(
                     redis::cmd("SET")
-                        .arg(self.token_key(&token))
+                        .arg(self.token_key(&stored))
                         .arg(&id)
                         .clone(),
                 );
@@ -273,7 +340,7 @@ impl<U: User> Strategy<U> for RedisStrategy {
                     redis::cmd("ZADD")
                         .arg(&index)
                         .arg(created_at)
-                        .arg(&token)
+                        .arg(&stored)
                         .clone(),
                 );
             }
@@ -283,14 +350,9 @@ impl<U: User> Strategy<U> for RedisStrategy {
     }
 
     async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
-        self.run(vec![
-            redis::cmd("DEL").arg(self.token_key(token)).clone(),
-            redis::cmd("ZREM")
-                .arg(self.index_key(user.id()))
-                .arg(token)
-                .clone(),
-        ])
-        .await
+        // A clear key was moved when the token was read, before its logout.
+        self.destroy_stored(&token::stored_form(token), user.id())
+            .await
     }
 
     async fn revoke_all(&self, user: &U) -> Result<(), StrategyError> {
@@ -320,8 +382,8 @@ impl<U: User> Strategy<U> for RedisStrategy {
     async fn revoke_session(&self, user: &U, id: &str) -> Result<bool, StrategyError> {
         let live = self.live_tokens(user).await?;
         match live.iter().find(|(t, _)| Session::id_of(t) == id) {
-            Some((token, _)) => {
-                self.destroy_token(token, user).await?;
+            Some((stored, _)) => {
+                self.destroy_stored(stored, user.id()).await?;
                 Ok(true)
             }
             None => Ok(false),

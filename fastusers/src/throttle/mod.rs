@@ -14,6 +14,11 @@
 //! token, and its later logins for that account are counted per device instead: failures from
 //! elsewhere, which fill the account's count, do not lock the owner out.
 //!
+//! The throttle is on by default: [`FastUsers::new`](crate::FastUsers::new) starts with
+//! [`LoginThrottle::new()`]. [`FastUsers::login_throttle`](crate::FastUsers::login_throttle)
+//! replaces it, [`FastUsers::no_login_throttle`](crate::FastUsers::no_login_throttle) turns it
+//! off.
+//!
 //! Counts live in memory by default (one process), or in Redis ([`LoginThrottle::redis`],
 //! feature `redis`) so that the limit holds across every instance behind a load balancer. When
 //! the counter store fails, logins are not blocked (the failure is logged): throttling must
@@ -51,7 +56,8 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Login throttling; give it to [`FastUsers::login_throttle`](crate::FastUsers::login_throttle).
+/// Login throttling; give it to [`FastUsers::login_throttle`](crate::FastUsers::login_throttle)
+/// to replace the default, [`LoginThrottle::new()`].
 #[derive(Clone)]
 pub struct LoginThrottle {
     per_account: Option<Limit>,

@@ -3,10 +3,19 @@
 use std::sync::Arc;
 
 use crate::hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
+use crate::notice::{Notify, SecurityEvent};
 use crate::password::{PasswordError, PasswordHelper, PasswordPolicy};
 use crate::revocation::{self, Revocable};
 use crate::store::{StoreError, UserStore};
 use crate::user::{User, UserChanges, UserCreate, UserId, UserUpdate};
+
+mod email_tokens;
+#[cfg(feature = "oauth")]
+mod oauth;
+mod reset;
+mod verify;
+
+pub use email_tokens::{EmailTokens, RESET_AUDIENCE, VERIFY_AUDIENCE};
 
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -89,9 +98,10 @@ pub struct UserManager<U: User> {
     hooks: Arc<dyn Hooks<U>>,
     revoker: Option<Arc<dyn TokenRevoker<U>>>,
     revoke_on_change: bool,
-    pub(crate) account_tokens: crate::account::AccountTokens,
+    pub(crate) email_tokens: EmailTokens,
     pub(crate) mail: Option<crate::mail::AccountMail>,
     pub(crate) verify_on_register: bool,
+    notices: bool,
     max_password_bytes: usize,
 }
 
@@ -106,9 +116,10 @@ impl<U: User> Clone for UserManager<U> {
             hooks: self.hooks.clone(),
             revoker: self.revoker.clone(),
             revoke_on_change: self.revoke_on_change,
-            account_tokens: self.account_tokens.clone(),
+            email_tokens: self.email_tokens.clone(),
             mail: self.mail.clone(),
             verify_on_register: self.verify_on_register,
+            notices: self.notices,
             max_password_bytes: self.max_password_bytes,
         }
     }
@@ -142,9 +153,10 @@ impl<U: User> UserManager<U> {
             hooks: Arc::new(NoHooks),
             revoker: None,
             revoke_on_change: true,
-            account_tokens: crate::account::AccountTokens::default(),
+            email_tokens: EmailTokens::default(),
             mail: None,
             verify_on_register: false,
+            notices: true,
             max_password_bytes: DEFAULT_MAX_PASSWORD_BYTES,
         }
     }
@@ -189,6 +201,66 @@ impl<U: User> UserManager<U> {
         if let Some(revoker) = &self.revoker {
             revoker.revoke_all(user).await;
         }
+    }
+
+    /// Whether the user is told of each change to how their account is reached: a changed
+    /// or reset password, a changed email address (at the old one), a provider account linked
+    /// or unlinked. Default: true; the notices are emailed when the manager has a mailer (see
+    /// [`crate::notice`]), and the `on_security_event` hook runs either way unless this is
+    /// false.
+    pub fn security_notices(mut self, on: bool) -> Self {
+        self.notices = on;
+        self
+    }
+
+    /// Tells the user of a change to how their account is reached: the `on_security_event`
+    /// hook, then, unless it answers [`Notify::Handled`], the notice that the templates write,
+    /// emailed in the background when the manager has a mailer. fastusers calls it for its own
+    /// events; call it for changes the application makes itself (a second factor added).
+    /// `user` is the user after the change.
+    pub async fn notify(&self, user: &U, event: SecurityEvent, request: RequestInfo<'_>) {
+        if !self.notices {
+            return;
+        }
+        if self.hooks.on_security_event(user, &event, request).await == Notify::Handled {
+            return;
+        }
+        if let Some(mail) = &self.mail {
+            mail.notice(user.email(), &event);
+        }
+    }
+
+    /// Uses these verification and reset token keys and lifetimes.
+    pub fn with_email_tokens(mut self, tokens: EmailTokens) -> Self {
+        self.email_tokens = tokens;
+        self
+    }
+
+    /// Sends the verification and reset emails with this mailer, written by these templates,
+    /// after the `on_after_request_verify` and `on_after_forgot_password` hooks, and the
+    /// security notices (see [`crate::notice`]; [`security_notices`](Self::security_notices)
+    /// turns them off). Each send runs in a background task; a failure is logged (see
+    /// [`crate::mail`]).
+    pub fn with_mailer(
+        mut self,
+        mailer: impl crate::mail::Mailer,
+        templates: impl crate::mail::Templates,
+    ) -> Self {
+        self.mail = Some(crate::mail::AccountMail::new(mailer, templates));
+        self
+    }
+
+    /// Makes `POST /register` request a verification token for each new user (as a
+    /// `POST /request-verify-token` would), so that the verification email goes out without
+    /// the client asking. Default: false, as the reference.
+    pub fn send_verification_on_register(mut self, send: bool) -> Self {
+        self.verify_on_register = send;
+        self
+    }
+
+    /// Whether `POST /register` requests a verification token for each new user.
+    pub fn sends_verification_on_register(&self) -> bool {
+        self.verify_on_register
     }
 
     /// Uses these hooks.
@@ -401,11 +473,27 @@ impl<U: User> UserManager<U> {
     /// is saved with the change, in the same transaction, then the user's tokens are deleted
     /// as far as their stores answer. Once the change is saved this returns `Ok`, whatever the
     /// token stores answer.
+    ///
+    /// A new password hash or a new email address is then [notified](Self::notify)
+    /// ([`SecurityEvent::PasswordChanged`], [`SecurityEvent::EmailChanged`] at the old
+    /// address).
     pub async fn apply(
+        &self,
+        user: &U,
+        changes: U::Changes,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
+        self.apply_as(user, changes, request, SecurityEvent::PasswordChanged)
+            .await
+    }
+
+    /// [`apply`](Self::apply), telling of a new password hash as `password_event`.
+    pub(crate) async fn apply_as(
         &self,
         user: &U,
         mut changes: U::Changes,
         request: RequestInfo<'_>,
+        password_event: SecurityEvent,
     ) -> Result<U, UserError> {
         if let Some(email) = changes.email().map(str::to_owned) {
             if email == user.email() {
@@ -440,6 +528,40 @@ impl<U: User> UserManager<U> {
         if revoke {
             self.delete_tokens(&updated).await;
         }
+        self.hooks
+            .on_after_update(&updated, &changes, request)
+            .await;
+        if changes.hashed_password().is_some() {
+            self.notify(&updated, password_event, request).await;
+        }
+        // Not for a change of letter case only: the same mailbox.
+        if crate::email::fold_case(updated.email()) != crate::email::fold_case(user.email()) {
+            let event = SecurityEvent::EmailChanged {
+                old_email: user.email().to_owned(),
+                new_email: updated.email().to_owned(),
+            };
+            self.notify(&updated, event, request).await;
+        }
+        Ok(updated)
+    }
+
+    /// Saves `changes` and ends every session of the user in one transaction, whatever
+    /// [`revoke_tokens_on_change`](Self::revoke_tokens_on_change) says, then deletes their
+    /// tokens as far as their stores answer and calls `on_after_update`. No notice: for a
+    /// change that is no one's request (an account taken over by its email's owner).
+    #[cfg(feature = "oauth")]
+    pub(crate) async fn apply_and_revoke(
+        &self,
+        user: &U,
+        changes: U::Changes,
+        request: RequestInfo<'_>,
+    ) -> Result<U, UserError> {
+        let updated = self
+            .store
+            .update_and_revoke(user.id(), &changes, revocation::now())
+            .await?
+            .ok_or(UserError::NotFound)?;
+        self.delete_tokens(&updated).await;
         self.hooks
             .on_after_update(&updated, &changes, request)
             .await;
