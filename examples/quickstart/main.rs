@@ -11,9 +11,10 @@
 //! or the example refuses to start unless `ALLOW_WEAK_SECRET=true`; a random one is made when
 //! unset, so tokens die with the process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
 //! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
-//! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (keeps
-//! users read by id in memory for N seconds, so JWT and Redis requests skip the database; off
-//! by default, since a change made by another instance is then seen up to N seconds late),
+//! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (the
+//! user cache, on by default, keeps a user read by id for N seconds at most, 60 by default, so
+//! JWT and Redis requests skip the database; every change made by any instance evicts the user
+//! from every instance's cache at once, so this is a last resort; `0` turns the cache off),
 //! `BEHIND_PROXY=true` when a reverse proxy in front sets `X-Forwarded-For`, `-Proto` and
 //! `-Host` (the throttle's client address, the OAuth callback URL and the CSRF check then come
 //! from them; off, they are ignored, since any client can send them).
@@ -182,7 +183,8 @@ struct Config {
     outbox: Option<std::path::PathBuf>,
     frontend_url: String,
     verify_on_register: bool,
-    user_cache: Option<std::time::Duration>,
+    /// `None`: no user cache; `Some(None)`: the default TTL.
+    user_cache: Option<Option<std::time::Duration>>,
     behind_proxy: bool,
 }
 
@@ -240,11 +242,11 @@ impl Config {
             verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
             behind_proxy: flag("BEHIND_PROXY", false)?,
             user_cache: match var("USER_CACHE_SECONDS") {
-                None => None,
+                None => Some(None),
                 Some(n) => match n.parse::<f64>() {
                     Ok(0.0) => None,
                     Ok(s) if s > 0.0 && s.is_finite() => {
-                        Some(std::time::Duration::from_secs_f64(s))
+                        Some(Some(std::time::Duration::from_secs_f64(s)))
                     }
                     _ => {
                         return Err(format!(
@@ -271,9 +273,12 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         .with_password_policy(PasswordPolicy::none())
         .with_email_tokens(fastusers::manager::EmailTokens::from_secret(&config.secret))
         .send_verification_on_register(config.verify_on_register);
+    // On by default (`UserManager::new`), kept true by PostgreSQL's LISTEN/NOTIFY or, on
+    // SQLite, by the file's own change counter.
     let manager = match config.user_cache {
-        Some(ttl) => manager.cache_users(ttl),
-        None => manager,
+        Some(Some(ttl)) => manager.cache_users(ttl),
+        Some(None) => manager,
+        None => manager.without_user_cache(),
     };
     let templates = LinkTemplates::new(
         format!("{}/verify?token={{token}}", config.frontend_url),

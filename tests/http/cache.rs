@@ -1,6 +1,8 @@
 //! `UserManager::cache_users` / `CachedUserStore`: users read by id served from memory, every
-//! change made through the manager seen at once, changes made elsewhere seen when the cached
-//! user expires.
+//! change made through the manager seen at once, changes made behind its back seen at once
+//! through the store's channel (PostgreSQL's triggers, SQLite's `data_version`), or, with a
+//! channel that cannot see them, when the cached user expires. Across instances:
+//! `instances.rs`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,19 +10,33 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use fastusers::revocation::{Revocable, Timestamp};
-use fastusers::store::{CachedUserStore, StoreError, UserStore};
-use fastusers_tests::{Db, Options, TestApp, User, UserChanges, db_tests, fresh_database};
+use fastusers::store::{CacheChannel, CachedUserStore, StoreError, UserStore};
+use fastusers_tests::{
+    Db, Options, TestApp, User, UserChanges, db_tests, fresh_database, shared_database,
+};
 use serde_json::json;
 
-/// An application whose manager reads through a cache, and the store behind the cache (to
-/// change a user as another instance of the application would).
-async fn cached_app(db: Db, ttl: Duration) -> (TestApp, Arc<dyn UserStore<User>>) {
-    let url = fresh_database(db).await;
+/// An application whose manager reads through a cache (on `channel`, or the store's own), and
+/// the store behind the cache (to change a user behind the cache's back).
+async fn cached_app(
+    url: String,
+    ttl: Duration,
+    channel: Option<CacheChannel>,
+) -> (
+    TestApp,
+    Arc<dyn UserStore<User>>,
+    Arc<CachedUserStore<User>>,
+) {
     let behind = fastusers::store::connect::<User>(&url).await.unwrap();
-    let cached: Arc<dyn UserStore<User>> = Arc::new(CachedUserStore::new(behind.clone(), ttl));
+    let cached = CachedUserStore::new(behind.clone(), ttl);
+    let cached = Arc::new(match channel {
+        Some(channel) => cached.channel(channel),
+        None => cached,
+    });
     (
-        TestApp::on_store(cached, url, Options::default(), None),
+        TestApp::on_store(cached.clone(), url, Options::default(), None),
         behind,
+        cached,
     )
 }
 
@@ -35,10 +51,13 @@ fn deactivate() -> UserChanges {
     }
 }
 
-/// A change made behind the cache (by another instance, or in the database) is not seen
-/// until the cached user expires, and then it is: the cache serves reads, for `ttl` only.
+/// With a channel that cannot see a change made behind the cache (`this_process`: another
+/// program's write), the change is not seen until the cached user expires, and then it is:
+/// the cache serves reads, for `ttl` only (the last resort).
 async fn served_from_memory_until_it_expires(db: Db) {
-    let (app, behind) = cached_app(db, Duration::from_millis(500)).await;
+    let url = fresh_database(db).await;
+    let channel = Some(CacheChannel::this_process());
+    let (app, behind, _) = cached_app(url, Duration::from_millis(500), channel).await;
     let user = app.register("percival@camelot.bt", "guinevere").await;
     let jwt = app.token("percival@camelot.bt", "guinevere").await;
     assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
@@ -61,7 +80,8 @@ async fn served_from_memory_until_it_expires(db: Db) {
 /// hour: a deactivation (and the revocation time saved with it), an email change, a password
 /// change, a deletion.
 async fn changes_through_the_manager_are_seen_at_once(db: Db) {
-    let (app, _) = cached_app(db, Duration::from_secs(3600)).await;
+    let url = fresh_database(db).await;
+    let (app, _, _) = cached_app(url, Duration::from_secs(3600), None).await;
     let admin = app.superuser("arthur@camelot.bt").await;
     let user = app.register("gawain@camelot.bt", "guinevere").await;
     let id = id_of(&user);
@@ -125,9 +145,40 @@ async fn changes_through_the_manager_are_seen_at_once(db: Db) {
     assert_eq!(app.me_status(&jwt).await, StatusCode::UNAUTHORIZED);
 }
 
+/// A change made behind the cache, in the store directly (as another process would), is seen
+/// at once with the store's own channel, even with a TTL of an hour: PostgreSQL's triggers
+/// notify it; SQLite's `data_version` shows it (a file that several stores open).
+async fn changes_behind_the_cache_are_seen_through_the_store_channel(db: Db) {
+    let url = shared_database(db).await;
+    let (app, behind, cache) = cached_app(url, Duration::from_secs(3600), None).await;
+    let user = app.register("tristan@camelot.bt", "guinevere").await;
+    let jwt = app.token("tristan@camelot.bt", "guinevere").await;
+    let start = std::time::Instant::now();
+    while app.me_status(&jwt).await != StatusCode::OK || !cache.is_serving() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the cache's channel was not up within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Cached now.
+    assert_eq!(app.me_status(&jwt).await, StatusCode::OK);
+
+    behind.update(&id_of(&user), &deactivate()).await.unwrap();
+    let start = std::time::Instant::now();
+    while app.me_status(&jwt).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the deactivation behind the cache was not seen within 5 s (the TTL is an hour)"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 db_tests!(
     served_from_memory_until_it_expires,
-    changes_through_the_manager_are_seen_at_once
+    changes_through_the_manager_are_seen_at_once,
+    changes_behind_the_cache_are_seen_through_the_store_channel
 );
 
 /// A store whose next read by id stops after reading, until released: the read then returns

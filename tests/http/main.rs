@@ -9,6 +9,7 @@ mod devices;
 mod email_case;
 mod extract;
 mod hostile;
+mod instances;
 mod keys;
 mod login;
 mod mail;

@@ -325,6 +325,9 @@ pub struct Options {
     pub host_prefix: bool,
     /// `FastUsers::behind_proxy`.
     pub behind_proxy: bool,
+    /// Keep the user cache true through this channel (default: the store's own, as
+    /// `UserManager::new` does).
+    pub cache_channel: Option<fastusers::store::CacheChannel>,
 }
 
 /// A path for an [`Options::outbox`] file of a test's own, in the temporary directory.
@@ -466,7 +469,15 @@ impl TestApp {
                 JwtKeys::hs256(RESET_SECRET).expect("a long secret"),
             ),
         };
-        let manager = UserManager::new(store)
+        let manager = UserManager::new(store.clone());
+        let manager = match options.cache_channel {
+            Some(channel) => manager.with_user_cache(
+                fastusers::store::CachedUserStore::new(store, fastusers::store::DEFAULT_TTL)
+                    .channel(channel),
+            ),
+            None => manager,
+        };
+        let manager = manager
             .with_hooks(hooks.clone())
             .with_password_policy(
                 options

@@ -89,6 +89,10 @@ pub trait TokenRevoker<U: User>: Send + Sync + 'static {
 /// ```
 pub struct UserManager<U: User> {
     store: Arc<dyn UserStore<U>>,
+    /// The store without the user cache.
+    uncached: Arc<dyn UserStore<U>>,
+    /// The user cache that `store` is, if any.
+    cache: Option<Arc<crate::store::CachedUserStore<U>>>,
     passwords: PasswordHelper,
     policy: PasswordPolicy,
     hooks: Arc<dyn Hooks<U>>,
@@ -105,6 +109,8 @@ impl<U: User> Clone for UserManager<U> {
     fn clone(&self) -> Self {
         Self {
             store: self.store.clone(),
+            uncached: self.uncached.clone(),
+            cache: self.cache.clone(),
             passwords: self.passwords.clone(),
             policy: self.policy.clone(),
             hooks: self.hooks.clone(),
@@ -123,16 +129,25 @@ impl<U: User> std::fmt::Debug for UserManager<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserManager")
             .field("passwords", &self.passwords)
+            .field("user_cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
 
 impl<U: User> UserManager<U> {
     /// A manager on this store, with default argon2id parameters, the default
-    /// [password policy](PasswordPolicy) and no hooks.
+    /// [password policy](PasswordPolicy), no hooks, and the user cache when the store names a
+    /// [`CacheChannel`](crate::store::CacheChannel) (the SQL stores do; see
+    /// [`cache_users`](Self::cache_users)).
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
+        let cache = crate::store::CachedUserStore::by_default(&store).map(Arc::new);
         Self {
-            store,
+            store: match &cache {
+                Some(cache) => cache.clone(),
+                None => store.clone(),
+            },
+            uncached: store,
+            cache,
             passwords: PasswordHelper::default(),
             policy: PasswordPolicy::default(),
             hooks: Arc::new(NoHooks),
@@ -295,17 +310,39 @@ impl<U: User> UserManager<U> {
         self.hooks.validate_password(password, owner).await
     }
 
-    /// Keeps the users read by id (every request authenticated by a JWT or a Redis token reads
-    /// its user by id) in memory for `ttl`, so that those requests need no database round
-    /// trip. Off by default.
+    /// Keeps the users read by id in memory for `ttl` at most: every request authenticated by
+    /// a JWT or a Redis token reads its user by id, and then needs no database round trip.
     ///
-    /// Changes made through this manager reach the cache at once; changes made by another
-    /// instance of the application, or in the database directly, only when the cached user
-    /// expires, so a deactivated user may be served for up to `ttl` more. See
-    /// [`CachedUserStore`](crate::store::CachedUserStore).
-    pub fn cache_users(mut self, ttl: std::time::Duration) -> Self {
-        self.store = Arc::new(crate::store::CachedUserStore::new(self.store, ttl));
+    /// On by default (for [`DEFAULT_TTL`](crate::store::DEFAULT_TTL), a minute) when the store
+    /// names a channel, which keeps every instance's cache true: a change to a user, made on
+    /// any instance, evicts them from every cache, and a cache whose channel is down serves
+    /// nothing. `ttl` is a last resort; see [`CachedUserStore`](crate::store::CachedUserStore).
+    pub fn cache_users(self, ttl: std::time::Duration) -> Self {
+        let cache = crate::store::CachedUserStore::new(self.uncached.clone(), ttl);
+        self.with_user_cache(cache)
+    }
+
+    /// Uses this user cache (on the store it wraps): one with another
+    /// [`CacheChannel`](crate::store::CacheChannel), such as Redis, or another capacity.
+    pub fn with_user_cache(mut self, cache: crate::store::CachedUserStore<U>) -> Self {
+        let cache = Arc::new(cache);
+        self.uncached = cache.inner().clone();
+        self.store = cache.clone();
+        self.cache = Some(cache);
         self
+    }
+
+    /// Reads every user from the store, with no cache.
+    pub fn without_user_cache(mut self) -> Self {
+        self.store = self.uncached.clone();
+        self.cache = None;
+        self
+    }
+
+    /// The user cache, if the manager has one (whether it serves now:
+    /// [`CachedUserStore::is_serving`](crate::store::CachedUserStore::is_serving)).
+    pub fn user_cache(&self) -> Option<&crate::store::CachedUserStore<U>> {
+        self.cache.as_deref()
     }
 
     /// Uses this password helper (other argon2 parameters).

@@ -40,7 +40,7 @@ pub mod sql_id;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlStore, SqlUser};
 
-pub use cache::CachedUserStore;
+pub use cache::{CacheChannel, CachedUserStore, DEFAULT_TTL};
 
 use async_trait::async_trait;
 
@@ -138,6 +138,15 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
     /// The store's OAuth accounts (the `oauth_account` table of a model with
     /// `#[fastusers(oauth)]`); `None` when it keeps none.
     fn oauth_accounts(&self) -> Option<std::sync::Arc<dyn OAuthAccountStore<U>>> {
+        None
+    }
+
+    /// The channel on which the user caches of every process that shares this store hear of
+    /// each other's changes (see [`CachedUserStore`]): PostgreSQL's `LISTEN`/`NOTIFY` for
+    /// [`SqlStore`] on PostgreSQL, the process itself for SQLite. `None` (the default) when the
+    /// store offers none: [`UserManager::new`](crate::UserManager::new) then caches nothing,
+    /// since it could not keep a cache true.
+    fn cache_channel(&self) -> Option<CacheChannel> {
         None
     }
 }

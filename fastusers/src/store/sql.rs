@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
-use super::{AccessTokenStore, OAuthAccount, OAuthAccountStore, StoreError, UserStore};
+use super::{
+    AccessTokenStore, CacheChannel, OAuthAccount, OAuthAccountStore, StoreError, UserStore,
+};
 use crate::email::fold_case;
 use crate::revocation::{self, Revocable, Timestamp};
 use crate::user::{User, UserChanges as _};
@@ -73,6 +75,8 @@ pub trait SqlUser<DB: Database>: User {
 /// A [`UserStore`] on a sqlx pool.
 pub struct SqlStore<U, DB: Database> {
     pool: Pool<DB>,
+    /// Made on first use, shared by the clones.
+    channel: std::sync::Arc<std::sync::OnceLock<CacheChannel>>,
     user: PhantomData<fn() -> U>,
 }
 
@@ -88,6 +92,7 @@ impl<U, DB: Database> Clone for SqlStore<U, DB> {
     fn clone(&self) -> Self {
         Self {
             pool: self.pool.clone(),
+            channel: self.channel.clone(),
             user: PhantomData,
         }
     }
@@ -98,6 +103,7 @@ impl<U, DB: Database> SqlStore<U, DB> {
     pub fn from_pool(pool: Pool<DB>) -> Self {
         Self {
             pool,
+            channel: Default::default(),
             user: PhantomData,
         }
     }
@@ -317,7 +323,9 @@ macro_rules! sql_store {
         $revoke:expr,
         $migration_lock:expr,
         $email_begin:expr,
-        $email_lock:expr
+        $email_lock:expr,
+        $cache_schema:expr,
+        $cache_channel:expr
     ) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
@@ -420,7 +428,9 @@ macro_rules! sql_store {
             /// Creates the user table and its indexes if they do not exist, in one transaction.
             /// On PostgreSQL the transaction first takes an advisory lock, so that several
             /// instances starting at once on an empty database create the tables once instead
-            /// of racing on the catalog.
+            /// of racing on the catalog; it also creates the triggers that notify the user
+            /// caches of every change to a user (see
+            /// [`CachedUserStore`](super::CachedUserStore)).
             pub async fn migrate(&self) -> Result<(), StoreError> {
                 let mut transaction = self.pool.begin().await?;
                 if let Some(lock) = $migration_lock {
@@ -431,6 +441,7 @@ macro_rules! sql_store {
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
                     .chain(U::REVOCATION_SCHEMA)
+                    .chain($cache_schema)
                 {
                     sqlx::query::<$db>(*statement)
                         .execute(&mut *transaction)
@@ -635,6 +646,14 @@ macro_rules! sql_store {
                     Some(std::sync::Arc::new(self.clone()))
                 }
             }
+
+            fn cache_channel(&self) -> Option<CacheChannel> {
+                Some(
+                    self.channel
+                        .get_or_init(|| $cache_channel(&self.pool))
+                        .clone(),
+                )
+            }
         }
 
         #[cfg(feature = $feature)]
@@ -730,7 +749,9 @@ sql_store!(
     SQLITE_REVOKE,
     None::<&str>,
     Some("BEGIN IMMEDIATE"),
-    None
+    None,
+    &[] as &[&str],
+    CacheChannel::sqlite
 );
 #[cfg(feature = "postgres")]
 sql_store!(
@@ -747,5 +768,8 @@ sql_store!(
     Some((
         "SELECT pg_advisory_xact_lock(1718969709, $1)",
         email_lock_key as fn(&str) -> i32
-    ))
+    )),
+    // The triggers that notify the user caches of every change (see `CacheChannel::postgres`).
+    super::cache::POSTGRES_TRIGGERS,
+    CacheChannel::postgres
 );
