@@ -282,7 +282,7 @@ impl<U: OAuthUser> UserManager<U> {
     }
 
     /// The user's provider accounts. Their tokens are as stored: encrypted (read them with
-    /// the [`TokenCipher`](super::TokenCipher) of
+    /// the [`TokenCipher`](crate::oauth::TokenCipher) of
     /// [`OAuthOptions::store_provider_tokens`]), or empty when not stored.
     pub async fn oauth_accounts(&self, user: &U) -> Result<Vec<OAuthAccount>, OAuthError> {
         Ok(self.oauth_store()?.oauth_accounts_of(user.id()).await?)
