@@ -56,6 +56,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use axum::http::Method;
 use fastusers::Routes;
+use fastusers::error::Report;
 use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::oauth::{OAuthClient, OAuthOptions};
@@ -262,7 +263,7 @@ impl Config {
 async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     let store = fastusers::store::connect::<User>(&config.database_url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Report(&e).to_string())?;
     let hooks = AppHooks {
         mailbox: std::env::var_os("MAILBOX").map(Into::into),
     };
@@ -394,8 +395,8 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         ),
         None => None,
     };
-    let database =
-        DatabaseStrategy::new(manager.store().as_ref(), LIFETIME).map_err(|e| e.to_string())?;
+    let database = DatabaseStrategy::new(manager.store().as_ref(), LIFETIME)
+        .map_err(|e| Report(&e).to_string())?;
     let cookie = CookieTransport::new()
         .max_age(3600)
         .secure(config.cookie_secure);
@@ -478,7 +479,7 @@ async fn create_superuser(
     let user = manager
         .create(create, false, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Report(&e).to_string())?;
     println!("Created superuser {} ({})", user.email, user.id);
     Ok(())
 }
@@ -487,7 +488,7 @@ async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String>
     let user = manager
         .get_by_email(email)
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Report(&e).to_string())?
         .ok_or_else(|| format!("no user with email {email}"))?;
     let changes = UserChanges {
         is_superuser: Some(true),
@@ -496,7 +497,7 @@ async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String>
     let user = manager
         .apply(&user, changes, None)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Report(&e).to_string())?;
     println!("{} ({}) is now a superuser", user.email, user.id);
     Ok(())
 }
@@ -530,7 +531,7 @@ async fn run() -> Result<(), String> {
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| Report(&e).to_string())
         }
         ["create-superuser", email, password] => create_superuser(&manager, email, password).await,
         ["promote", email] => promote(&manager, email).await,

@@ -1,9 +1,10 @@
 //! Errors and their HTTP answers.
 //!
 //! Every error a client can see is an [`ApiError`]: a status and a `detail`, serialised as
-//! fastapi-users does (`{"detail": ...}`). The domain errors of the other modules
-//! ([`UserError`](crate::UserError), [`StoreError`](crate::StoreError)) are turned into
-//! `ApiError`s here, in one place.
+//! fastapi-users does (`{"detail": ...}`). Each domain error becomes an `ApiError` in the
+//! module that owns it ([`StoreError`](crate::StoreError) in `store`, [`AuthRejection`](crate::AuthRejection)
+//! in `extract`, ...). The domain errors keep their causes ([`BoxError`]); [`Report`] shows an
+//! error with all of them, as the logs do.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -253,17 +254,39 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::StoreError> for ApiError {
-    fn from(error: crate::StoreError) -> Self {
-        match error {
-            crate::StoreError::Unavailable(cause) => {
-                tracing::warn!(%cause, "user store unavailable");
-                Self::unavailable("The user database is unavailable. Try again later.")
-            }
-            other => {
-                tracing::error!(error = %other, "user store error");
-                Self::internal()
-            }
+/// The cause an error keeps (its [`source`](std::error::Error::source)).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Shows an error followed by each of its causes: `outer: cause: root cause`. fastusers logs
+/// errors this way; use it wherever an error is shown to a person.
+///
+/// ```
+/// use fastusers::error::Report;
+/// use fastusers::StoreError;
+///
+/// let error = StoreError::Unavailable("connection refused".into());
+/// assert_eq!(
+///     Report(&error).to_string(),
+///     "the database is unavailable: connection refused"
+/// );
+/// ```
+#[derive(Clone, Copy)]
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
         }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }

@@ -34,7 +34,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
 use crate::backend::{Authenticated, Backends};
-use crate::error::ApiError;
+use crate::error::{ApiError, BoxError, Report};
 use crate::state::FastUsers;
 use crate::strategy::StrategyError;
 use crate::user::User;
@@ -50,13 +50,13 @@ pub enum AuthRejection {
     Unauthorized,
     /// Authenticated, but not verified or not a superuser as required: 403.
     Forbidden,
-    /// The store or the token service is down: 503.
-    Unavailable(String),
+    /// The store or the token service is down: 503 (logged with the cause).
+    Unavailable(BoxError),
     /// An unsafe request authenticated by a cookie came from an untrusted origin: 403
     /// `CSRF_CHECK_FAILED`.
     UntrustedOrigin(String),
-    /// Anything else: 500 (logged).
-    Internal(String),
+    /// Anything else: 500 (logged with the cause).
+    Internal(BoxError),
 }
 
 impl From<AuthRejection> for ApiError {
@@ -69,11 +69,11 @@ impl From<AuthRejection> for ApiError {
                 ApiError::csrf()
             }
             AuthRejection::Unavailable(cause) => {
-                tracing::warn!(%cause, "authentication unavailable");
+                tracing::warn!(cause = %Report(&*cause), "authentication unavailable");
                 ApiError::unavailable("The authentication service is unavailable. Try again later.")
             }
             AuthRejection::Internal(cause) => {
-                tracing::error!(%cause, "authentication failed");
+                tracing::error!(cause = %Report(&*cause), "authentication failed");
                 ApiError::internal()
             }
         }
@@ -89,10 +89,10 @@ impl IntoResponse for AuthRejection {
 impl From<StrategyError> for AuthRejection {
     fn from(error: StrategyError) -> Self {
         match error {
-            StrategyError::Store(crate::StoreError::Unavailable(cause))
-            | StrategyError::Unavailable(cause) => Self::Unavailable(cause),
             StrategyError::UntrustedOrigin(e) => Self::UntrustedOrigin(e.origin),
-            other => Self::Internal(other.to_string()),
+            StrategyError::Store(crate::StoreError::Unavailable(_))
+            | StrategyError::Unavailable(_) => Self::Unavailable(error.into()),
+            other => Self::Internal(other.into()),
         }
     }
 }

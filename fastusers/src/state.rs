@@ -33,7 +33,7 @@ impl<A: Backends> TokenRevoker<A::User> for BackendsRevoker<A> {
         if let Err(error) = self.0.revoke_all(user).await {
             // The user's revocation time already voids these tokens: they are refused, and
             // deleted when presented or when they expire.
-            tracing::warn!(user = %user.id(), %error, "tokens left in their stores after a revocation");
+            tracing::warn!(user = %user.id(), error = %crate::error::Report(&error), "tokens left in their stores after a revocation");
         }
     }
 }

@@ -75,10 +75,16 @@ pub enum MailError {
     #[error("mailer configuration: {0}")]
     Config(String),
     /// The mail server refused the message or could not be reached.
-    #[error("mail server: {0}")]
-    Transport(String),
+    #[error("mail server {server}")]
+    Transport {
+        /// The server (`host:port`).
+        server: String,
+        /// What went wrong.
+        #[source]
+        source: crate::error::BoxError,
+    },
     /// Writing the message (to the outbox file or the console) failed.
-    #[error("writing the message: {0}")]
+    #[error("writing the message")]
     Io(#[from] std::io::Error),
 }
 
@@ -142,7 +148,7 @@ impl AccountMail {
                     target: "fastusers::mail",
                     kind,
                     to = %message.to,
-                    %error,
+                    error = %crate::error::Report(&error),
                     "sending the {kind} email failed"
                 ),
             }

@@ -199,7 +199,10 @@ impl Mailer for SmtpMailer {
             .send(email)
             .await
             .map(|_| ())
-            .map_err(|e| MailError::Transport(format!("{} ({})", e, self.server)))
+            .map_err(|e| MailError::Transport {
+                server: self.server.clone(),
+                source: e.into(),
+            })
     }
 }
 

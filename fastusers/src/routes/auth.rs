@@ -213,7 +213,7 @@ async fn trusted_device<U: User>(
     let user = match manager.get_by_email(&form.username).await {
         Ok(user) => user?,
         Err(error) => {
-            tracing::error!(target: "fastusers::throttle", %error, "could not check a device token; counting the login as without one");
+            tracing::error!(target: "fastusers::throttle", error = %crate::error::Report(&error), "could not check a device token; counting the login as without one");
             return None;
         }
     };

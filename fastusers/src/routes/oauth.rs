@@ -284,7 +284,7 @@ fn oauth_error(error: OAuthError) -> ApiError {
         OAuthError::NotLinked => ApiError::not_found(),
         OAuthError::User(crate::manager::UserError::Store(e)) => e.into(),
         other => {
-            tracing::error!(target: "fastusers::oauth", error = %other, "OAuth operation failed");
+            tracing::error!(target: "fastusers::oauth", error = %crate::error::Report(&other), "OAuth operation failed");
             ApiError::internal()
         }
     }

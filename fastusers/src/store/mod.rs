@@ -44,6 +44,7 @@ pub use cache::{CacheChannel, CachedUserStore, DEFAULT_TTL};
 
 use async_trait::async_trait;
 
+use crate::error::{ApiError, BoxError, Report};
 use crate::revocation::{Revocable, Timestamp};
 use crate::user::User;
 
@@ -52,38 +53,55 @@ use crate::user::User;
 pub enum StoreError {
     /// The database cannot be reached (down, restarting, pool exhausted). Answered as a 503;
     /// the pool reconnects by itself when the database is back.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the database is unavailable")]
+    Unavailable(#[source] BoxError),
     /// A unique constraint refused the write (the email is taken).
-    #[error("a unique constraint was violated: {0}")]
-    Conflict(String),
+    #[error("a unique constraint was violated")]
+    Conflict(#[source] BoxError),
     /// Any other database error.
-    #[error("database error: {0}")]
-    Database(String),
+    #[error("database error")]
+    Database(#[source] BoxError),
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        match &error {
+        let unavailable = match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                Self::Conflict(db.message().to_owned())
+                return Self::Conflict(error.into());
             }
             sqlx::Error::Io(_)
             | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed
-            | sqlx::Error::Protocol(_) => Self::Unavailable(error.to_string()),
+            | sqlx::Error::Protocol(_) => true,
             // PostgreSQL shutting down or refusing connections (class 57P, 53, 08).
-            sqlx::Error::Database(db)
-                if db.code().is_some_and(|c| {
-                    c.starts_with("57P") || c.starts_with("53") || c.starts_with("08")
-                }) =>
-            {
-                Self::Unavailable(error.to_string())
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                c.starts_with("57P") || c.starts_with("53") || c.starts_with("08")
+            }),
+            _ => false,
+        };
+        if unavailable {
+            Self::Unavailable(error.into())
+        } else {
+            Self::Database(error.into())
+        }
+    }
+}
+
+// The answer to a store failure: 503 while the database is unreachable, else 500 (logged).
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(cause = %Report(&*cause), "user store unavailable");
+                Self::unavailable("The user database is unavailable. Try again later.")
             }
-            _ => Self::Database(error.to_string()),
+            other => {
+                tracing::error!(error = %Report(&other), "user store error");
+                Self::internal()
+            }
         }
     }
 }
@@ -246,7 +264,7 @@ pub enum ConnectError {
     )]
     Unsupported(String),
     /// Connecting or migrating failed.
-    #[error("could not open the user database: {0}")]
+    #[error("could not open the user database")]
     Store(#[from] StoreError),
 }
 
@@ -296,4 +314,23 @@ every_database! {
     /// A user model with SQL for every database this build supports; `#[derive(User)]` makes
     /// it so.
     pub trait ConnectableUser: SqlUser
+}
+
+#[cfg(all(test, any(feature = "sqlite", feature = "postgres")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_keeps_its_cause() {
+        let error = StoreError::from(sqlx::Error::PoolTimedOut);
+        assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+        let cause = std::error::Error::source(&error).expect("a cause");
+        assert!(cause.downcast_ref::<sqlx::Error>().is_some(), "{cause:?}");
+        assert_eq!(
+            Report(&error).to_string(),
+            format!("the database is unavailable: {}", sqlx::Error::PoolTimedOut)
+        );
+        let other = StoreError::from(sqlx::Error::RowNotFound);
+        assert!(matches!(other, StoreError::Database(_)), "{other:?}");
+    }
 }

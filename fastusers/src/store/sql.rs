@@ -290,7 +290,7 @@ fn same_email<U: User, R>(
 
 /// Why a non-ASCII email was refused: a user has it in another case.
 fn email_taken() -> StoreError {
-    StoreError::Conflict("a user has this email in another letter case".to_owned())
+    StoreError::Conflict("a user has this email in another letter case".into())
 }
 
 /// The second key of PostgreSQL's advisory lock on a non-ASCII email: 32 bits of the SHA-256

@@ -70,9 +70,9 @@ impl<U: User> DatabaseStrategy<U> {
         store: &dyn crate::UserStore<U>,
         lifetime_seconds: Option<u64>,
     ) -> Result<Self, StrategyError> {
-        let tokens = store.access_tokens().ok_or_else(|| {
-            StrategyError::Issue("this user store keeps no access tokens".to_owned())
-        })?;
+        let tokens = store
+            .access_tokens()
+            .ok_or_else(|| StrategyError::Issue("this user store keeps no access tokens".into()))?;
         Ok(Self {
             tokens,
             lifetime_seconds,
@@ -102,7 +102,7 @@ impl<U: User> DatabaseStrategy<U> {
                             }
                             Ok(_) => {}
                             Err(error) => {
-                                tracing::warn!(%error, "could not purge expired access tokens")
+                                tracing::warn!(error = %crate::error::Report(&error), "could not purge expired access tokens")
                             }
                         }
                     }

@@ -4,6 +4,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::BoxError;
 use crate::keys::KeySet;
 use crate::manager::{UserError, UserManager};
 use crate::revocation::{self, Timestamp};
@@ -18,11 +19,11 @@ pub enum StrategyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The token could not be made.
-    #[error("could not issue a token: {0}")]
-    Issue(String),
+    #[error("could not issue a token")]
+    Issue(#[source] BoxError),
     /// The token service (Redis, the token table) cannot be reached: answered as a 503.
-    #[error("the token service is unavailable: {0}")]
-    Unavailable(String),
+    #[error("the token service is unavailable")]
+    Unavailable(#[source] BoxError),
     /// The transport refused the request's origin (CSRF): answered as a 403.
     #[error(transparent)]
     UntrustedOrigin(#[from] crate::transport::UntrustedOrigin),
@@ -53,7 +54,7 @@ impl From<UserError> for StrategyError {
     fn from(error: UserError) -> Self {
         match error {
             UserError::Store(e) => Self::Store(e),
-            other => Self::Issue(other.to_string()),
+            other => Self::Issue(other.into()),
         }
     }
 }
@@ -127,7 +128,7 @@ impl<U: User, S: Strategy<U>> Strategy<U> for Option<S> {
         match self {
             Some(s) => s.write_token(user).await,
             None => Err(StrategyError::Unavailable(
-                "this backend is not configured".to_owned(),
+                "this backend is not configured".into(),
             )),
         }
     }
@@ -287,7 +288,7 @@ impl<U: User> Strategy<U> for JwtStrategy {
         };
         self.keys
             .encode(&claims)
-            .map_err(|e| StrategyError::Issue(e.to_string()))
+            .map_err(|e| StrategyError::Issue(e.into()))
     }
 
     async fn destroy_token(&self, _token: &str, _user: &U) -> Result<(), StrategyError> {

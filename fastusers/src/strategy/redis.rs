@@ -85,7 +85,7 @@ impl ConnectionLike for Connection {
 }
 
 fn unavailable(error: redis::RedisError) -> StrategyError {
-    StrategyError::Unavailable(format!("redis: {error}"))
+    StrategyError::Unavailable(error.into())
 }
 
 /// A connection to `url` that reconnects by itself, whose commands time out after two seconds:
