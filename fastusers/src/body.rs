@@ -11,6 +11,7 @@ pub(crate) mod field;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
@@ -124,14 +125,66 @@ fn body_error(kind: &'static str, msg: &str, input: Value) -> ValidationError {
     }
 }
 
-/// Reads the request body, turning the body limit's rejection into a JSON 413.
-async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+/// Why a request body was refused. Answered in fastapi-users' shape, as [`ApiError`]s: the
+/// rejection of [`JsonBody`] and [`LoginForm`], as axum's `JsonRejection` is of its `Json`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BodyRejection {
+    /// Larger than the body limit: 413 `Request body is too large`.
+    TooLarge,
+    /// The body could not be read (the connection broke, a malformed multipart body): the
+    /// status and the text axum gives.
+    Unreadable {
+        /// The answer's status.
+        status: StatusCode,
+        /// What went wrong.
+        text: String,
+    },
+    /// A form body that is not URL-encoded data: 400.
+    NotUrlEncoded,
+    /// The body or its fields are not what the route reads: 422 with Pydantic's list.
+    Invalid(ValidationErrors),
+}
+
+impl From<ValidationErrors> for BodyRejection {
+    fn from(errors: ValidationErrors) -> Self {
+        Self::Invalid(errors)
+    }
+}
+
+impl From<BodyRejection> for ApiError {
+    fn from(rejection: BodyRejection) -> Self {
+        match rejection {
+            BodyRejection::TooLarge => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            }
+            BodyRejection::Unreadable { status, text } => ApiError::new(status, text),
+            BodyRejection::NotUrlEncoded => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "The form body is not valid URL-encoded data",
+            ),
+            BodyRejection::Invalid(errors) => errors.into(),
+        }
+    }
+}
+
+impl IntoResponse for BodyRejection {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+/// Reads the request body; past the body limit, [`BodyRejection::TooLarge`].
+async fn read_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, BodyRejection> {
     Bytes::from_request(req, state).await.map_err(|rejection| {
         let status = rejection.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, "Request body is too large")
+            BodyRejection::TooLarge
         } else {
-            ApiError::new(status, rejection.body_text())
+            BodyRejection::Unreadable {
+                status,
+                text: rejection.body_text(),
+            }
         }
     })
 }
@@ -211,7 +264,7 @@ fn byte_offset(bytes: &[u8], line: usize, column: usize) -> usize {
 }
 
 impl<T: FromJson, S: Send + Sync> FromRequest<S> for JsonBody<T> {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = req
@@ -273,7 +326,7 @@ impl std::fmt::Debug for LoginForm {
 }
 
 impl<S: Send + Sync> FromRequest<S> for LoginForm {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = req
@@ -283,36 +336,38 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
             .unwrap_or("")
             .to_ascii_lowercase();
         let fields: Vec<(String, String)> = if content_type.starts_with("multipart/form-data") {
-            let mut multipart = Multipart::from_request(req, state)
-                .await
-                .map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
+            let mut multipart = Multipart::from_request(req, state).await.map_err(|r| {
+                BodyRejection::Unreadable {
+                    status: StatusCode::BAD_REQUEST,
+                    text: r.body_text(),
+                }
+            })?;
             let mut fields = Vec::new();
-            while let Some(field) = multipart
-                .next_field()
-                .await
-                .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+            while let Some(field) =
+                multipart
+                    .next_field()
+                    .await
+                    .map_err(|e| BodyRejection::Unreadable {
+                        status: e.status(),
+                        text: e.body_text(),
+                    })?
             {
                 let name = field.name().unwrap_or_default().to_owned();
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+                let text = field.text().await.map_err(|e| BodyRejection::Unreadable {
+                    status: e.status(),
+                    text: e.body_text(),
+                })?;
                 fields.push((name, text));
             }
             fields
         } else if content_type.starts_with("application/x-www-form-urlencoded") {
             let bytes = read_bytes(req, state).await?;
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "The form body is not valid URL-encoded data",
-                )
-            })?
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| BodyRejection::NotUrlEncoded)?
         } else {
             // FastAPI reads no form from other content types: every field is missing.
             Vec::new()
         };
-        Self::from_fields(&fields).map_err(ApiError::from)
+        Self::from_fields(&fields).map_err(BodyRejection::from)
     }
 }
 
@@ -363,7 +418,7 @@ impl LoginForm {
 pub(crate) struct EmbeddedJson(pub(crate) Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
-    type Rejection = ApiError;
+    type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = req
@@ -380,5 +435,46 @@ impl<S: Send + Sync> FromRequest<S> for EmbeddedJson {
             Value::Object(map) => map,
             _ => Map::new(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+
+    use super::*;
+
+    fn form(body: &'static str) -> Request {
+        Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn bodies_reject_with_a_typed_rejection() {
+        let missing = LoginForm::from_request(form("username=a%40b.c"), &()).await;
+        let Err(BodyRejection::Invalid(errors)) = missing else {
+            panic!("a form without its password is Invalid: {missing:?}");
+        };
+        assert_eq!(errors.errors().len(), 1, "{errors:?}");
+        let answer = ApiError::from(BodyRejection::Invalid(errors));
+        assert_eq!(answer.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        let large = Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(vec![b' '; 3 * 1024 * 1024]))
+            .unwrap();
+        let rejection = EmbeddedJson::from_request(large, &()).await.unwrap_err();
+        assert!(
+            matches!(rejection, BodyRejection::TooLarge),
+            "{rejection:?}"
+        );
+        assert_eq!(
+            ApiError::from(rejection).status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }
