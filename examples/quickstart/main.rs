@@ -277,7 +277,7 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
     // On by default (`UserManager::new`), kept true by PostgreSQL's LISTEN/NOTIFY or, on
     // SQLite, by the file's own change counter.
     let manager = match config.user_cache {
-        Some(Some(ttl)) => manager.cache_users(ttl),
+        Some(Some(ttl)) => manager.user_cache_ttl(ttl),
         Some(None) => manager,
         None => manager.without_user_cache(),
     };
@@ -423,7 +423,7 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         )
         .merge(hello_routes());
     let users = FastUsers::new(manager, auth)
-        .login_throttle(login_throttle(config).await?)
+        .with_login_throttle(login_throttle(config).await?)
         .behind_proxy(config.behind_proxy);
     // The document of exactly what is mounted above.
     let api = docs::openapi(&routes, &users);

@@ -56,6 +56,15 @@
 //! # }
 //! ```
 //!
+//! ## Builders
+//!
+//! [`UserManager`] and [`FastUsers`] are configured by methods that take and return `self`,
+//! named one way: `with_<part>(part)` hands in a component (`with_hooks`, `with_mailer`,
+//! `with_login_throttle`, `with_user_cache`) and `without_<part>()` removes a default one
+//! (`without_login_throttle`, `without_user_cache`); a plain setting is named after what it
+//! sets (`requires_verification(true)`, `behind_proxy(true)`, `user_cache_ttl(ttl)`). The
+//! getter of a part is its bare name (`login_throttle()`, `user_cache()`, `password_policy()`).
+//!
 //! ## Cargo features
 //!
 //! | feature | default | what it brings |

@@ -62,9 +62,9 @@ impl<A: Backends> FastUsers<A> {
     /// [`UserManager::revoke_tokens`]).
     ///
     /// Failed logins are throttled from the start, with [`LoginThrottle::new`]'s limits
-    /// counted in this process's memory: give [`login_throttle`](Self::login_throttle) other
+    /// counted in this process's memory: give [`with_login_throttle`](Self::with_login_throttle) other
     /// limits or a Redis store, or turn it off with
-    /// [`no_login_throttle`](Self::no_login_throttle).
+    /// [`without_login_throttle`](Self::without_login_throttle).
     ///
     /// [`LoginThrottle::new`]: crate::throttle::LoginThrottle::new
     pub fn new(manager: UserManager<A::User>, backends: A) -> Self {
@@ -93,20 +93,22 @@ impl<A: Backends> FastUsers<A> {
     /// [`crate::throttle`]. Default: [`LoginThrottle::new()`](crate::throttle::LoginThrottle::new),
     /// 5 failures per account and 100 per client address in 15 minutes, counted in memory;
     /// with several instances, give it a Redis store so that they share the counts.
-    pub fn login_throttle(self, throttle: crate::throttle::LoginThrottle) -> Self {
-        self.configure("login_throttle", |inner| inner.throttle = Some(throttle))
+    pub fn with_login_throttle(self, throttle: crate::throttle::LoginThrottle) -> Self {
+        self.configure("with_login_throttle", |inner| {
+            inner.throttle = Some(throttle)
+        })
     }
 
     /// Turns the login throttle off: no login is ever refused for the failures before it, as in
     /// fastapi-users. Only for an application that limits logins elsewhere (a proxy, a web
     /// application firewall): without any limit, passwords can be guessed at the speed of the
     /// server (OWASP ASVS 2.2.1).
-    pub fn no_login_throttle(self) -> Self {
-        self.configure("no_login_throttle", |inner| inner.throttle = None)
+    pub fn without_login_throttle(self) -> Self {
+        self.configure("without_login_throttle", |inner| inner.throttle = None)
     }
 
-    /// The login throttle; `None` after [`no_login_throttle`](Self::no_login_throttle).
-    pub fn throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
+    /// The login throttle; `None` after [`without_login_throttle`](Self::without_login_throttle).
+    pub fn login_throttle(&self) -> Option<&crate::throttle::LoginThrottle> {
         self.inner.throttle.as_ref()
     }
 

@@ -63,7 +63,7 @@ fn assert_throttled_for(response: &Response) -> u64 {
 }
 
 /// Without any throttle configured, `FastUsers::new`'s is on: five failures per account in 15
-/// minutes, then `429` even for the right password. `no_login_throttle` turns it off.
+/// minutes, then `429` even for the right password. `without_login_throttle` turns it off.
 async fn the_login_throttle_is_on_by_default(db: Db) {
     let app = TestApp::with(
         db,

@@ -1,4 +1,4 @@
-//! `UserManager::cache_users` / `CachedUserStore`: users read by id served from memory, every
+//! `UserManager::user_cache_ttl` / `CachedUserStore`: users read by id served from memory, every
 //! change made through the manager seen at once, changes made behind its back seen at once
 //! through the store's channel (PostgreSQL's triggers, SQLite's `data_version`), or, with a
 //! channel that cannot see them, when the cached user expires. Across instances:

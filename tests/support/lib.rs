@@ -314,7 +314,7 @@ pub struct Options {
     /// Throttle failed logins with this throttle (default: none, see `default_throttle`).
     pub throttle: Option<fastusers::throttle::LoginThrottle>,
     /// Without `throttle`, keep the login throttle that `FastUsers::new` starts with, instead
-    /// of turning it off (`FastUsers::no_login_throttle`): the tests of other features make
+    /// of turning it off (`FastUsers::without_login_throttle`): the tests of other features make
     /// more failed logins than it allows.
     pub default_throttle: bool,
     /// The password hashing parameters (default: [`fast_passwords`]).
@@ -522,9 +522,9 @@ impl TestApp {
             .requires_verification(options.requires_verification)
             .behind_proxy(options.behind_proxy);
         let state = match (options.throttle, options.default_throttle) {
-            (Some(throttle), _) => state.login_throttle(throttle),
+            (Some(throttle), _) => state.with_login_throttle(throttle),
             (None, true) => state,
-            (None, false) => state.no_login_throttle(),
+            (None, false) => state.without_login_throttle(),
         };
         let mut routes = fastusers::Routes::new()
             .nest("/auth/jwt", Auth::jwt_router())

@@ -138,7 +138,7 @@ impl<U: User> UserManager<U> {
     /// A manager on this store, with default argon2id parameters, the default
     /// [password policy](PasswordPolicy), no hooks, and the user cache when the store names a
     /// [`CacheChannel`](crate::store::CacheChannel) (the SQL stores do; see
-    /// [`cache_users`](Self::cache_users)).
+    /// [`user_cache_ttl`](Self::user_cache_ttl)).
     pub fn new(store: Arc<dyn UserStore<U>>) -> Self {
         let cache = crate::store::CachedUserStore::by_default(&store).map(Arc::new);
         Self {
@@ -317,7 +317,7 @@ impl<U: User> UserManager<U> {
     /// names a channel, which keeps every instance's cache true: a change to a user, made on
     /// any instance, evicts them from every cache, and a cache whose channel is down serves
     /// nothing. `ttl` is a last resort; see [`CachedUserStore`](crate::store::CachedUserStore).
-    pub fn cache_users(self, ttl: std::time::Duration) -> Self {
+    pub fn user_cache_ttl(self, ttl: std::time::Duration) -> Self {
         let cache = crate::store::CachedUserStore::new(self.uncached.clone(), ttl);
         self.with_user_cache(cache)
     }

@@ -136,7 +136,7 @@ where
         .transport
         .check_origin(&parts)
         .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
-    let throttle = state.throttle();
+    let throttle = state.login_throttle();
     let attempt = match throttle {
         Some(throttle) => {
             let device = trusted_device(manager, throttle, &form, &parts).await;

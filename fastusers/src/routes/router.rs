@@ -286,7 +286,7 @@ where
     /// [`route`](Self::route) are not in it.
     pub fn openapi(&self, users: &FastUsers<A>) -> utoipa::openapi::OpenApi {
         let device_tokens = users
-            .throttle()
+            .login_throttle()
             .and_then(crate::throttle::LoginThrottle::devices)
             .is_some();
         crate::openapi::document(

@@ -49,7 +49,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A [`UserStore`] that keeps the users it reads by id in memory, and passes everything else
 /// to the store it wraps. Every [`UserManager`](crate::UserManager) has one by default when its
 /// store names a [`CacheChannel`] (the SQL stores do); see
-/// [`UserManager::cache_users`](crate::UserManager::cache_users).
+/// [`UserManager::user_cache_ttl`](crate::UserManager::user_cache_ttl).
 ///
 /// With the JWT strategy, every authenticated request reads its user by id; this cache serves
 /// those reads without the database. A user is cached with their revocation time (see

@@ -15,8 +15,8 @@
 //! elsewhere, which fill the account's count, do not lock the owner out.
 //!
 //! The throttle is on by default: [`FastUsers::new`](crate::FastUsers::new) starts with
-//! [`LoginThrottle::new()`]. [`FastUsers::login_throttle`](crate::FastUsers::login_throttle)
-//! replaces it, [`FastUsers::no_login_throttle`](crate::FastUsers::no_login_throttle) turns it
+//! [`LoginThrottle::new()`]. [`FastUsers::with_login_throttle`](crate::FastUsers::with_login_throttle)
+//! replaces it, [`FastUsers::without_login_throttle`](crate::FastUsers::without_login_throttle) turns it
 //! off.
 //!
 //! Counts live in memory by default (one process), or in Redis ([`LoginThrottle::redis`],
@@ -56,7 +56,7 @@ pub struct Limit {
     pub window: Duration,
 }
 
-/// Login throttling; give it to [`FastUsers::login_throttle`](crate::FastUsers::login_throttle)
+/// Login throttling; give it to [`FastUsers::with_login_throttle`](crate::FastUsers::with_login_throttle)
 /// to replace the default, [`LoginThrottle::new()`].
 #[derive(Clone)]
 pub struct LoginThrottle {
