@@ -87,11 +87,9 @@ impl Secret {
     /// A secret of at least [`MIN_SECRET_BYTES`] (32) bytes, one key per purpose derived from
     /// it. A shorter one is refused with [`KeyError::WeakSecret`], whose message says why.
     pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
-        let secret = secret.as_ref();
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::WeakSecret { len: secret.len() });
-        }
-        Ok(Self::accept_weak(secret))
+        Ok(Self::accept_weak(crate::token::check_strength(
+            secret.as_ref(),
+        )?))
     }
 
     /// A secret of any length, accepted knowingly: for a deployment that already signs its

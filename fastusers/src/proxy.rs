@@ -94,18 +94,18 @@ impl ProxyHeaders {
 
     /// The scheme the client used: `http` or `https`.
     pub fn scheme(self, parts: &Parts) -> &'static str {
-        let scheme = self
-            .forwarded_proto(parts)
-            .or_else(|| parts.uri.scheme_str());
-        match scheme {
+        match self.stated_scheme(parts) {
             Some(s) if s.eq_ignore_ascii_case("https") => "https",
             _ => "http",
         }
     }
 
-    /// The scheme a trusted proxy says the client used (`X-Forwarded-Proto`), if it says one.
-    pub(crate) fn forwarded_proto(self, parts: &Parts) -> Option<&str> {
+    /// The scheme as something says it, if anything does: a trusted proxy's
+    /// `X-Forwarded-Proto`, else the request itself (HTTP/2's `:scheme`, an absolute URI).
+    /// `None` for a plain HTTP/1.1 request with no believed header.
+    pub(crate) fn stated_scheme(self, parts: &Parts) -> Option<&str> {
         self.forwarded(parts, "x-forwarded-proto")
+            .or_else(|| parts.uri.scheme_str())
     }
 
     /// The host (and port) the client asked for, if the request names a valid one.

@@ -42,6 +42,14 @@ pub enum KeyError {
     SigningKey(String),
 }
 
+/// `secret` if it is at least [`MIN_SECRET_BYTES`] long, else [`KeyError::WeakSecret`].
+pub(crate) fn check_strength(secret: &[u8]) -> Result<&[u8], KeyError> {
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(KeyError::WeakSecret { len: secret.len() });
+    }
+    Ok(secret)
+}
+
 /// A signing key and the key that checks it, for one pinned algorithm, with an optional key
 /// id (`kid`) for [key sets](crate::keys::KeySet).
 ///
@@ -75,10 +83,7 @@ impl JwtKeys {
     /// shorter than [`MIN_SECRET_BYTES`] is refused with [`KeyError::WeakSecret`]; see
     /// [`Secret`](crate::keys::Secret) to accept one anyway, or to derive one key per purpose.
     pub fn hs256(secret: impl AsRef<[u8]>) -> Result<Self, KeyError> {
-        let secret = secret.as_ref();
-        if secret.len() < MIN_SECRET_BYTES {
-            return Err(KeyError::WeakSecret { len: secret.len() });
-        }
+        let secret = check_strength(secret.as_ref())?;
         Ok(Self::hs256_unchecked(secret))
     }
 

@@ -426,22 +426,13 @@ impl CookieTransport {
             "https" => true,
             // Behind a TLS-terminating proxy the application itself sees plain HTTP: the
             // proxy's header, or the cookie's `Secure` flag, tells that the site is HTTPS.
-            "http" => match forwarded_scheme(parts) {
+            "http" => match ProxyHeaders::of(parts).stated_scheme(parts) {
                 Some(proto) => proto.eq_ignore_ascii_case("http"),
                 None => !self.secure || is_loopback(authority),
             },
             _ => false,
         }
     }
-}
-
-/// The scheme the client used, as a trusted proxy's `X-Forwarded-Proto` (only with
-/// [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy)) or the request itself (HTTP/2's
-/// `:scheme`, an absolute URI) tells it.
-fn forwarded_scheme(parts: &Parts) -> Option<&str> {
-    ProxyHeaders::of(parts)
-        .forwarded_proto(parts)
-        .or_else(|| parts.uri.scheme_str())
 }
 
 /// Whether the host of an authority (`host[:port]`) is a loopback name, which browsers treat
