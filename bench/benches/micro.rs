@@ -52,7 +52,7 @@ fn claims() -> Claims {
     Claims {
         sub: uuid::Uuid::new_v4().to_string(),
         aud: vec!["fastapi-users:auth".to_owned()],
-        exp: fastusers::token::now() + 3600,
+        exp: fastusers::keys::now() + 3600,
     }
 }
 
@@ -81,7 +81,7 @@ fn jwt(c: &mut Criterion) {
 
 fn opaque(c: &mut Criterion) {
     c.bench_function("token/random_token (opaque, 32 bytes)", |b| {
-        b.iter(fastusers::token::random_token)
+        b.iter(fastusers::keys::random_token)
     });
 }
 

@@ -6,6 +6,12 @@
 //! `exp`. `GET /token` mints such a token for the load generator. Environment: `PORT`
 //! (default 8100), `SECRET` (default `SECRET`). The runtime has as many workers as cores, as
 //! the example's.
+//!
+//! The floor: with `DATABASE_URL` (PostgreSQL) and `USER_ID` set, `GET /floor` does what any
+//! server on this stack must do for `GET /users/me` with a database: the same HS256 check, then
+//! one `SELECT` of the user's row by primary key through sqlx (a pool of 16 connections, no
+//! ping before use, as fastusers' store), and the user JSON from the row. `GET /token` then
+//! mints tokens for `USER_ID`.
 
 use axum::Router;
 use axum::extract::State;
@@ -34,6 +40,7 @@ struct Claims {
 
 struct Limit {
     user: UserRead,
+    pool: Option<sqlx::PgPool>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -44,23 +51,53 @@ async fn bare(State(s): State<Arc<Limit>>) -> axum::Json<UserRead> {
 }
 
 async fn jwt(State(s): State<Arc<Limit>>, headers: HeaderMap) -> Response {
+    match bearer_user_id(&s, &headers) {
+        Some(id) => axum::Json(UserRead {
+            id,
+            ..s.user.clone()
+        })
+        .into_response(),
+        None => StatusCode::UNAUTHORIZED.into_response(),
+    }
+}
+
+/// Decodes and validates the Bearer JWT of the request: the user id it names.
+fn bearer_user_id(s: &Limit, headers: &HeaderMap) -> Option<uuid::Uuid> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(token) = token else {
+        .and_then(|v| v.strip_prefix("Bearer "))?;
+    let data = jsonwebtoken::decode::<Claims>(token, &s.decoding, &s.validation).ok()?;
+    data.claims.sub.parse().ok()
+}
+
+async fn floor(State(s): State<Arc<Limit>>, headers: HeaderMap) -> Response {
+    let Some(id) = bearer_user_id(&s, &headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    match jsonwebtoken::decode::<Claims>(token, &s.decoding, &s.validation) {
-        Ok(data) => match data.claims.sub.parse::<uuid::Uuid>() {
-            Ok(id) => axum::Json(UserRead {
+    let Some(pool) = &s.pool else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let row: Result<Option<(uuid::Uuid, String, String, bool, bool, bool)>, _> = sqlx::query_as(
+        "SELECT id, email, hashed_password, is_active, is_superuser, is_verified \
+         FROM \"user\" WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await;
+    match row {
+        Ok(Some((id, email, _hash, is_active, is_superuser, is_verified))) => {
+            axum::Json(UserRead {
                 id,
-                ..s.user.clone()
+                email,
+                is_active,
+                is_superuser,
+                is_verified,
             })
-            .into_response(),
-            Err(_) => StatusCode::UNAUTHORIZED.into_response(),
-        },
-        Err(_) => StatusCode::UNAUTHORIZED.into_response(),
+            .into_response()
+        }
+        Ok(None) => StatusCode::UNAUTHORIZED.into_response(),
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
 }
 
@@ -88,9 +125,25 @@ async fn main() {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&["fastapi-users:auth"]);
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    let pool = match std::env::var("DATABASE_URL") {
+        Ok(url) => Some(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(16)
+                .test_before_acquire(false)
+                .connect(&url)
+                .await
+                .expect("connect to DATABASE_URL"),
+        ),
+        Err(_) => None,
+    };
+    let id = match std::env::var("USER_ID") {
+        Ok(id) => id.parse().expect("USER_ID is a UUID"),
+        Err(_) => uuid::Uuid::new_v4(),
+    };
     let state = Arc::new(Limit {
+        pool,
         user: UserRead {
-            id: uuid::Uuid::new_v4(),
+            id,
             email: "king.arthur@camelot.bt".to_owned(),
             is_active: true,
             is_superuser: false,
@@ -103,6 +156,7 @@ async fn main() {
     let app = Router::new()
         .route("/bare", get(bare))
         .route("/jwt", get(jwt))
+        .route("/floor", get(floor))
         .route("/token", get(token))
         .with_state(state);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))

@@ -371,6 +371,8 @@ enum Kind {
     /// The caches of this process that share the bus tell each other directly.
     Local(Arc<local::LocalBus>),
     /// A server carries the news; each cache listens on a connection of its own.
+    // Only PostgreSQL and Redis make one.
+    #[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
     Remote(Arc<dyn Remote>),
 }
 
@@ -483,6 +485,7 @@ trait Subscription: Send {
 }
 
 /// What a channel says.
+#[cfg_attr(not(any(feature = "postgres", feature = "redis")), allow(dead_code))]
 enum Change {
     /// The user with this id changed.
     User(String),
