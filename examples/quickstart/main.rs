@@ -57,7 +57,6 @@ use axum::Router;
 use axum::http::Method;
 use fastusers::Routes;
 use fastusers::error::Report;
-use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
 use fastusers::mail::{LinkTemplates, Outbox, SmtpMailer};
 use fastusers::oauth::{OAuthClient, OAuthOptions};
 use fastusers::openapi::schema;
@@ -66,6 +65,7 @@ use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
 use fastusers::throttle::{DeviceTokens, LoginThrottle, RedisThrottleStore};
 use fastusers::transport::SameSite;
+use fastusers::{InvalidPassword, PasswordOwner, RequestInfo};
 use serde_json::json;
 
 /// The user model: the base fields, UUID ids, table `user` (as the reference's), and OAuth
@@ -272,7 +272,7 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         // The reference's policy, in `AppHooks::validate_password`, and nothing more: clients
         // written for fastapi-users meet the rules they expect.
         .with_password_policy(PasswordPolicy::none())
-        .with_email_tokens(fastusers::manager::EmailTokens::from_secret(&config.secret))
+        .with_email_tokens(fastusers::EmailTokens::from_secret(&config.secret))
         .send_verification_on_register(config.verify_on_register);
     // On by default (`UserManager::new`), kept true by PostgreSQL's LISTEN/NOTIFY or, on
     // SQLite, by the file's own change counter.

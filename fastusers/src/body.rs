@@ -96,7 +96,7 @@ impl From<ValidationErrors> for ApiError {
 /// `#[derive(User)]` implements it for the generated create and update types.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be read from a JSON body",
-    label = "`JsonBody` needs a type that implements `fastusers::body::FromJson`",
+    label = "`JsonBody` needs a type that implements `fastusers::extract::FromJson`",
     note = "the create and update types of `#[derive(User)]` implement it"
 )]
 pub trait FromJson: Sized {

@@ -27,6 +27,9 @@
 //! The rules are fastapi-users': no user, or an inactive one where an active one is required,
 //! is a 401; a user who is not verified or not a superuser where that is required is a 403.
 
+pub use crate::body::{
+    BodyRejection, FromJson, JsonBody, LoginForm, ValidationError, ValidationErrors,
+};
 use std::ops::Deref;
 
 use axum::extract::{FromRef, FromRequestParts};

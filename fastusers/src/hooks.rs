@@ -53,7 +53,7 @@ pub type RequestInfo<'a> = Option<&'a Parts>;
 ///
 /// ```
 /// use fastusers::prelude::*;
-/// use fastusers::hooks::{InvalidPassword, PasswordOwner, RequestInfo};
+/// use fastusers::{InvalidPassword, PasswordOwner, RequestInfo};
 ///
 /// # #[derive(User, Clone, Debug)]
 /// # pub struct Member { pub id: uuid::Uuid, pub email: String, pub hashed_password: String,
@@ -124,7 +124,7 @@ pub trait Hooks<U: User>: Send + Sync + 'static {
 
     /// After a change to how the user's account is reached (a new password, a new email
     /// address, a provider account linked or unlinked), before its notice is emailed: see
-    /// [`crate::notice`]. `user` is the user after the change. Answer [`Notify::Handled`] to
+    /// [`SecurityEvent`](crate::mail::SecurityEvent). `user` is the user after the change. Answer [`Notify::Handled`] to
     /// tell them some other way, or not at all; the default, [`Notify::Email`], has fastusers
     /// email the notice when the manager has a mailer.
     async fn on_security_event(

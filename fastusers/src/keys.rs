@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use fastusers::keys::{Purpose, Secret};
-//! use fastusers::token::JwtKeys;
+//! use fastusers::keys::JwtKeys;
 //!
 //! let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();
 //! let access = secret.keys(Purpose::ACCESS);
@@ -30,9 +30,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::token::{DecodeFailure, JwtKeys, MIN_SECRET_BYTES};
-
-pub use crate::token::KeyError;
+pub use crate::token::{
+    DecodeFailure, JwtKeys, KeyError, MIN_SECRET_BYTES, is_opaque, now, random_token, stored_form,
+};
 
 /// What a key signs. Each purpose gets its own key from a [`Secret`]; an application names
 /// its own purposes with [`Purpose::new`].

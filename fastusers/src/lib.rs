@@ -56,6 +56,30 @@
 //! # }
 //! ```
 //!
+//! ## Where things are
+//!
+//! The crate's root holds what the three steps above use: the derive and `auth_backends!`,
+//! [`Backend`], the transports and [`JwtStrategy`], [`Secret`] and [`JwtKeys`],
+//! [`UserManager`] and its [`Hooks`], [`FastUsers`], [`Routes`] and the extractors
+//! ([`ActiveUser`] and its siblings); [`prelude`] imports them all. The rest is grouped by
+//! concept, one module each:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`user`] | the traits `#[derive(User)]` implements |
+//! | [`store`] | where users and tokens live: SQLite, PostgreSQL, the user cache |
+//! | [`transport`], [`strategy`] | how a token travels, and what it is (JWT, Redis, database) |
+//! | [`keys`] | the secret, its per-purpose keys and their rotation, token helpers |
+//! | [`extract`] | the request extractors, bodies included ([`extract::JsonBody`], [`extract::LoginForm`]) |
+//! | [`password`] | hashing (argon2id) and the password policy |
+//! | [`throttle`] | the login throttle and device tokens |
+//! | [`revocation`] | how a change ends a user's sessions |
+//! | [`mail`] | the mailer, its templates, and the security notices |
+//! | [`email`] | email addresses: normalisation and case folding |
+//! | [`error`] | the API's error answers and codes |
+//! | [`routes`] | the routers and the route type that describes them |
+//! | `oauth`, `openapi` | OAuth2 / OpenID Connect login, the OpenAPI document (features) |
+//!
 //! ## Builders
 //!
 //! [`UserManager`] and [`FastUsers`] are configured by methods that take and return `self`,
@@ -78,46 +102,47 @@
 //!
 //! [axum]: https://docs.rs/axum
 
-pub mod backend;
-pub mod body;
+mod backend;
+mod body;
 pub mod email;
 pub mod error;
 pub mod extract;
 #[cfg(doctest)]
 mod guide;
-pub mod hooks;
+mod hooks;
 pub mod keys;
 pub mod mail;
-pub mod manager;
-pub mod notice;
+mod manager;
+mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod password;
-pub mod proxy;
+mod proxy;
 pub mod revocation;
 pub mod routes;
-pub mod state;
+mod state;
 pub mod store;
 pub mod strategy;
 pub mod throttle;
-pub mod token;
+mod token;
 pub mod transport;
 pub mod user;
 
 pub use async_trait::async_trait;
-pub use backend::{Authenticated, Backend, Backends};
+pub use backend::{Authenticated, Backend, Backends, RevokeError};
 pub use error::{ApiError, ErrorCode};
 pub use extract::{ActiveUser, AuthRejection, CurrentUser, OptionalUser, Superuser, VerifiedUser};
-pub use hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner};
-pub use manager::{UserError, UserManager};
+pub use hooks::{Hooks, InvalidPassword, NoHooks, PasswordOwner, RequestInfo};
+pub use keys::{JwtKeys, Purpose, Secret};
+pub use manager::{EmailTokens, TokenRevoker, UserError, UserManager};
 pub use password::PasswordHelper;
+pub use proxy::ProxyHeaders;
 pub use routes::Routes;
 pub use state::FastUsers;
 pub use store::{OAuthAccount, StoreError, UserStore};
 pub use strategy::{JwtStrategy, Strategy};
-pub use token::JwtKeys;
 pub use transport::{BearerTransport, CookieTransport, Transport};
 pub use user::{User, UserId};
 
@@ -200,14 +225,13 @@ pub mod prelude {
     pub use crate::error::{ApiError, ErrorCode};
     pub use crate::extract::{ActiveUser, CurrentUser, OptionalUser, Superuser, VerifiedUser};
     pub use crate::hooks::{Hooks, InvalidPassword, PasswordOwner};
-    pub use crate::keys::{Purpose, Secret};
+    pub use crate::keys::{JwtKeys, Purpose, Secret};
     pub use crate::manager::UserManager;
     pub use crate::password::PasswordHelper;
     pub use crate::routes::Routes;
     pub use crate::state::FastUsers;
     pub use crate::store::UserStore;
     pub use crate::strategy::JwtStrategy;
-    pub use crate::token::JwtKeys;
     pub use crate::transport::{BearerTransport, CookieTransport};
     pub use crate::user::User;
     // The trait's methods stay in scope when the application's own struct is named `User`,
@@ -224,6 +248,7 @@ pub mod __private {
         pub use crate::body::field::Fields;
         pub use crate::body::{FromJson, ValidationErrors};
     }
+    pub use crate::backend::{BoxFuture, DynStrategy};
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
     pub use crate::routes::auth::router as auth_router;

@@ -1,17 +1,17 @@
-//! Security notices: what a user is told when their account's way in changes.
-//!
-//! When the password is changed or reset, the email address changed, or a provider account
-//! linked or unlinked, the user manager tells the owner (OWASP ASVS 4.0.3, requirements 2.2.3
-//! and 2.5.5), so that someone who did not make the change learns of it. Each change is a
-//! [`SecurityEvent`]. For each one the manager calls the
-//! [`on_security_event`](crate::Hooks::on_security_event) hook, then, unless the hook answers
-//! [`Notify::Handled`], emails the notice that the [templates](crate::mail::Templates) write,
-//! when it has a mailer (see [`crate::mail`]). The notices name no token and no secret.
-//!
-//! Later features (a second factor, passkeys) tell of their changes through the same path:
-//! [`UserManager::notify`](crate::UserManager::notify) with their own event.
+//! Security notices: see [`SecurityEvent`].
 
-/// A change to how an account is reached, which its owner is told of.
+/// A change to how an account is reached, which its owner is told of: a security notice.
+///
+/// When the password is changed or reset, the email address changed, or a provider account
+/// linked or unlinked, the user manager tells the owner (OWASP ASVS 4.0.3, requirements 2.2.3
+/// and 2.5.5), so that someone who did not make the change learns of it. Each change is a
+/// [`SecurityEvent`]. For each one the manager calls the
+/// [`on_security_event`](crate::Hooks::on_security_event) hook, then, unless the hook answers
+/// [`Notify::Handled`], emails the notice that the [templates](crate::mail::Templates) write,
+/// when it has a mailer (see [`crate::mail`]). The notices name no token and no secret.
+///
+/// Later features (a second factor, passkeys) tell of their changes through the same path:
+/// [`UserManager::notify`](crate::UserManager::notify) with their own event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SecurityEvent {
@@ -79,7 +79,7 @@ pub enum Notify {
 /// the domain's first label, the rest of each as `***`, and the domain's other labels.
 ///
 /// ```
-/// use fastusers::notice::mask_email;
+/// use fastusers::mail::mask_email;
 /// assert_eq!(mask_email("lancelot@camelot.bt"), "l***@c***.bt");
 /// assert_eq!(mask_email("x@mail.example.com"), "x***@m***.example.com");
 /// assert_eq!(mask_email("not an address"), "***");

@@ -1,43 +1,4 @@
-//! [`ProxyHeaders`]: where fastusers reads a request's client address, scheme and host.
-//!
-//! Behind a reverse proxy, the connection comes from the proxy, and the proxy tells who the
-//! client was in `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host`. A client that
-//! reaches the application directly can send those headers too, with any value, so they are
-//! believed only when [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy) says a proxy
-//! sets them (off by default). Every part of fastusers reads these three things here: the login
-//! throttle's per-address count (the address), the OAuth redirect URI (scheme and host) and the
-//! cookie transport's CSRF check (host).
-//!
-//! | | not behind a proxy (default) | behind a proxy |
-//! |---|---|---|
-//! | address | the connection's peer (`ConnectInfo<SocketAddr>`, which needs `into_make_service_with_connect_info::<SocketAddr>()`) | the last `X-Forwarded-For` entry; the peer when there is none |
-//! | scheme | the request URI's (HTTP/2 sends one), else `http` | the last `X-Forwarded-Proto` entry (`http` or `https`); as without a proxy when there is none |
-//! | host | `Host` (HTTP/2: the `:authority`) | the last `X-Forwarded-Host` entry; as without a proxy when there is none |
-//!
-//! The last entry is the one the proxy in front of the application wrote, whether it replaces
-//! the header (nginx `$remote_addr`) or appends to what the client sent
-//! (`$proxy_add_x_forwarded_for`); the entries before it are the client's to choose. So this
-//! is right for exactly one proxy in front of the application.
-//!
-//! ```
-//! use axum::http::Request;
-//! use fastusers::proxy::ProxyHeaders;
-//!
-//! let (parts, ()) = Request::builder()
-//!     .header("host", "10.0.0.5:8000")
-//!     .header("x-forwarded-host", "api.example.com")
-//!     .header("x-forwarded-proto", "https")
-//!     .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
-//!     .body(())
-//!     .unwrap()
-//!     .into_parts();
-//! assert_eq!(ProxyHeaders::Ignored.host(&parts), Some("10.0.0.5:8000"));
-//! assert_eq!(ProxyHeaders::Ignored.scheme(&parts), "http");
-//! assert_eq!(ProxyHeaders::Ignored.client_address(&parts), None); // no ConnectInfo here
-//! assert_eq!(ProxyHeaders::Trusted.host(&parts), Some("api.example.com"));
-//! assert_eq!(ProxyHeaders::Trusted.scheme(&parts), "https");
-//! assert_eq!(ProxyHeaders::Trusted.client_address(&parts), Some("198.51.100.2".parse().unwrap()));
-//! ```
+//! Proxy headers: see [`ProxyHeaders`].
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -46,8 +7,47 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::http::uri::Authority;
 
-/// Whether `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` are believed; see the
-/// [module](self).
+/// Where fastusers reads a request's client address, scheme and host: whether `X-Forwarded-For`,
+/// `X-Forwarded-Proto` and `X-Forwarded-Host` are believed.
+///
+/// Behind a reverse proxy, the connection comes from the proxy, and the proxy tells who the
+/// client was in `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host`. A client that
+/// reaches the application directly can send those headers too, with any value, so they are
+/// believed only when [`FastUsers::behind_proxy`](crate::FastUsers::behind_proxy) says a proxy
+/// sets them (off by default). Every part of fastusers reads these three things here: the login
+/// throttle's per-address count (the address), the OAuth redirect URI (scheme and host) and the
+/// cookie transport's CSRF check (host).
+///
+/// | | not behind a proxy (default) | behind a proxy |
+/// |---|---|---|
+/// | address | the connection's peer (`ConnectInfo<SocketAddr>`, which needs `into_make_service_with_connect_info::<SocketAddr>()`) | the last `X-Forwarded-For` entry; the peer when there is none |
+/// | scheme | the request URI's (HTTP/2 sends one), else `http` | the last `X-Forwarded-Proto` entry (`http` or `https`); as without a proxy when there is none |
+/// | host | `Host` (HTTP/2: the `:authority`) | the last `X-Forwarded-Host` entry; as without a proxy when there is none |
+///
+/// The last entry is the one the proxy in front of the application wrote, whether it replaces
+/// the header (nginx `$remote_addr`) or appends to what the client sent
+/// (`$proxy_add_x_forwarded_for`); the entries before it are the client's to choose. So this
+/// is right for exactly one proxy in front of the application.
+///
+/// ```
+/// use axum::http::Request;
+/// use fastusers::ProxyHeaders;
+///
+/// let (parts, ()) = Request::builder()
+///     .header("host", "10.0.0.5:8000")
+///     .header("x-forwarded-host", "api.example.com")
+///     .header("x-forwarded-proto", "https")
+///     .header("x-forwarded-for", "203.0.113.7, 198.51.100.2")
+///     .body(())
+///     .unwrap()
+///     .into_parts();
+/// assert_eq!(ProxyHeaders::Ignored.host(&parts), Some("10.0.0.5:8000"));
+/// assert_eq!(ProxyHeaders::Ignored.scheme(&parts), "http");
+/// assert_eq!(ProxyHeaders::Ignored.client_address(&parts), None); // no ConnectInfo here
+/// assert_eq!(ProxyHeaders::Trusted.host(&parts), Some("api.example.com"));
+/// assert_eq!(ProxyHeaders::Trusted.scheme(&parts), "https");
+/// assert_eq!(ProxyHeaders::Trusted.client_address(&parts), Some("198.51.100.2".parse().unwrap()));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ProxyHeaders {
     /// The application is reached directly: the headers are ignored (the default).

@@ -116,7 +116,7 @@ impl<A: Backends> FastUsers<A> {
     /// `X-Forwarded-Proto` and `X-Forwarded-Host`: then fastusers takes the client's address
     /// (the login throttle), scheme and host (the OAuth redirect URI, the cookie transport's
     /// CSRF check) from them; otherwise it ignores them, since any client can send them. See
-    /// [`crate::proxy`]. Default: false.
+    /// [`ProxyHeaders`](crate::ProxyHeaders). Default: false.
     pub fn behind_proxy(self, behind_proxy: bool) -> Self {
         self.configure("behind_proxy", |inner| {
             inner.proxy = ProxyHeaders::behind_proxy(behind_proxy);

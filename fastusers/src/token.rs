@@ -54,7 +54,7 @@ pub(crate) fn check_strength(secret: &[u8]) -> Result<&[u8], KeyError> {
 /// id (`kid`) for [key sets](crate::keys::KeySet).
 ///
 /// ```
-/// use fastusers::token::JwtKeys;
+/// use fastusers::keys::JwtKeys;
 /// let keys = JwtKeys::hs256("a secret of at least 32 bytes, random").unwrap();
 /// let token = keys.encode(&serde_json::json!({"sub": "42", "aud": ["fastapi-users:auth"]})).unwrap();
 /// let claims: serde_json::Value = keys.decode(&token, &["fastapi-users:auth"]).unwrap();
@@ -221,7 +221,7 @@ const STORED_DIGEST_BYTES: usize = 31;
 /// which no token has, so it is never accepted as a token either.
 ///
 /// ```
-/// use fastusers::token::{is_opaque, random_token, stored_form};
+/// use fastusers::keys::{is_opaque, random_token, stored_form};
 /// let token = random_token();
 /// let stored = stored_form(&token);
 /// assert_eq!(stored.len(), 43);

@@ -20,7 +20,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::FromRequest;
 use axum::http::{Method, Request, header};
 use axum::response::IntoResponse;
-use fastusers::body::LoginForm;
+use fastusers::extract::LoginForm;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 

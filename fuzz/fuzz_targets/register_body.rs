@@ -17,7 +17,7 @@ use axum::extract::FromRequest;
 use axum::http::{Method, Request, header};
 use axum::response::IntoResponse;
 use fastusers::ApiError;
-use fastusers::body::JsonBody;
+use fastusers::extract::JsonBody;
 use fastusers::user::UserCreate as _;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

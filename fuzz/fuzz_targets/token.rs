@@ -18,7 +18,7 @@ use std::sync::LazyLock;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fastusers::strategy::{AUTH_AUDIENCE, JwtStrategy};
-use fastusers::token::{DecodeFailure, JwtKeys, now};
+use fastusers::keys::{DecodeFailure, JwtKeys, now};
 use hmac::{Hmac, Mac};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use fastusers::JwtKeys;
-use fastusers::token::now;
+use fastusers::keys::now;
 use fastusers_tests::{Db, RESET_SECRET, TestApp, VERIFY_SECRET, db_tests};
 use serde_json::{Value, json};
 

@@ -3,8 +3,8 @@
 //! clear still log in, and are rewritten as the hash at their first use.
 
 use axum::http::{Method, StatusCode};
+use fastusers::keys::{random_token, stored_form};
 use fastusers::strategy::{RedisStrategy, Session};
-use fastusers::token::{random_token, stored_form};
 use fastusers_tests::{Carrier, Db, Options, TestApp, User, db_tests, login, redis_url};
 use redis::AsyncCommands;
 

@@ -178,12 +178,12 @@ async fn invalid_device_tokens_count_as_none(db: Db) {
     app.register("gawain@camelot.bt", PASSWORD).await;
 
     let mut fields: Vec<&str> = genuine.split('.').collect();
-    let later = (fastusers::token::now() + 3600 * 24 * 365).to_string();
+    let later = (fastusers::keys::now() + 3600 * 24 * 365).to_string();
     fields[1] = &later;
     let tampered = fields.join(".");
     let forged = format!(
         "fud1.{}.AAAAAAAAAAAAAAAAAAAAAA.{}",
-        fastusers::token::now() + 3600,
+        fastusers::keys::now() + 3600,
         "A".repeat(43)
     );
     let expired = devices().lifetime(Duration::ZERO).issue(id, OWNER);

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use fastusers::JwtKeys;
-use fastusers::token::now;
+use fastusers::keys::now;
 use fastusers_tests::{Db, Options, SECRET, TestApp, db_tests};
 use serde_json::{Value, json};
 

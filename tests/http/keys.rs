@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use fastusers::JwtKeys;
+use fastusers::keys::now;
 use fastusers::keys::{KeySet, Purpose, Secret};
-use fastusers::token::now;
 use fastusers_tests::{Db, Options, TestApp, db_tests};
 use serde_json::{Value, json};
 

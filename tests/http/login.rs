@@ -2,7 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
-use fastusers::token::{JwtKeys, now};
+use fastusers::keys::{JwtKeys, now};
 use fastusers_tests::{Db, SECRET, TestApp, db_tests};
 use serde_json::{Value, json};
 

@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use fastusers::mail::SecurityEvent;
 use fastusers::mail::{Message, Outbox, Templates};
-use fastusers::notice::SecurityEvent;
 use fastusers::prelude::*;
 use fastusers_tests::{
     Db, Options, OutboxMessage, TestApp, User, UserUpdate, db_tests, fast_passwords,

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use fastusers::oauth::{OAuthClient, OAuthClientError, OAuthOptions, STATE_AUDIENCE};
-use fastusers::{JwtKeys, token::now};
+use fastusers::{JwtKeys, keys::now};
 use fastusers_tests::oauth::OAuthServer;
 use fastusers_tests::{
     Db, Options, Response, TestApp, UserChanges, db_tests, outbox_path, wait_for_outbox,

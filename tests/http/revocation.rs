@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use fastusers::Strategy;
+use fastusers::keys::now;
 use fastusers::prelude::*;
 use fastusers::strategy::RedisStrategy;
-use fastusers::token::now;
 use fastusers_tests::redis::OwnRedis;
 use fastusers_tests::{
     BACKENDS, Carrier, Db, Options, SECRET, TestApp, User, UserChanges, db_tests, decode_claims,

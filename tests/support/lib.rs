@@ -22,10 +22,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::routing::get;
-use fastusers::hooks::{InvalidPassword, PasswordOwner};
 use fastusers::password::Argon2Params;
 use fastusers::prelude::*;
 use fastusers::strategy::{DatabaseStrategy, RedisStrategy};
+use fastusers::{InvalidPassword, PasswordOwner};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -145,7 +145,7 @@ impl Hooks<User> for TestHooks {
         &self,
         user: &User,
         token: &str,
-        _request: fastusers::hooks::RequestInfo<'_>,
+        _request: fastusers::RequestInfo<'_>,
     ) {
         self.record("verify", user, token);
     }
@@ -153,7 +153,7 @@ impl Hooks<User> for TestHooks {
     async fn on_before_login(
         &self,
         user: &User,
-        _request: fastusers::hooks::RequestInfo<'_>,
+        _request: fastusers::RequestInfo<'_>,
     ) -> Result<(), ApiError> {
         if self.banned.lock().unwrap().contains(&user.email) {
             return Err(ApiError::new(StatusCode::FORBIDDEN, "USER_BANNED"));
@@ -165,7 +165,7 @@ impl Hooks<User> for TestHooks {
         &self,
         email: &str,
         throttled: bool,
-        _request: fastusers::hooks::RequestInfo<'_>,
+        _request: fastusers::RequestInfo<'_>,
     ) {
         self.failed_logins
             .lock()
@@ -177,7 +177,7 @@ impl Hooks<User> for TestHooks {
         &self,
         user: &User,
         token: &str,
-        _request: fastusers::hooks::RequestInfo<'_>,
+        _request: fastusers::RequestInfo<'_>,
     ) {
         self.record("reset", user, token);
     }
@@ -185,9 +185,9 @@ impl Hooks<User> for TestHooks {
     async fn on_security_event(
         &self,
         user: &User,
-        event: &fastusers::notice::SecurityEvent,
-        _request: fastusers::hooks::RequestInfo<'_>,
-    ) -> fastusers::notice::Notify {
+        event: &fastusers::mail::SecurityEvent,
+        _request: fastusers::RequestInfo<'_>,
+    ) -> fastusers::mail::Notify {
         self.security_events
             .lock()
             .unwrap()
@@ -196,9 +196,9 @@ impl Hooks<User> for TestHooks {
             .handle_notices
             .load(std::sync::atomic::Ordering::SeqCst)
         {
-            fastusers::notice::Notify::Handled
+            fastusers::mail::Notify::Handled
         } else {
-            fastusers::notice::Notify::Email
+            fastusers::mail::Notify::Email
         }
     }
 }
@@ -463,8 +463,8 @@ impl TestApp {
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
         let hooks = TestHooks::default();
         let account_tokens = match &options.secret {
-            Some(secret) => fastusers::manager::EmailTokens::from_secret(secret),
-            None => fastusers::manager::EmailTokens::new(
+            Some(secret) => fastusers::EmailTokens::from_secret(secret),
+            None => fastusers::EmailTokens::new(
                 JwtKeys::hs256(VERIFY_SECRET).expect("a long secret"),
                 JwtKeys::hs256(RESET_SECRET).expect("a long secret"),
             ),

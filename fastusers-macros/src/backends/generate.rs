@@ -161,8 +161,8 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
                 }
             }
 
-            fn strategies(&self) -> ::std::vec::Vec<&dyn #k::backend::DynStrategy<Self::User>> {
-                ::std::vec![#(&self.#members.strategy as &dyn #k::backend::DynStrategy<Self::User>),*]
+            fn strategies(&self) -> ::std::vec::Vec<&dyn #k::__private::DynStrategy<Self::User>> {
+                ::std::vec![#(&self.#members.strategy as &dyn #k::__private::DynStrategy<Self::User>),*]
             }
         }
 

@@ -8,7 +8,7 @@
 //!
 //! Give the manager a mailer and it sends the verification and reset emails itself, after the
 //! `on_after_request_verify` and `on_after_forgot_password` hooks, and the security notices
-//! (see [`crate::notice`]): a changed or reset password, a changed email address (to the old
+//! (see [`SecurityEvent`]): a changed or reset password, a changed email address (to the old
 //! one), a provider account linked or unlinked. Sending runs in a background
 //! task, so a slow or dead mail server never holds a request; a failed send is logged with
 //! `tracing` at the error level (target `fastusers::mail`).
@@ -39,8 +39,7 @@ mod templates;
 
 use std::sync::Arc;
 
-use crate::notice::SecurityEvent;
-
+pub use crate::notice::{Notify, SecurityEvent, mask_email};
 pub use outbox::Outbox;
 #[cfg(feature = "smtp")]
 pub use smtp::{SmtpMailer, SmtpMailerBuilder};

@@ -29,7 +29,7 @@ pub trait Templates: Send + Sync + 'static {
 ///
 /// ```
 /// use fastusers::mail::notice_message;
-/// use fastusers::notice::SecurityEvent;
+/// use fastusers::mail::SecurityEvent;
 ///
 /// let event = SecurityEvent::EmailChanged {
 ///     old_email: "arthur@camelot.bt".into(),

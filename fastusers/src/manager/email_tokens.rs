@@ -13,16 +13,16 @@ use crate::token;
 use crate::user::User;
 
 /// The audience of verification tokens.
-pub const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
+pub(crate) const VERIFY_AUDIENCE: &str = "fastapi-users:verify";
 /// The audience of reset-password tokens.
-pub const RESET_AUDIENCE: &str = "fastapi-users:reset";
+pub(crate) const RESET_AUDIENCE: &str = "fastapi-users:reset";
 
 /// Keys and lifetimes of the verification and reset tokens.
 ///
 /// ```
-/// use fastusers::manager::EmailTokens;
+/// use fastusers::EmailTokens;
 /// use fastusers::keys::Secret;
-/// use fastusers::token::JwtKeys;
+/// use fastusers::keys::JwtKeys;
 ///
 /// // A key per purpose, derived from the application's secret.
 /// let secret = Secret::new("a long random secret, 32 bytes or more").unwrap();

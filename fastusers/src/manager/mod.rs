@@ -15,7 +15,7 @@ mod oauth;
 mod reset;
 mod verify;
 
-pub use email_tokens::{EmailTokens, RESET_AUDIENCE, VERIFY_AUDIENCE};
+pub use email_tokens::EmailTokens;
 
 /// Why a user operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +47,7 @@ pub enum UserError {
 }
 
 /// The default of [`UserManager::max_password_length`].
-pub const DEFAULT_MAX_PASSWORD_BYTES: usize = 4096;
+pub(crate) const DEFAULT_MAX_PASSWORD_BYTES: usize = 4096;
 
 /// Deletes a user's server-side tokens. [`FastUsers::new`](crate::FastUsers::new) installs the
 /// application's backends as the manager's revoker.
@@ -206,7 +206,7 @@ impl<U: User> UserManager<U> {
     /// Whether the user is told of each change to how their account is reached: a changed
     /// or reset password, a changed email address (at the old one), a provider account linked
     /// or unlinked. Default: true; the notices are emailed when the manager has a mailer (see
-    /// [`crate::notice`]), and the `on_security_event` hook runs either way unless this is
+    /// [`SecurityEvent`](crate::mail::SecurityEvent)), and the `on_security_event` hook runs either way unless this is
     /// false.
     pub fn security_notices(mut self, on: bool) -> Self {
         self.notices = on;
@@ -238,7 +238,7 @@ impl<U: User> UserManager<U> {
 
     /// Sends the verification and reset emails with this mailer, written by these templates,
     /// after the `on_after_request_verify` and `on_after_forgot_password` hooks, and the
-    /// security notices (see [`crate::notice`]; [`security_notices`](Self::security_notices)
+    /// security notices (see [`SecurityEvent`](crate::mail::SecurityEvent); [`security_notices`](Self::security_notices)
     /// turns them off). Each send runs in a background task; a failure is logged (see
     /// [`crate::mail`]).
     pub fn with_mailer(

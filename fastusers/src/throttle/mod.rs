@@ -1,7 +1,7 @@
 //! [`LoginThrottle`]: login throttling per account, per client address and per device.
 //!
 //! A login takes its place in the counts of its email and of the client's address (see
-//! [`crate::proxy`]) before its password is checked, in one atomic step per count: a burst of
+//! [`ProxyHeaders`](crate::ProxyHeaders)) before its password is checked, in one atomic step per count: a burst of
 //! logins sent at the same moment cannot all read a count of zero, so at most the limit of them
 //! have their password checked. Once a count is at its limit, logins for that email (or from
 //! that address) are answered `429 Too Many Requests` with `Retry-After` until the window ends,
