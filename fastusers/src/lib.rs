@@ -96,6 +96,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod password;
 pub mod proxy;
+pub mod refresh;
 pub mod revocation;
 pub mod routes;
 pub mod state;
@@ -226,6 +227,7 @@ pub mod __private {
     }
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
+    pub use crate::routes::auth::refresh_router as auth_refresh_router;
     pub use crate::routes::auth::router as auth_router;
     /// The stand-ins of the derive's types when the struct has errors.
     pub mod stub {
