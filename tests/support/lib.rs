@@ -117,6 +117,9 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The secret of the access tokens in the tests.
 pub const SECRET: &str = "SECRET of the access tokens in the tests";
 
+/// The secret of the access tokens of the backends with refresh tokens.
+pub const REFRESH_SECRET: &str = "SECRET of the refresh backends' access tokens";
+
 /// The quickstart's password policy (the manager of [`TestApp`] has no
 /// [`PasswordPolicy`](fastusers::password::PasswordPolicy) of its own, unless
 /// [`Options::password_policy`] gives one).
@@ -544,17 +547,24 @@ impl TestApp {
             (None, None) => JwtKeys::hs256(SECRET).expect("a long secret").into(),
         };
         let strategy = JwtStrategy::new(keys, Some(3600));
+        // The refresh backends' access tokens live five minutes, under keys of their own: a
+        // strategy that shares keys accepts the other's tokens, and reads a token without
+        // `iat` (fastapi-users') by its own lifetime.
+        let short_lived = JwtStrategy::new(
+            JwtKeys::hs256(REFRESH_SECRET).expect("a long secret"),
+            Some(300),
+        );
         let auth = Auth {
             refresh: Backend::new(
                 BearerTransport::new("auth/refresh/login"),
-                JwtStrategy::new(strategy.keys().clone(), Some(300)),
+                short_lived.clone(),
             )
             .with_refresh(refresh_tokens.clone()),
             refreshcookie: Backend::new(
                 CookieTransport::new()
                     .name("fastusers_refreshable")
                     .trusted_origins(options.trusted_origins.clone()),
-                JwtStrategy::new(strategy.keys().clone(), Some(300)),
+                short_lived,
             )
             .with_refresh(refresh_tokens),
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
