@@ -475,6 +475,24 @@ impl RefreshForm {
         errors.finish()?;
         Ok(token.unwrap_or_default())
     }
+
+    /// The token of a revocation request (RFC 7009 section 2.1): `token` must be present
+    /// (`token_type_hint` is ignored: only refresh tokens are revoked there).
+    pub fn revoked_token(&self) -> Result<&str, ValidationErrors> {
+        match self
+            .fields
+            .iter()
+            .find(|(k, v)| k == "token" && !v.is_empty())
+        {
+            Some((_, token)) => Ok(token),
+            None => {
+                let mut errors = ValidationErrors::new();
+                errors.push(missing("token", Value::Null));
+                errors.finish()?;
+                Ok("")
+            }
+        }
+    }
 }
 
 /// A body whose fields FastAPI reads one by one (`Body(embed=True)`, as the verify and reset

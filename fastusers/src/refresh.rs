@@ -410,14 +410,16 @@ impl<U: User> RefreshTokens<U> {
         Err(RefreshError::Invalid)
     }
 
-    /// Revokes the family of `token`; whether there was one.
-    pub async fn revoke(&self, token: &str) -> Result<bool, StoreError> {
+    /// Revokes the family of `token`, a token of `backend` (its name); whether there was one.
+    pub async fn revoke(&self, backend: &str, token: &str) -> Result<bool, StoreError> {
         if !token::is_opaque(token) {
             return Ok(false);
         }
         match self.store.find(&token::stored_form(token)).await? {
-            Some(row) => Ok(self.store.delete_family(&row.family).await? > 0),
-            None => Ok(false),
+            Some(row) if row.backend == backend => {
+                Ok(self.store.delete_family(&row.family).await? > 0)
+            }
+            _ => Ok(false),
         }
     }
 

@@ -52,6 +52,13 @@ pub trait Transport: Send + Sync + 'static {
         }
     }
 
+    /// The answer to a revocation of a refresh token (`POST /refresh/revoke`): a 204; the
+    /// cookie transport also clears its cookies, the refresh cookie at `refresh_path`.
+    fn refresh_revoked_response(&self, refresh_path: &str) -> Response {
+        let _ = refresh_path;
+        StatusCode::NO_CONTENT.into_response()
+    }
+
     /// The refresh token this request carries in the transport's own way (the cookie
     /// transport's refresh cookie); `None` when it comes in the body (RFC 6749 section 6).
     fn refresh_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
@@ -461,6 +468,18 @@ impl Transport for CookieTransport {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn refresh_revoked_response(&self, refresh_path: &str) -> Response {
+        let mut response = self.logout_response();
+        let clear = format!(
+            "{}=\"\"; HttpOnly; Max-Age=0; Path={refresh_path}; SameSite=strict; Secure",
+            self.refresh_cookie_name()
+        );
+        if let Ok(value) = HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
         response
     }
 

@@ -102,9 +102,9 @@ async fn every_mounted_route_is_documented_and_every_documented_route_mounted() 
             route.path
         );
     }
-    // The eight backends' login and logout, the two refresh routes, register, verify (2),
+    // The eight backends' login and logout, the two refresh and revoke routes, register, verify (2),
     // reset (2), users (6), sessions (3), and the OAuth routers (2 + 2 + 3).
-    assert_eq!(checked, 16 + 2 + 1 + 2 + 2 + 6 + 3 + 7, "{mounted:?}");
+    assert_eq!(checked, 16 + 4 + 1 + 2 + 2 + 6 + 3 + 7, "{mounted:?}");
 
     const NO_ROUTE: StatusCode = StatusCode::IM_A_TEAPOT;
     const NO_METHOD: StatusCode = StatusCode::LOOP_DETECTED;
@@ -309,6 +309,9 @@ async fn the_refresh_routes_are_documented() {
     assert!(cookie["responses"]["403"].is_object(), "the CSRF check");
     assert_eq!(cookie["requestBody"]["required"], false);
     assert!(paths["/users/me/sessions"]["delete"]["responses"]["204"].is_object());
+    let revoke = &paths["/auth/refresh/refresh/revoke"]["post"];
+    assert!(revoke["responses"]["204"].is_object());
+    assert!(paths["/auth/refreshcookie/refresh/revoke"]["post"]["responses"]["403"].is_object());
 }
 
 /// With device tokens (the login throttle's), the login form has `device_token`, the Bearer

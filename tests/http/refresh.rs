@@ -510,7 +510,90 @@ async fn the_refresh_cookie_is_strict_and_scoped_to_the_refresh_route(db: Db) {
     assert_eq!(bare.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+async fn revoking_a_refresh_token_ends_its_family(db: Db) {
+    let app = app(db).await;
+    // Bearer: RFC 7009's form.
+    let first = text(&login(&app).await, "refresh_token");
+    let second = text(&refreshed(&app, &first).await, "refresh_token");
+    let other = text(&login(&app).await, "refresh_token");
+    let missing = app
+        .request(Method::POST, "/auth/refresh/refresh/revoke")
+        .send()
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing.json()["detail"][0]["loc"], json!(["body", "token"]));
+    for _ in 0..2 {
+        // An unknown or already revoked token is no error (RFC 7009 section 2.2).
+        let done = app
+            .request(Method::POST, "/auth/refresh/refresh/revoke")
+            .form(&[("token", &first), ("token_type_hint", "refresh_token")])
+            .send()
+            .await;
+        assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text());
+    }
+    for token in [&first, &second] {
+        refresh(&app, token).await.assert(
+            StatusCode::BAD_REQUEST,
+            json!({"detail": "REFRESH_TOKEN_INVALID"}),
+        );
+    }
+    refreshed(&app, &other).await;
+    // Another backend's revocation route does not revoke this backend's tokens.
+    let cookie = cookie_login(&app).await;
+    let done = app
+        .request(Method::POST, "/auth/refresh/refresh/revoke")
+        .form(&[("token", &cookie.refresh)])
+        .send()
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT);
+    // Cookie: the refresh cookie, behind the CSRF check; both cookies cleared.
+    let evil = app
+        .request(Method::POST, "/auth/refreshcookie/refresh/revoke")
+        .header(
+            "cookie",
+            &format!("fastusers_refreshable_refresh={}", cookie.refresh),
+        )
+        .header("origin", "https://evil.test")
+        .header("host", "app.test")
+        .send()
+        .await;
+    evil.assert(
+        StatusCode::FORBIDDEN,
+        json!({"detail": "CSRF_CHECK_FAILED"}),
+    );
+    let out = app
+        .request(Method::POST, "/auth/refreshcookie/refresh/revoke")
+        .header(
+            "cookie",
+            &format!("fastusers_refreshable_refresh={}", cookie.refresh),
+        )
+        .send()
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text());
+    let cleared = cookies(&out);
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("fastusers_refreshable=\"\"") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("fastusers_refreshable_refresh=\"\"")
+                && c.contains("Max-Age=0")
+                && c.contains("Path=/auth/refreshcookie/refresh")),
+        "{cleared:?}"
+    );
+    let after = cookie_refresh(&app, &cookie.refresh, None).await;
+    after.assert(
+        StatusCode::BAD_REQUEST,
+        json!({"detail": "REFRESH_TOKEN_INVALID"}),
+    );
+}
+
 db_tests!(
+    revoking_a_refresh_token_ends_its_family,
     the_bearer_login_and_refresh_speak_rfc_6749,
     bad_refresh_requests_get_clear_answers,
     reuse_after_the_grace_period_revokes_the_family,

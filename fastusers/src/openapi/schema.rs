@@ -367,6 +367,22 @@ pub(crate) fn refresh_form(cookie: bool) -> RefOr<Schema> {
     )
 }
 
+/// RFC 7009's revocation form; optional for a cookie backend, whose clients send the refresh
+/// cookie instead.
+pub(crate) fn revoke_form(cookie: bool) -> RefOr<Schema> {
+    object(
+        "RFC 7009's revocation request: the refresh token to revoke.",
+        vec![
+            (
+                "token",
+                typed(Type::String).min_length(Some(1)).into(),
+                !cookie,
+            ),
+            ("token_type_hint", nullable(string()), false),
+        ],
+    )
+}
+
 fn device_token_schema() -> RefOr<Schema> {
     typed(Type::String)
         .description(Some(

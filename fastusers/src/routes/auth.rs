@@ -50,14 +50,23 @@ where
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
-    login_logout(backend, index, true).add(
-        Method::POST,
-        "/refresh",
-        move |State(state): State<FastUsers<A>>, parts: Parts, form: RefreshForm| {
-            refresh(state, parts, form, backend, index)
-        },
-        describe!(|cx| refresh_doc(cx, index)),
-    )
+    login_logout(backend, index, true)
+        .add(
+            Method::POST,
+            "/refresh",
+            move |State(state): State<FastUsers<A>>, parts: Parts, form: RefreshForm| {
+                refresh(state, parts, form, backend, index)
+            },
+            describe!(|cx| refresh_doc(cx, index)),
+        )
+        .add(
+            Method::POST,
+            "/refresh/revoke",
+            move |State(state): State<FastUsers<A>>, parts: Parts, form: RefreshForm| {
+                revoke(state, parts, form, backend, index)
+            },
+            describe!(|cx| revoke_doc(cx, index)),
+        )
 }
 
 fn login_logout<A, T, St, R, S>(
@@ -206,6 +215,46 @@ fn refresh_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crat
             403,
             coded_error(
                 "A refresh from an untrusted origin (the cookie transport's CSRF check).",
+                &[ErrorCode::CsrfCheckFailed],
+            ),
+        );
+    }
+    op
+}
+
+/// `POST /refresh/revoke` of the backend at `index`: RFC 7009's form (or the refresh cookie).
+#[cfg(feature = "openapi")]
+fn revoke_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    let backend = cx.backend(index);
+    let csrf = backend.takes_cookie();
+    let name = backend.name;
+    let op = cx
+        .op(
+            &format!("auth:{name}.revoke"),
+            "Log out: revoke a refresh token",
+        )
+        .tag("auth");
+    let form = cx.schema(&format!("Body_{}", op.id()), schema::revoke_form(csrf));
+    let body = RequestBodyBuilder::new()
+        .content("application/x-www-form-urlencoded", schema_content(form))
+        .required(Some(if csrf {
+            utoipa::openapi::Required::False
+        } else {
+            REQUIRED
+        }))
+        .build();
+    let done = if csrf {
+        "Revoked (every token of its login), and the cookies cleared. Also for a token that is unknown or already revoked."
+    } else {
+        "Revoked (every token of its login). Also for a token that is unknown or already revoked (RFC 7009)."
+    };
+    let mut op = op.body(body).response(204, Response::new(done));
+    if csrf {
+        op = op.response(
+            403,
+            coded_error(
+                "A revocation from an untrusted origin (the cookie transport's CSRF check).",
                 &[ErrorCode::CsrfCheckFailed],
             ),
         );
@@ -415,6 +464,25 @@ fn refresh_path(parts: &Parts, route: &str) -> String {
     format!("{}/refresh", prefix.trim_end_matches('/'))
 }
 
+/// The refresh token a request presents: the transport's own (the refresh cookie), behind its
+/// CSRF check, or else the form's field that `from_form` reads.
+fn presented<'a, T: Transport>(
+    transport: &T,
+    parts: &Parts,
+    from_form: impl FnOnce() -> Result<&'a str, crate::body::ValidationErrors>,
+) -> Result<String, ApiError> {
+    match transport.refresh_token(parts) {
+        Some(token) => {
+            // A refresh cookie sent by another site's page would log the victim in there.
+            transport
+                .check_origin(parts)
+                .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
+            Ok(token.to_owned())
+        }
+        None => Ok(from_form()?.to_owned()),
+    }
+}
+
 /// `POST /refresh`: the refresh token (the transport's own, the refresh cookie, behind the
 /// CSRF check; or RFC 6749 section 6's form) exchanged for a new access token and refresh
 /// token.
@@ -432,17 +500,7 @@ where
 {
     state.proxy().apply(&mut parts);
     let chosen = backend(state.backends());
-    let presented = match chosen.transport.refresh_token(&parts) {
-        Some(token) => {
-            // A refresh cookie sent by another site's page would log the victim in there.
-            chosen
-                .transport
-                .check_origin(&parts)
-                .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
-            token.to_owned()
-        }
-        None => form.refresh_token()?.to_owned(),
-    };
+    let presented = presented(&chosen.transport, &parts, || form.refresh_token())?;
     let name = A::NAMES.get(index).copied().unwrap_or("unknown");
     let refreshed = chosen
         .refresh
@@ -470,6 +528,30 @@ where
         refresh_path: &path,
         device: None,
     }))
+}
+
+/// `POST /refresh/revoke`: the family of the refresh token (the refresh cookie, behind the
+/// CSRF check, or RFC 7009's `token` field) ends, whatever the token's state (RFC 7009 section
+/// 2.2: an unknown token is no error).
+async fn revoke<A, T, St>(
+    state: FastUsers<A>,
+    mut parts: Parts,
+    form: RefreshForm,
+    backend: BackendRef<A, T, St, WithRefresh<A>>,
+    index: usize,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+{
+    state.proxy().apply(&mut parts);
+    let chosen = backend(state.backends());
+    let presented = presented(&chosen.transport, &parts, || form.revoked_token())?;
+    let name = A::NAMES.get(index).copied().unwrap_or("unknown");
+    chosen.refresh.revoke(name, &presented).await?;
+    let path = refresh_path(&parts, "/refresh/revoke");
+    Ok(chosen.transport.refresh_revoked_response(&path))
 }
 
 async fn logout<A, T, St, R>(
