@@ -270,6 +270,9 @@ enum End {
     Deletion,
     Everywhere,
     Session,
+    /// Only the user's revocation time, as a change saved while the refresh-token store could
+    /// not delete the families would leave it.
+    RevocationTime,
 }
 
 async fn every_revocation_ends_the_families(db: Db) {
@@ -280,6 +283,7 @@ async fn every_revocation_ends_the_families(db: Db) {
         End::Deletion,
         End::Everywhere,
         End::Session,
+        End::RevocationTime,
     ] {
         let app = app(db).await;
         let admin = app.superuser("arthur@camelot.bt").await;
@@ -342,6 +346,19 @@ async fn every_revocation_ends_the_families(db: Db) {
                     .await;
                 assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.text());
                 assert_eq!(app.me_status(&access).await, StatusCode::UNAUTHORIZED);
+            }
+            End::RevocationTime => {
+                let id = uuid::Uuid::parse_str(&id).unwrap();
+                app.state
+                    .manager()
+                    .store()
+                    .update_and_revoke(&id, &Default::default(), fastusers::revocation::now())
+                    .await
+                    .unwrap()
+                    .expect("the user");
+                let store = app.state.manager().store().refresh_tokens().unwrap();
+                let stored = fastusers::token::stored_form(&token);
+                assert!(store.find(&stored).await.unwrap().is_some(), "still stored");
             }
             End::Session => {
                 let sessions = app
