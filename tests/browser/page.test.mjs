@@ -442,8 +442,13 @@ async function walk() {
       const token = (await login.json()).access_token;
       const me = (t) => elsewhere.get(`${BASE}/users/me`, { headers: { Authorization: `Bearer ${t}` } });
       assert((await me(token)).status() === 200, 'the other session does not work');
+      // The access token may have expired meanwhile: the page then renews it and sends the
+      // request again; the answer that counts is the last.
       const [response] = await Promise.all([
-        page.waitForResponse((r) => new URL(r.url()).pathname === '/users/me/sessions', { timeout: TIMEOUT }),
+        page.waitForResponse(
+          (r) => new URL(r.url()).pathname === '/users/me/sessions' && r.status() !== 401,
+          { timeout: TIMEOUT },
+        ),
         page.locator('#logout-all').click(),
       ]);
       assert(response.status() === 204, `DELETE /users/me/sessions: ${response.status()}`);
