@@ -38,5 +38,5 @@ async fn main() {
     assert!(paths.contains(&"/auth/app/refresh".to_owned()));
     assert!(paths.contains(&"/auth/page/refresh".to_owned()));
     assert!(!paths.contains(&"/auth/jwt/refresh".to_owned()));
-    let _ = routes.into_router().with_state(users);
+    let _: axum::Router = routes.into_router().with_state(users);
 }
