@@ -44,6 +44,12 @@
 //! `OAUTH_USER_ALREADY_EXISTS`) and new users are verified when the provider vouches for the
 //! email.
 //!
+//! Refresh tokens (see the guide's chapter): Bearer + JWT at `/auth/app` and Cookie + JWT at
+//! `/auth/page` have them: their access tokens live `ACCESS_TOKEN_SECONDS` (default 300), and
+//! `POST /auth/app/refresh` (`grant_type=refresh_token&refresh_token=...`) or
+//! `POST /auth/page/refresh` (the refresh cookie) renews them. Their tokens have an audience of
+//! their own, so the reference's backends neither take them nor give them.
+//!
 //! The browser page (module `web`, files `web/`): `http://localhost:PORT/` registers, signs in
 //! with the cookie backends, shows and changes the profile, and opens the emails' links
 //! `/verify?token=...` and `/reset-password?token=...`; `scripts/browser` tests it in Chromium.
@@ -89,12 +95,15 @@ pub struct User {
 
 fastusers::auth_backends! {
     /// Bearer + JWT at `/auth/jwt`, Cookie + JWT at `/auth/cookie`, Bearer + Redis at
-    /// `/auth/redis` (when `REDIS_URL` is set), Cookie + database token at `/auth/session`.
+    /// `/auth/redis` (when `REDIS_URL` is set), Cookie + database token at `/auth/session`;
+    /// with refresh tokens, Bearer + JWT at `/auth/app` and Cookie + JWT at `/auth/page`.
     pub struct Auth for User {
         jwt: BearerTransport, JwtStrategy;
         cookie: CookieTransport, JwtStrategy;
         redis: BearerTransport, Option<RedisStrategy>;
         session: CookieTransport, DatabaseStrategy<User>;
+        app: BearerTransport, JwtStrategy, refresh;
+        page: CookieTransport, JwtStrategy, refresh;
     }
 }
 
@@ -187,6 +196,8 @@ struct Config {
     /// `None`: no user cache; `Some(None)`: the default TTL.
     user_cache: Option<Option<std::time::Duration>>,
     behind_proxy: bool,
+    /// The lifetime of the refresh backends' access tokens.
+    access_token_seconds: u64,
 }
 
 /// A boolean environment variable.
@@ -242,6 +253,12 @@ impl Config {
                 .to_owned(),
             verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
             behind_proxy: flag("BEHIND_PROXY", false)?,
+            access_token_seconds: match var("ACCESS_TOKEN_SECONDS") {
+                None => 300,
+                Some(n) => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("ACCESS_TOKEN_SECONDS must be a positive number of seconds, not `{n}`")
+                })?,
+            },
             user_cache: match var("USER_CACHE_SECONDS") {
                 None => Some(None),
                 Some(n) => match n.parse::<f64>() {
@@ -400,7 +417,26 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
     let cookie = CookieTransport::new()
         .max_age(3600)
         .secure(config.cookie_secure);
+    let refresh = fastusers::refresh::RefreshTokens::new(manager.store().as_ref())
+        .map_err(|e| Report(&e).to_string())?;
+    // Short-lived, under an audience of their own: a reference backend's hour-long token is
+    // no token here, and these are none there.
+    let short = JwtStrategy::new(
+        config.secret.keys(Purpose::ACCESS),
+        Some(config.access_token_seconds),
+    )
+    .audience(["fastusers:refreshable"]);
     let auth = Auth {
+        app: Backend::new(BearerTransport::new("auth/app/login"), short.clone())
+            .with_refresh(refresh.clone()),
+        page: Backend::new(
+            cookie
+                .clone()
+                .name("fastusers_page")
+                .max_age(config.access_token_seconds),
+            short,
+        )
+        .with_refresh(refresh),
         jwt: Backend::new(BearerTransport::new("auth/jwt/login"), jwt.clone()),
         cookie: Backend::new(cookie.clone(), jwt),
         redis: Backend::new(BearerTransport::new("auth/redis/login"), redis),
@@ -409,7 +445,9 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
     let mut routes = Routes::new()
         .nest("/auth/jwt", Auth::jwt_router())
         .nest("/auth/cookie", Auth::cookie_router())
-        .nest("/auth/session", Auth::session_router());
+        .nest("/auth/session", Auth::session_router())
+        .nest("/auth/app", Auth::app_router())
+        .nest("/auth/page", Auth::page_router());
     if config.redis_url.is_some() {
         routes = routes.nest("/auth/redis", Auth::redis_router());
     }

@@ -7,22 +7,27 @@ use std::pin::Pin;
 use axum::http::request::Parts;
 
 use crate::manager::UserManager;
+use crate::refresh::{NoRefresh, RefreshTokens};
 use crate::strategy::{Session, Strategy, StrategyError};
 use crate::transport::Transport;
 use crate::user::User;
 
-/// One way to authenticate: a transport carrying tokens of a strategy.
+/// One way to authenticate: a transport carrying tokens of a strategy, and, for a backend
+/// declared with `refresh`, its [refresh tokens](crate::refresh) (`R`).
 ///
 /// ```
 /// use fastusers::prelude::*;
 /// let backend = Backend::new(BearerTransport::new("auth/jwt/login"), JwtStrategy::new(Secret::random().keys(Purpose::ACCESS), Some(3600)));
 /// ```
 #[derive(Debug, Clone)]
-pub struct Backend<T, S> {
+pub struct Backend<T, S, R = NoRefresh> {
     /// How the token travels.
     pub transport: T,
     /// How the token is made and read.
     pub strategy: S,
+    /// The refresh tokens: [`NoRefresh`], or a [`RefreshTokens`] for a backend declared with
+    /// `refresh`.
+    pub refresh: R,
 }
 
 impl<T, S> Backend<T, S> {
@@ -31,6 +36,21 @@ impl<T, S> Backend<T, S> {
         Self {
             transport,
             strategy,
+            refresh: NoRefresh,
+        }
+    }
+
+    /// Gives the backend refresh tokens (a backend declared with `refresh` in
+    /// `auth_backends!`): its login also issues a refresh token, and its router has
+    /// `POST /refresh`. See [`crate::refresh`].
+    pub fn with_refresh<U: User>(
+        self,
+        refresh: RefreshTokens<U>,
+    ) -> Backend<T, S, RefreshTokens<U>> {
+        Backend {
+            transport: self.transport,
+            strategy: self.strategy,
+            refresh,
         }
     }
 }
@@ -47,7 +67,7 @@ pub struct Authenticated<U> {
     pub backend: usize,
 }
 
-impl<T: Transport, S> Backend<T, S> {
+impl<T: Transport, S, R> Backend<T, S, R> {
     /// The user of this request according to this backend alone.
     pub async fn authenticate<U: User>(
         &self,
@@ -159,6 +179,11 @@ pub trait Backends: Send + Sync + Sized + 'static {
     /// The strategy of each backend, in declared order.
     fn strategies(&self) -> Vec<&dyn DynStrategy<Self::User>>;
 
+    /// The refresh tokens of each backend declared with `refresh`, with the backend's index.
+    fn refresh_tokens(&self) -> Vec<(usize, &RefreshTokens<Self::User>)> {
+        Vec::new()
+    }
+
     /// Deletes every token of the user in every backend that keeps tokens. Every backend is
     /// tried, at the same time, whatever the others answer; the error names those that failed.
     ///
@@ -175,11 +200,17 @@ pub trait Backends: Send + Sync + Sized + 'static {
                 strategies.iter().map(|strategy| strategy.revoke_all(user)),
             )
             .await;
-            let failures: Vec<(&'static str, StrategyError)> = Self::NAMES
+            let mut failures: Vec<(&'static str, StrategyError)> = Self::NAMES
                 .iter()
                 .zip(outcomes)
                 .filter_map(|(name, outcome)| outcome.err().map(|error| (*name, error)))
                 .collect();
+            for (index, refresh) in self.refresh_tokens() {
+                if let Err(error) = refresh.revoke_all(user).await {
+                    let name = Self::NAMES.get(index).copied().unwrap_or("unknown");
+                    failures.push((name, StrategyError::Store(error)));
+                }
+            }
             if failures.is_empty() {
                 Ok(())
             } else {
@@ -206,6 +237,18 @@ pub trait Backends: Send + Sync + Sized + 'static {
                     }
                 }
             }
+            // Each refresh family is a session too: the login it began with.
+            for (index, refresh) in self.refresh_tokens() {
+                for family in refresh.families(user).await? {
+                    let session = Session {
+                        id: Session::id_of(&family.family),
+                        created_at: family.auth_time.timestamp().max(0) as u64,
+                    };
+                    if !all.iter().any(|(_, known)| known.id == session.id) {
+                        all.push((index, session));
+                    }
+                }
+            }
             Ok(all)
         }
     }
@@ -220,6 +263,13 @@ pub trait Backends: Send + Sync + Sized + 'static {
             for strategy in self.strategies() {
                 if strategy.revoke_session(user, id).await? {
                     return Ok(true);
+                }
+            }
+            for (_, refresh) in self.refresh_tokens() {
+                for family in refresh.families(user).await? {
+                    if Session::id_of(&family.family) == id {
+                        return Ok(refresh.revoke_family(user, &family.family).await?);
+                    }
                 }
             }
             Ok(false)

@@ -329,46 +329,57 @@ impl<S: Send + Sync> FromRequest<S> for LoginForm {
     type Rejection = BodyRejection;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let fields: Vec<(String, String)> = if content_type.starts_with("multipart/form-data") {
-            let mut multipart = Multipart::from_request(req, state).await.map_err(|r| {
-                BodyRejection::Unreadable {
-                    status: StatusCode::BAD_REQUEST,
-                    text: r.body_text(),
-                }
-            })?;
-            let mut fields = Vec::new();
-            while let Some(field) =
-                multipart
-                    .next_field()
-                    .await
-                    .map_err(|e| BodyRejection::Unreadable {
-                        status: e.status(),
-                        text: e.body_text(),
-                    })?
-            {
-                let name = field.name().unwrap_or_default().to_owned();
-                let text = field.text().await.map_err(|e| BodyRejection::Unreadable {
-                    status: e.status(),
-                    text: e.body_text(),
-                })?;
-                fields.push((name, text));
-            }
-            fields
-        } else if content_type.starts_with("application/x-www-form-urlencoded") {
-            let bytes = read_bytes(req, state).await?;
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| BodyRejection::NotUrlEncoded)?
-        } else {
-            // FastAPI reads no form from other content types: every field is missing.
-            Vec::new()
-        };
+        let fields = form_fields(req, state).await?;
         Self::from_fields(&fields).map_err(BodyRejection::from)
     }
+}
+
+/// The fields of a form body, URL-encoded or multipart, as FastAPI reads a form: a body of
+/// another content type has none.
+async fn form_fields<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<Vec<(String, String)>, BodyRejection> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let fields: Vec<(String, String)> = if content_type.starts_with("multipart/form-data") {
+        let mut multipart =
+            Multipart::from_request(req, state)
+                .await
+                .map_err(|r| BodyRejection::Unreadable {
+                    status: StatusCode::BAD_REQUEST,
+                    text: r.body_text(),
+                })?;
+        let mut fields = Vec::new();
+        while let Some(field) =
+            multipart
+                .next_field()
+                .await
+                .map_err(|e| BodyRejection::Unreadable {
+                    status: e.status(),
+                    text: e.body_text(),
+                })?
+        {
+            let name = field.name().unwrap_or_default().to_owned();
+            let text = field.text().await.map_err(|e| BodyRejection::Unreadable {
+                status: e.status(),
+                text: e.body_text(),
+            })?;
+            fields.push((name, text));
+        }
+        fields
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        let bytes = read_bytes(req, state).await?;
+        serde_urlencoded::from_bytes(&bytes).map_err(|_| BodyRejection::NotUrlEncoded)?
+    } else {
+        // FastAPI reads no form from other content types: every field is missing.
+        Vec::new()
+    };
+    Ok(fields)
 }
 
 impl LoginForm {
@@ -408,6 +419,79 @@ impl LoginForm {
             password: password.unwrap_or_default(),
             device_token: get("device_token"),
         })
+    }
+}
+
+/// The body of `POST /refresh` (RFC 6749 section 6): `grant_type=refresh_token` and
+/// `refresh_token`, URL-encoded (or multipart). A cookie client sends no body: its refresh
+/// token is its refresh cookie.
+#[derive(Clone, Default)]
+pub struct RefreshForm {
+    fields: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for RefreshForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshForm").finish_non_exhaustive()
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RefreshForm {
+    type Rejection = BodyRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            fields: form_fields(req, state).await?,
+        })
+    }
+}
+
+impl RefreshForm {
+    /// The refresh token, once the form is checked as RFC 6749 section 6 says: `grant_type`
+    /// must be `refresh_token` and `refresh_token` present (a 422 in FastAPI's shape otherwise).
+    pub fn refresh_token(&self) -> Result<&str, ValidationErrors> {
+        let get = |name: &str| {
+            self.fields
+                .iter()
+                .find(|(k, v)| k == name && !v.is_empty())
+                .map(|(_, v)| v.as_str())
+        };
+        let mut errors = ValidationErrors::new();
+        match get("grant_type") {
+            None => errors.push(missing("grant_type", Value::Null)),
+            Some("refresh_token") => {}
+            Some(grant) => errors.push(ValidationError {
+                kind: "string_pattern_mismatch",
+                loc: loc(&["body", "grant_type"]),
+                msg: "String should match pattern '^refresh_token$'".to_owned(),
+                input: Value::String(grant.to_owned()),
+                ctx: Some(json!({"pattern": "^refresh_token$"})),
+            }),
+        }
+        let token = get("refresh_token");
+        if token.is_none() {
+            errors.push(missing("refresh_token", Value::Null));
+        }
+        errors.finish()?;
+        Ok(token.unwrap_or_default())
+    }
+
+    /// The token of a revocation request (RFC 7009 section 2.1): `token` must be present
+    /// (`token_type_hint` is ignored: only refresh tokens are revoked there).
+    pub fn revoked_token(&self) -> Result<&str, ValidationErrors> {
+        match self
+            .fields
+            .iter()
+            .find(|(k, v)| k == "token" && !v.is_empty())
+        {
+            Some((_, token)) => Ok(token),
+            None => {
+                let mut errors = ValidationErrors::new();
+                errors.push(missing("token", Value::Null));
+                errors.finish()?;
+                Ok("")
+            }
+        }
     }
 }
 

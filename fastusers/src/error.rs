@@ -62,6 +62,12 @@ pub enum ErrorCode {
     /// fastusers: an unsafe request authenticated by a cookie came from an untrusted origin
     /// (a 403).
     CsrfCheckFailed,
+    /// fastusers: the refresh token is unknown, expired or revoked (its family ended: logout,
+    /// a password change, log-out-everywhere...), or its user is inactive or gone.
+    RefreshTokenInvalid,
+    /// fastusers: the refresh token was already exchanged for another: two parties hold it, so
+    /// every token of its login is now revoked. The client must log in again.
+    RefreshTokenReused,
 }
 
 impl ErrorCode {
@@ -89,6 +95,8 @@ impl ErrorCode {
             Self::OauthProviderUnavailable => "OAUTH_PROVIDER_UNAVAILABLE",
             Self::LoginTooManyAttempts => "LOGIN_TOO_MANY_ATTEMPTS",
             Self::CsrfCheckFailed => "CSRF_CHECK_FAILED",
+            Self::RefreshTokenInvalid => "REFRESH_TOKEN_INVALID",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
         }
     }
 }

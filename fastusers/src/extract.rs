@@ -28,7 +28,7 @@
 //! is a 401; a user who is not verified or not a superuser where that is required is a 403.
 
 pub use crate::body::{
-    BodyRejection, FromJson, JsonBody, LoginForm, ValidationError, ValidationErrors,
+    BodyRejection, FromJson, JsonBody, LoginForm, RefreshForm, ValidationError, ValidationErrors,
 };
 use std::ops::Deref;
 

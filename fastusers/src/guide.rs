@@ -36,6 +36,10 @@ pub struct Email;
 #[doc = include_str!("../../docs/src/oauth.md")]
 pub struct OAuth;
 
+#[cfg(all(doctest, feature = "sqlite"))]
+#[doc = include_str!("../../docs/src/refresh-tokens.md")]
+pub struct RefreshTokens;
+
 #[cfg(all(doctest, feature = "sqlite", feature = "oauth"))]
 #[doc = include_str!("../../docs/src/keys.md")]
 pub struct Keys;

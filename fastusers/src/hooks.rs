@@ -136,6 +136,11 @@ pub trait Hooks<U: User>: Send + Sync + 'static {
         Notify::Email
     }
 
+    /// A refresh token already exchanged was presented again, after the grace period: two
+    /// parties held it, so its family (every token of that login) was revoked. `user` is the
+    /// family's user. See [`crate::refresh`].
+    async fn on_refresh_token_reuse(&self, user: &U, request: RequestInfo<'_>) {}
+
     /// Before a user is deleted.
     async fn on_before_delete(&self, user: &U, request: RequestInfo<'_>) {}
 

@@ -73,6 +73,7 @@
 //! | [`extract`] | the request extractors, bodies included ([`extract::JsonBody`], [`extract::LoginForm`]) |
 //! | [`password`] | hashing (argon2id) and the password policy |
 //! | [`throttle`] | the login throttle and device tokens |
+//! | [`refresh`] | refresh tokens: rotation, reuse detection, families |
 //! | [`revocation`] | how a change ends a user's sessions |
 //! | [`mail`] | the mailer, its templates, and the security notices |
 //! | [`email`] | email addresses: normalisation and case folding |
@@ -120,6 +121,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod password;
 mod proxy;
+pub mod refresh;
 pub mod revocation;
 pub mod routes;
 mod state;
@@ -139,6 +141,7 @@ pub use keys::{JwtKeys, Purpose, Secret};
 pub use manager::{EmailTokens, TokenRevoker, UserError, UserManager};
 pub use password::PasswordHelper;
 pub use proxy::ProxyHeaders;
+pub use refresh::RefreshTokens;
 pub use routes::Routes;
 pub use state::FastUsers;
 pub use store::{OAuthAccount, StoreError, UserStore};
@@ -251,6 +254,7 @@ pub mod __private {
     pub use crate::backend::{BoxFuture, DynStrategy};
     #[cfg(feature = "openapi")]
     pub use crate::openapi;
+    pub use crate::routes::auth::refresh_router as auth_refresh_router;
     pub use crate::routes::auth::router as auth_router;
     /// The stand-ins of the derive's types when the struct has errors.
     pub mod stub {

@@ -38,6 +38,33 @@ pub trait Transport: Send + Sync + 'static {
     }
     /// The answer to a logout.
     fn logout_response(&self) -> Response;
+
+    /// The answer to a login or a refresh of a backend with refresh tokens (see
+    /// [`crate::refresh`]): the access token, and the refresh token, which lives `refresh.max_age`
+    /// seconds at most and is sent to `refresh.path`. The default ignores the refresh token (a
+    /// custom transport must give it to the client its own way).
+    fn refresh_response(&self, tokens: RefreshAnswer<'_>) -> Response {
+        match tokens.device {
+            Some((token, cookie)) => {
+                self.login_response_with_device_token(tokens.access_token, token, cookie)
+            }
+            None => self.login_response(tokens.access_token),
+        }
+    }
+
+    /// The answer to a revocation of a refresh token (`POST /refresh/revoke`): a 204; the
+    /// cookie transport also clears its cookies, the refresh cookie at `refresh_path`.
+    fn refresh_revoked_response(&self, refresh_path: &str) -> Response {
+        let _ = refresh_path;
+        StatusCode::NO_CONTENT.into_response()
+    }
+
+    /// The refresh token this request carries in the transport's own way (the cookie
+    /// transport's refresh cookie); `None` when it comes in the body (RFC 6749 section 6).
+    fn refresh_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        let _ = parts;
+        None
+    }
     /// Whether this request may use the credentials this transport reads. The cookie
     /// transport refuses unsafe requests from untrusted origins (CSRF); the default accepts
     /// every request.
@@ -45,6 +72,24 @@ pub trait Transport: Send + Sync + 'static {
         let _ = parts;
         Ok(())
     }
+}
+
+/// What [`Transport::refresh_response`] gives the client.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RefreshAnswer<'a> {
+    /// The access token.
+    pub access_token: String,
+    /// The access token's lifetime in seconds, when it has one (`expires_in`).
+    pub expires_in: Option<u64>,
+    /// The refresh token.
+    pub refresh_token: &'a str,
+    /// How long the refresh token may live, in seconds (the family's absolute end).
+    pub refresh_max_age: u64,
+    /// The path of the refresh route, to which a refresh cookie is scoped.
+    pub refresh_path: &'a str,
+    /// A new device token and its `Set-Cookie` value, after a login that made one.
+    pub device: Option<(&'a str, &'a str)>,
 }
 
 /// An unsafe request carrying a cookie came from an origin the cookie transport does not
@@ -82,6 +127,10 @@ struct BearerResponse<'a> {
     access_token: String,
     token_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     device_token: Option<&'a str>,
 }
 
@@ -96,6 +145,8 @@ impl Transport for BearerTransport {
         axum::Json(BearerResponse {
             access_token: token,
             token_type: "bearer",
+            refresh_token: None,
+            expires_in: None,
             device_token: None,
         })
         .into_response()
@@ -111,9 +162,29 @@ impl Transport for BearerTransport {
         axum::Json(BearerResponse {
             access_token: token,
             token_type: "bearer",
+            refresh_token: None,
+            expires_in: None,
             device_token: Some(device_token),
         })
         .into_response()
+    }
+
+    /// RFC 6749 section 5.1: `{"access_token", "token_type": "bearer", "refresh_token",
+    /// "expires_in"}` (and `device_token` after a login that made one).
+    fn refresh_response(&self, tokens: RefreshAnswer<'_>) -> Response {
+        let mut response = axum::Json(BearerResponse {
+            access_token: tokens.access_token,
+            token_type: "bearer",
+            refresh_token: Some(tokens.refresh_token),
+            expires_in: tokens.expires_in,
+            device_token: tokens.device.map(|(token, _)| token),
+        })
+        .into_response();
+        // RFC 6749 section 5.1: token answers are not cached.
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
     }
 
     fn logout_response(&self) -> Response {
@@ -337,6 +408,26 @@ impl CookieTransport {
         cookie
     }
 
+    /// The name of the refresh cookie: the access cookie's, without a `__Host-` prefix (the
+    /// refresh cookie is scoped to a path), and `_refresh`.
+    pub fn refresh_cookie_name(&self) -> String {
+        let bare = self.name.strip_prefix(HOST_PREFIX).unwrap_or(&self.name);
+        format!("{bare}_refresh")
+    }
+
+    /// The refresh cookie: HttpOnly, Secure and SameSite=Strict whatever the access cookie's
+    /// settings, sent to the refresh route only.
+    pub fn refresh_cookie_value(&self, token: &str, max_age: u64, path: &str) -> String {
+        let mut cookie = format!(
+            "{}={token}; HttpOnly; Max-Age={max_age}; Path={path}; SameSite=strict; Secure",
+            self.refresh_cookie_name()
+        );
+        if let Some(domain) = self.domain.as_ref().filter(|_| !self.host_prefix) {
+            cookie.push_str(&format!("; Domain={domain}"));
+        }
+        cookie
+    }
+
     fn with_cookie(&self, value: String) -> Response {
         let mut response = StatusCode::NO_CONTENT.into_response();
         if let Ok(v) = HeaderValue::from_str(&value) {
@@ -348,16 +439,7 @@ impl CookieTransport {
 
 impl Transport for CookieTransport {
     fn token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
-        parts
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.name)
-            .map(|(_, value)| value.trim_matches('"'))
-            .filter(|value| !value.is_empty())
+        cookie_value(parts, &self.name)
     }
 
     fn login_response(&self, token: String) -> Response {
@@ -366,6 +448,44 @@ impl Transport for CookieTransport {
 
     fn logout_response(&self) -> Response {
         self.with_cookie(self.clear_cookie_value())
+    }
+
+    /// A 204 with the access cookie, the refresh cookie (see
+    /// [`refresh_cookie_value`](Self::refresh_cookie_value)) and the device cookie, if any.
+    fn refresh_response(&self, tokens: RefreshAnswer<'_>) -> Response {
+        let mut response = self.with_cookie(self.set_cookie_value(&tokens.access_token));
+        let refresh = self.refresh_cookie_value(
+            tokens.refresh_token,
+            tokens.refresh_max_age,
+            tokens.refresh_path,
+        );
+        let device = tokens.device.map(|(_, cookie)| cookie.to_owned());
+        for value in std::iter::once(refresh).chain(device) {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+
+    fn refresh_revoked_response(&self, refresh_path: &str) -> Response {
+        let mut response = self.logout_response();
+        let clear = format!(
+            "{}=\"\"; HttpOnly; Max-Age=0; Path={refresh_path}; SameSite=strict; Secure",
+            self.refresh_cookie_name()
+        );
+        if let Ok(value) = HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+
+    fn refresh_token<'a>(&self, parts: &'a Parts) -> Option<&'a str> {
+        let name = self.refresh_cookie_name();
+        cookie_value(parts, &name)
     }
 
     fn check_origin(&self, parts: &Parts) -> Result<(), UntrustedOrigin> {
@@ -402,6 +522,20 @@ impl Transport for CookieTransport {
 
 /// The `__Host-` cookie name prefix.
 const HOST_PREFIX: &str = "__Host-";
+
+/// The value of the request's cookie `name`, unquoted; `None` when absent or empty.
+fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(found, _)| *found == name)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|value| !value.is_empty())
+}
 
 /// The Fetch Metadata request header that names the relation of the request's initiator to
 /// its target.

@@ -8,6 +8,9 @@
 //   SCREENSHOT_DIR  where the numbered PNGs go (default target/browser-screenshots)
 //   CHROMIUM        the browser (default /usr/bin/chromium)
 //   PROFILE_DIR     a fresh, empty Chromium user data dir (default: a new temp dir)
+//   ACCESS_TOKEN_SECONDS  as given to the example: the lifetime of the refresh backends'
+//                   access tokens (default 300; scripts/browser gives 2, so that the page's
+//                   silent renewal is seen within seconds)
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +26,7 @@ const COOKIE_SECURE = !['false', '0', 'no'].includes(process.env.COOKIE_SECURE |
 const SHOTS = path.resolve(process.env.SCREENSHOT_DIR || 'target/browser-screenshots');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 10_000;
+const ACCESS_SECONDS = Number(process.env.ACCESS_TOKEN_SECONDS || '300');
 
 const EMAIL = 'king.arthur@camelot.bt';
 const PASSWORDS = ['guinevere-1', 'lancelot-22', 'excalibur-333'];
@@ -392,6 +396,95 @@ async function walk() {
     const status = await replayStatus('fastusers_session', session);
     assert(status === 401, `the old session cookie got ${status}`);
     await screenshot('session-signed-out');
+  });
+
+  let pageRefresh;
+  await check('sign in with refresh tokens (/auth/page): the refresh cookie is HttpOnly, Secure, Strict, for its route only', async () => {
+    const response = await signIn(PASSWORDS[2], 'page');
+    assert(response.status() === 204, `status ${response.status()}`);
+    await sees('#profile-email', EMAIL);
+    const all = await context.cookies();
+    const refresh = all.find((c) => c.name === 'fastusers_page_refresh');
+    assert(
+      refresh && refresh.httpOnly && refresh.secure && refresh.sameSite === 'Strict' && refresh.path === '/auth/page/refresh',
+      `refresh cookie: ${JSON.stringify(refresh)}`,
+    );
+    assert(await cookie('fastusers_page'), 'no access cookie');
+    assert(!(await page.evaluate(() => document.cookie)).includes('fastusers_page'), 'document.cookie shows a token');
+    pageRefresh = refresh.value;
+    await screenshot('refresh-signed-in');
+  });
+
+  await check('the access token expires: the page renews it silently and stays signed in', async () => {
+    assert(ACCESS_SECONDS <= 5, `ACCESS_TOKEN_SECONDS=${ACCESS_SECONDS}: too long to wait for in a test`);
+    const expired = (await cookie('fastusers_page')).value;
+    await sleep((ACCESS_SECONDS + 1.5) * 1000);
+    assert((await replayStatus('fastusers_page', expired)) === 401, 'the access token has not expired');
+    const renewed = page.waitForResponse((r) => new URL(r.url()).pathname === '/auth/page/refresh', { timeout: TIMEOUT });
+    await page.reload();
+    const response = await renewed;
+    assert(response.status() === 204, `POST /auth/page/refresh: ${response.status()}`);
+    await sees('#profile-email', EMAIL);
+    const now = (await context.cookies()).find((c) => c.name === 'fastusers_page_refresh');
+    assert(now && now.value !== pageRefresh, 'the refresh token was not rotated');
+    assert((await cookie('fastusers_page')).value !== expired, 'the access cookie was not renewed');
+    pageRefresh = now.value;
+    await screenshot('refresh-renewed');
+  });
+
+  await check('sign out everywhere: this browser, and a token held elsewhere, are signed out', async () => {
+    const elsewhere = await apiRequest.newContext();
+    try {
+      const login = await elsewhere.post(`${BASE}/auth/jwt/login`, {
+        form: { username: EMAIL, password: PASSWORDS[2] },
+      });
+      assert(login.status() === 200, `login elsewhere: ${login.status()}`);
+      const token = (await login.json()).access_token;
+      const me = (t) => elsewhere.get(`${BASE}/users/me`, { headers: { Authorization: `Bearer ${t}` } });
+      assert((await me(token)).status() === 200, 'the other session does not work');
+      // The access token may have expired meanwhile: the page then renews it and sends the
+      // request again; the answer that counts is the last.
+      const [response] = await Promise.all([
+        page.waitForResponse(
+          (r) => new URL(r.url()).pathname === '/users/me/sessions' && r.status() !== 401,
+          { timeout: TIMEOUT },
+        ),
+        page.locator('#logout-all').click(),
+      ]);
+      assert(response.status() === 204, `DELETE /users/me/sessions: ${response.status()}`);
+      await sees('#notice', 'You are signed out everywhere.');
+      await sees('#login-title', 'Sign in');
+      assert((await me(token)).status() === 401, 'the other session still works');
+      const replay = await elsewhere.post(`${BASE}/auth/page/refresh`, {
+        headers: { Cookie: `fastusers_page_refresh=${pageRefresh}` },
+      });
+      assert(replay.status() === 400, `the old refresh cookie got ${replay.status()}`);
+    } finally {
+      await elsewhere.dispose();
+    }
+    await page.reload();
+    await sees('#login-title', 'Sign in');
+    await screenshot('signed-out-everywhere');
+  });
+
+  await check('sign in with refresh tokens again, then sign out: the refresh token is revoked', async () => {
+    const response = await signIn(PASSWORDS[2], 'page');
+    assert(response.status() === 204, `status ${response.status()}`);
+    await sees('#profile-email', EMAIL);
+    const refresh = (await context.cookies()).find((c) => c.name === 'fastusers_page_refresh').value;
+    await submit('#logout', '/auth/page/refresh/revoke');
+    await sees('#notice', 'You are signed out.');
+    await sees('#login-title', 'Sign in');
+    assert(!(await context.cookies()).some((c) => c.name.startsWith('fastusers_page')), 'the cookies are still there');
+    const client = await apiRequest.newContext();
+    try {
+      const replay = await client.post(`${BASE}/auth/page/refresh`, {
+        headers: { Cookie: `fastusers_page_refresh=${refresh}` },
+      });
+      assert(replay.status() === 400, `the revoked refresh cookie got ${replay.status()}`);
+    } finally {
+      await client.dispose();
+    }
   });
 
   await check('the login throttle: repeated wrong passwords show "Too many failed sign-in attempts"', async () => {

@@ -21,6 +21,7 @@ mod openapi;
 mod outage;
 mod policy;
 mod proxy;
+mod refresh;
 mod register;
 mod revocation;
 mod sessions;

@@ -102,9 +102,9 @@ async fn every_mounted_route_is_documented_and_every_documented_route_mounted() 
             route.path
         );
     }
-    // The six backends' login and logout, register, verify (2), reset (2), users (6),
-    // sessions (2), and the OAuth routers (2 + 2 + 3).
-    assert_eq!(checked, 12 + 1 + 2 + 2 + 6 + 2 + 7, "{mounted:?}");
+    // The eight backends' login and logout, the two refresh and revoke routes, register, verify (2),
+    // reset (2), users (6), sessions (3), and the OAuth routers (2 + 2 + 3).
+    assert_eq!(checked, 16 + 4 + 1 + 2 + 2 + 6 + 3 + 7, "{mounted:?}");
 
     const NO_ROUTE: StatusCode = StatusCode::IM_A_TEAPOT;
     const NO_METHOD: StatusCode = StatusCode::LOOP_DETECTED;
@@ -245,9 +245,73 @@ async fn bodies_and_answers_match_the_routes() {
 
     // Authenticated routes accept any backend's token; public ones none.
     let security = &paths["/users/me"]["get"]["security"];
-    assert_eq!(security.as_array().map(Vec::len), Some(6));
+    assert_eq!(security.as_array().map(Vec::len), Some(8));
     assert!(security.as_array().unwrap().contains(&json!({"jwt": []})));
     assert!(paths["/auth/register"]["post"]["security"].is_null());
+}
+
+/// The refresh routes and the refresh backends' logins: RFC 6749's form and answer for
+/// Bearer, the two cookies for Cookie, the new error codes, and the CSRF refusal.
+#[tokio::test]
+async fn the_refresh_routes_are_documented() {
+    let doc = document(false).await;
+    let paths = &doc["paths"];
+    let schemas = &doc["components"]["schemas"];
+    let bearer = &paths["/auth/refresh/refresh"]["post"];
+    assert_eq!(
+        bearer["operationId"],
+        "auth_refresh_refresh_auth_refresh_refresh_post"
+    );
+    let answer = &bearer["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(answer, "#/components/schemas/RefreshResponse");
+    let fields = &schemas["RefreshResponse"]["properties"];
+    for field in ["access_token", "token_type", "refresh_token", "expires_in"] {
+        assert!(fields[field].is_object(), "{field}");
+    }
+    assert_eq!(
+        schemas["RefreshResponse"]["required"],
+        json!(["access_token", "token_type", "refresh_token"])
+    );
+    let codes = &bearer["responses"]["400"]["content"]["application/json"]["examples"];
+    for code in ["REFRESH_TOKEN_INVALID", "REFRESH_TOKEN_REUSED"] {
+        assert!(codes[code].is_object(), "{code} in {codes}");
+    }
+    assert!(
+        bearer["responses"]["403"].is_null(),
+        "no CSRF check for Bearer"
+    );
+    let form =
+        bearer["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]["$ref"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_owned();
+    assert_eq!(
+        schemas[&form]["required"],
+        json!(["grant_type", "refresh_token"])
+    );
+    assert_eq!(
+        paths["/auth/refresh/login"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/RefreshResponse"
+    );
+    // The reference's backends answer as before.
+    assert_eq!(
+        paths["/auth/jwt/login"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+            ["$ref"],
+        "#/components/schemas/BearerResponse"
+    );
+    assert!(paths["/auth/jwt/refresh"].is_null());
+    let cookie = &paths["/auth/refreshcookie/refresh"]["post"];
+    assert!(cookie["responses"]["204"]["headers"]["set-cookie"].is_object());
+    assert!(cookie["responses"]["403"].is_object(), "the CSRF check");
+    assert_eq!(cookie["requestBody"]["required"], false);
+    assert!(paths["/users/me/sessions"]["delete"]["responses"]["204"].is_object());
+    let revoke = &paths["/auth/refresh/refresh/revoke"]["post"];
+    assert!(revoke["responses"]["204"].is_object());
+    assert!(paths["/auth/refreshcookie/refresh/revoke"]["post"]["responses"]["403"].is_object());
 }
 
 /// With device tokens (the login throttle's), the login form has `device_token`, the Bearer
@@ -385,7 +449,7 @@ async fn security_schemes_per_transport() {
         json!({"type": "apiKey", "in": "cookie", "name": "fastapiusersauth"})
     );
     assert_eq!(schemes["session"]["name"], "fastusers_session");
-    assert_eq!(schemes.as_object().map(|s| s.len()), Some(6));
+    assert_eq!(schemes.as_object().map(|s| s.len()), Some(8));
 }
 
 #[tokio::test]
@@ -433,6 +497,8 @@ async fn every_error_code_has_an_example() {
         "OAUTH_PROVIDER_UNAVAILABLE",
         "LOGIN_TOO_MANY_ATTEMPTS",
         "CSRF_CHECK_FAILED",
+        "REFRESH_TOKEN_INVALID",
+        "REFRESH_TOKEN_REUSED",
     ];
     let all: BTreeSet<String> = all.iter().map(|c| (*c).to_owned()).collect();
     assert_eq!(examples, all);

@@ -80,6 +80,27 @@ fastusers::auth_backends! {
         rediscookie: CookieTransport, Option<RedisStrategy>;
         database: BearerTransport, DatabaseStrategy<User>;
         session: CookieTransport, DatabaseStrategy<User>;
+        refresh: BearerTransport, JwtStrategy, refresh;
+        refreshcookie: CookieTransport, JwtStrategy, refresh;
+    }
+}
+
+/// The clock of the refresh tokens of a [`TestApp`]: the real time plus an offset the test
+/// moves, so that tokens expire without waiting.
+#[derive(Debug, Clone, Default)]
+pub struct TestClock(Arc<std::sync::atomic::AtomicI64>);
+
+impl TestClock {
+    /// Moves the clock forward.
+    pub fn advance(&self, by: std::time::Duration) {
+        self.0
+            .fetch_add(by.as_micros() as i64, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The time now, by this clock.
+    pub fn now(&self) -> fastusers::revocation::Timestamp {
+        fastusers::revocation::now()
+            + chrono::Duration::microseconds(self.0.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
 
@@ -96,6 +117,9 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// The secret of the access tokens in the tests.
 pub const SECRET: &str = "SECRET of the access tokens in the tests";
 
+/// The secret of the access tokens of the backends with refresh tokens.
+pub const REFRESH_SECRET: &str = "SECRET of the refresh backends' access tokens";
+
 /// The quickstart's password policy (the manager of [`TestApp`] has no
 /// [`PasswordPolicy`](fastusers::password::PasswordPolicy) of its own, unless
 /// [`Options::password_policy`] gives one).
@@ -107,6 +131,8 @@ pub struct TestHooks {
     pub failed_logins: Arc<std::sync::Mutex<Vec<(String, bool)>>>,
     /// Emails whose logins `on_before_login` refuses with a 403.
     pub banned: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The email of the user of every refresh-token reuse `on_refresh_token_reuse` saw.
+    pub refresh_reuses: Arc<std::sync::Mutex<Vec<String>>>,
     /// Every security event `on_security_event` saw: `(kind, the user's email)`.
     pub security_events: Arc<std::sync::Mutex<Vec<(String, String)>>>,
     /// Whether `on_security_event` answers `Notify::Handled` (no email) instead of
@@ -180,6 +206,13 @@ impl Hooks<User> for TestHooks {
         _request: fastusers::RequestInfo<'_>,
     ) {
         self.record("reset", user, token);
+    }
+
+    async fn on_refresh_token_reuse(&self, user: &User, _request: fastusers::RequestInfo<'_>) {
+        self.refresh_reuses
+            .lock()
+            .expect("not poisoned")
+            .push(user.email.clone());
     }
 
     async fn on_security_event(
@@ -280,6 +313,8 @@ pub struct TestApp {
     pub url: String,
     /// The hooks, whose outbox holds the verification and reset tokens sent.
     pub hooks: TestHooks,
+    /// The clock of the refresh tokens.
+    pub clock: TestClock,
 }
 
 /// Options of [`TestApp::with`].
@@ -461,6 +496,13 @@ impl TestApp {
     ) -> Self {
         let database =
             DatabaseStrategy::new(store.as_ref(), Some(3600)).expect("the SQL store keeps tokens");
+        let clock = TestClock::default();
+        let refresh_tokens = {
+            let clock = clock.clone();
+            fastusers::refresh::RefreshTokens::new(store.as_ref())
+                .expect("the SQL store keeps refresh tokens")
+                .clock(move || clock.now())
+        };
         let hooks = TestHooks::default();
         let account_tokens = match &options.secret {
             Some(secret) => fastusers::EmailTokens::from_secret(secret),
@@ -501,7 +543,26 @@ impl TestApp {
             (None, None) => JwtKeys::hs256(SECRET).expect("a long secret").into(),
         };
         let strategy = JwtStrategy::new(keys, Some(3600));
+        // The refresh backends' access tokens live five minutes, under keys of their own: a
+        // strategy that shares keys accepts the other's tokens, and reads a token without
+        // `iat` (fastapi-users') by its own lifetime.
+        let short_lived = JwtStrategy::new(
+            JwtKeys::hs256(REFRESH_SECRET).expect("a long secret"),
+            Some(300),
+        );
         let auth = Auth {
+            refresh: Backend::new(
+                BearerTransport::new("auth/refresh/login"),
+                short_lived.clone(),
+            )
+            .with_refresh(refresh_tokens.clone()),
+            refreshcookie: Backend::new(
+                CookieTransport::new()
+                    .name("fastusers_refreshable")
+                    .trusted_origins(options.trusted_origins.clone()),
+                short_lived,
+            )
+            .with_refresh(refresh_tokens),
             jwt: Backend::new(BearerTransport::new("auth/jwt/login"), strategy.clone()),
             cookie: Backend::new(
                 CookieTransport::new()
@@ -533,6 +594,8 @@ impl TestApp {
             .nest("/auth/rediscookie", Auth::rediscookie_router())
             .nest("/auth/database", Auth::database_router())
             .nest("/auth/session", Auth::session_router())
+            .nest("/auth/refresh", Auth::refresh_router())
+            .nest("/auth/refreshcookie", Auth::refreshcookie_router())
             .nest("/auth", FastUsers::<Auth>::register_router())
             .nest("/auth", FastUsers::<Auth>::verify_router())
             .nest("/auth", FastUsers::<Auth>::reset_password_router())
@@ -570,6 +633,7 @@ impl TestApp {
             state,
             url,
             hooks,
+            clock,
         }
     }
 

@@ -8,10 +8,14 @@
 
 const $ = (id) => document.getElementById(id);
 
-// Which cookie backend signed in (`cookie`: JWT; `session`: database token), so that sign-out
-// goes to the same one. Not a secret: the token itself is in the HttpOnly cookie.
+// Which cookie backend signed in (`cookie`: JWT; `session`: database token; `page`: short JWTs
+// renewed with refresh tokens), so that sign-out goes to the same one. Not a secret: the
+// tokens themselves are in HttpOnly cookies.
 const BACKEND_KEY = 'fastusers.backend';
-const BACKENDS = ['cookie', 'session'];
+const BACKENDS = ['cookie', 'session', 'page'];
+
+// The `page` backend's refresh route: the refresh cookie is sent there only.
+const REFRESH_PATH = '/auth/page/refresh';
 
 // What a person should read for each `detail` code of the API.
 const MESSAGES = {
@@ -26,14 +30,40 @@ const MESSAGES = {
   RESET_PASSWORD_BAD_TOKEN:
     'This reset link is invalid, has expired or was already used. Ask for a new one.',
   CSRF_CHECK_FAILED: 'The request was refused: it did not come from this site.',
+  REFRESH_TOKEN_INVALID: 'Your session has ended. Please sign in.',
+  REFRESH_TOKEN_REUSED:
+    'Your session was ended because its token was used twice, maybe by someone else. Please sign in.',
   Unauthorized: 'You are not signed in, or your session has ended. Please sign in.',
 };
 
 let currentUser = null;
 let resetToken = null;
 
-/** A request to the API; resolves to {ok, status, data, headers} and never throws. */
+/** A request to the API; resolves to {ok, status, data, headers} and never throws. Signed in
+ *  with refresh tokens, a 401 (the short access token expired) renews the tokens silently
+ *  and sends the request again, once. */
 async function api(method, path, body) {
+  const r = await send(method, path, body);
+  if (r.status !== 401 || localStorage.getItem(BACKEND_KEY) !== 'page' || path.startsWith('/auth/')) {
+    return r;
+  }
+  const renewed = await renew();
+  return renewed ? send(method, path, body) : r;
+}
+
+// One renewal at a time: requests that fail together wait for the same one.
+let renewing = null;
+
+/** Exchanges the refresh cookie for new tokens; resolves to whether it worked. */
+function renew() {
+  renewing ??= send('POST', REFRESH_PATH).then((r) => {
+    renewing = null;
+    return r.ok;
+  });
+  return renewing;
+}
+
+async function send(method, path, body) {
   const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
   if (body instanceof URLSearchParams) {
     init.body = body; // application/x-www-form-urlencoded, as OAuth2PasswordRequestForm wants
@@ -146,7 +176,7 @@ function onSubmit(id, handler) {
 }
 
 onSubmit('login-form', async (data) => {
-  const backend = data.get('backend') === 'session' ? 'session' : 'cookie';
+  const backend = BACKENDS.includes(data.get('backend')) ? data.get('backend') : 'cookie';
   const form = new URLSearchParams({ username: data.get('username'), password: data.get('password') });
   const r = await api('POST', `/auth/${backend}/login`, form);
   if (!r.ok) return fail(r);
@@ -192,7 +222,8 @@ onSubmit('password-form', async (data, form) => {
   form.reset();
   // A password change ends every session of the user, this one included: sign this browser in
   // again with the new password, on the same backend.
-  const backend = localStorage.getItem(BACKEND_KEY) === 'session' ? 'session' : 'cookie';
+  const stored = localStorage.getItem(BACKEND_KEY);
+  const backend = BACKENDS.includes(stored) ? stored : 'cookie';
   await api('POST', `/auth/${backend}/login`, new URLSearchParams({ username: r.data.email, password }));
   const user = await refresh();
   notice(
@@ -229,9 +260,13 @@ $('request-verify').addEventListener('click', async (event) => {
 $('logout').addEventListener('click', async () => {
   // The backend that signed in first, then the other, until the API no longer knows us.
   const first = localStorage.getItem(BACKEND_KEY);
+  // No silent renewal while signing out.
+  localStorage.removeItem(BACKEND_KEY);
   const order = BACKENDS.includes(first) ? [first, ...BACKENDS.filter((b) => b !== first)] : BACKENDS;
   for (const backend of order) {
-    const r = await api('POST', `/auth/${backend}/logout`);
+    // With refresh tokens, signing out revokes them (and clears both cookies).
+    const path = backend === 'page' ? `${REFRESH_PATH}/revoke` : `/auth/${backend}/logout`;
+    const r = await api('POST', path);
     if (!r.ok && r.status !== 401) return fail(r);
     if ((await api('GET', '/users/me')).status === 401) break;
   }
@@ -239,6 +274,17 @@ $('logout').addEventListener('click', async () => {
   const user = await refresh();
   if (user) notice('You are still signed in.', 'error');
   else notice('You are signed out.', 'ok');
+});
+
+$('logout-all').addEventListener('click', async () => {
+  // Every session of the account ends, in every browser and app: JWTs, server-side sessions
+  // and refresh tokens.
+  const r = await api('DELETE', '/users/me/sessions');
+  if (!r.ok) return fail(r);
+  localStorage.removeItem(BACKEND_KEY);
+  const user = await refresh();
+  if (user) notice('You are still signed in.', 'error');
+  else notice('You are signed out everywhere.', 'ok');
 });
 
 /** The email links: `/verify?token=...` verifies at once, `/reset-password?token=...` asks

@@ -4,6 +4,7 @@
 //! <crate path>;                      // inserted by the macro_rules! wrapper ($crate)
 //! #[attrs] vis struct Name for UserType {
 //!     name: TransportType, StrategyType;
+//!     name: TransportType, StrategyType, refresh;   // with refresh tokens
 //!     ...
 //! }
 //! ```
@@ -28,6 +29,8 @@ pub(crate) struct BackendDecl {
     pub(crate) name: Ident,
     pub(crate) transport: Type,
     pub(crate) strategy: Type,
+    /// The `refresh` keyword, when the backend has refresh tokens.
+    pub(crate) refresh: Option<Ident>,
 }
 
 impl Declaration {
@@ -53,6 +56,25 @@ impl Parse for BackendDecl {
             )
         })?;
         let strategy: Type = input.parse()?;
+        let mut refresh = None;
+        if input.peek(Token![,]) {
+            input.parse::<Token![,]>()?;
+            let option: Ident = input.parse().map_err(|e| {
+                syn::Error::new(
+                    e.span(),
+                    "expected `refresh` after the strategy: `name: Transport, Strategy, refresh;`",
+                )
+            })?;
+            if option != "refresh" {
+                return Err(syn::Error::new(
+                    option.span(),
+                    format!(
+                        "unknown backend option `{option}`: the only one is `refresh` (`name: Transport, Strategy, refresh;` gives the backend refresh tokens)"
+                    ),
+                ));
+            }
+            refresh = Some(option);
+        }
         if !input.is_empty() {
             input.parse::<Token![;]>()?;
         }
@@ -60,6 +82,7 @@ impl Parse for BackendDecl {
             name,
             transport,
             strategy,
+            refresh,
         })
     }
 }

@@ -25,10 +25,26 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
     let (attrs, vis, ident, user) = (&decl.attrs, &decl.vis, &decl.ident, &decl.user);
     let names: Vec<String> = decl.backends.iter().map(|b| b.name.to_string()).collect();
 
+    // A backend with `refresh` holds its refresh tokens as `Backend`'s third parameter.
+    let backend_type = |b: &super::ast::BackendDecl| {
+        let (transport, strategy) = (&b.transport, &b.strategy);
+        match &b.refresh {
+            Some(keyword) => {
+                let refresh = quote_spanned!(keyword.span()=> #k::refresh::RefreshTokens<#user>);
+                quote!(#k::Backend<#transport, #strategy, #refresh>)
+            }
+            None => quote!(#k::Backend<#transport, #strategy>),
+        }
+    };
     let fields = decl.backends.iter().map(|b| {
-        let (name, transport, strategy) = (&b.name, &b.transport, &b.strategy);
-        let doc = format!("The `{name}` backend.");
-        quote!(#[doc = #doc] pub #name: #k::Backend<#transport, #strategy>)
+        let name = &b.name;
+        let ty = backend_type(b);
+        let doc = if b.refresh.is_some() {
+            format!("The `{name}` backend, with refresh tokens: `Backend::new(transport, strategy).with_refresh(refresh_tokens)`.")
+        } else {
+            format!("The `{name}` backend.")
+        };
+        quote!(#[doc = #doc] pub #name: #ty)
     });
 
     let consts: Vec<Ident> = decl
@@ -45,13 +61,22 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
 
     let items = decl.backends.iter().zip(&consts).enumerate().map(|(index, (b, konst))| {
         let (name, transport, strategy) = (&b.name, &b.transport, &b.strategy);
+        let backend_ty = backend_type(b);
         let router = format_ident!("{}_router", name);
         let const_doc = format!(
             "The `{name}` backend's bit, to accept only some backends in an extractor: `ActiveUser<{ident}, {{ {ident}::{konst} }}>`."
         );
-        let router_doc = format!(
-            "The `{name}` backend's router: `POST /login` and `POST /logout`. Mount it at `/auth/{name}`."
-        );
+        let (router_doc, make_router) = if b.refresh.is_some() {
+            (
+                format!("The `{name}` backend's router: `POST /login` (which also issues a refresh token), `POST /logout` and `POST /refresh`. Mount it at `/auth/{name}`."),
+                quote!(#p::auth_refresh_router::<Self, #transport, #strategy, S>(pick, #index)),
+            )
+        } else {
+            (
+                format!("The `{name}` backend's router: `POST /login` and `POST /logout`. Mount it at `/auth/{name}`."),
+                quote!(#p::auth_router::<Self, #transport, #strategy, S>(pick, #index)),
+            )
+        };
         quote! {
             #[doc = #const_doc]
             pub const #konst: u64 = 1 << #index;
@@ -62,10 +87,10 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
                 S: ::core::clone::Clone + ::core::marker::Send + ::core::marker::Sync + 'static,
                 #k::FastUsers<Self>: #p::axum::extract::FromRef<S>,
             {
-                fn pick(backends: &#ident) -> &#k::Backend<#transport, #strategy> {
+                fn pick(backends: &#ident) -> &#backend_ty {
                     &backends.#name
                 }
-                #p::auth_router::<Self, #transport, #strategy, S>(pick, #index)
+                #make_router
             }
         }
     });
@@ -101,6 +126,15 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
     let bounds = quote!(where #(#strategies,)* #(#transports,)* #user_bound);
 
     let members: Vec<&Ident> = decl.backends.iter().map(|b| &b.name).collect();
+    let refreshing = decl
+        .backends
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.refresh.is_some())
+        .map(|(index, b)| {
+            let name = &b.name;
+            quote!((#index, &self.#name.refresh))
+        });
 
     // With the `openapi` feature: each transport describes itself (an error at the transport
     // type when it cannot).
@@ -163,6 +197,10 @@ pub(crate) fn generate(decl: &Declaration) -> TokenStream {
 
             fn strategies(&self) -> ::std::vec::Vec<&dyn #k::__private::DynStrategy<Self::User>> {
                 ::std::vec![#(&self.#members.strategy as &dyn #k::__private::DynStrategy<Self::User>),*]
+            }
+
+            fn refresh_tokens(&self) -> ::std::vec::Vec<(usize, &#k::refresh::RefreshTokens<Self::User>)> {
+                ::std::vec![#(#refreshing),*]
             }
         }
 

@@ -356,6 +356,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     );
     let (token_schema, by_token) = (&s.token_schema, &s.select_by_token);
     let revocation_schema = &s.revocation_schema;
+    let refresh_schema = &s.refresh_schema;
     let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
     // Every column goes through `SqlColumn`, named with the field's type: a type sqlx cannot
     // store is one error there, however many statements use it.
@@ -404,6 +405,7 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
             const TOKEN_SCHEMA: &'static [&'static str] = &[#(#token_schema),*];
             const SELECT_BY_TOKEN: &'static str = #by_token;
             const REVOCATION_SCHEMA: &'static [&'static str] = &[#(#revocation_schema),*];
+            const REFRESH_SCHEMA: &'static [&'static str] = &[#(#refresh_schema),*];
             const OAUTH_SCHEMA: &'static [&'static str] = &[#(#oauth_schema),*];
             const SELECT_BY_OAUTH: &'static str = #by_oauth;
 
@@ -413,6 +415,10 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
 
             fn bind_id<'q>(id: &#id_ty, query: #query_ty) -> #query_ty {
                 <#id_ty as #p::SqlId<#db>>::bind(id, query)
+            }
+
+            fn get_id(row: &<#db as #p::sqlx::Database>::Row, column: &str) -> ::core::result::Result<#id_ty, #p::sqlx::Error> {
+                <#id_ty as #p::SqlId<#db>>::get(row, column)
             }
 
             fn bind_insert<'q>(&self, query: #query_ty) -> #query_ty {
@@ -461,7 +467,7 @@ pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStre
         // Every constant of `SqlUser` (fastusers/src/store/sql.rs), or the stub adds an error.
         let statements = ["SELECT_BY_ID", "SELECT_BY_EMAIL", "SELECT_EMAIL_CANDIDATES", "INSERT", "UPDATE", "DELETE", "SELECT_BY_TOKEN", "SELECT_BY_OAUTH"]
             .map(|c| quote::format_ident!("{c}"));
-        let lists = ["SCHEMA", "TOKEN_SCHEMA", "REVOCATION_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
+        let lists = ["SCHEMA", "TOKEN_SCHEMA", "REVOCATION_SCHEMA", "REFRESH_SCHEMA", "OAUTH_SCHEMA"].map(|c| quote::format_ident!("{c}"));
         quote! {
             #[automatically_derived]
             impl #p::SqlUser<#db> for #name {
@@ -469,6 +475,7 @@ pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStre
                 #(const #lists: &'static [&'static str] = &[];)*
                 fn from_row(_: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> #never
                 fn bind_id<'q>(_: &#id, query: #query) -> #query { query }
+                fn get_id(_: &<#db as #p::sqlx::Database>::Row, _: &str) -> ::core::result::Result<#id, #p::sqlx::Error> #never
                 fn bind_insert<'q>(&self, query: #query) -> #query { query }
                 fn bind_update<'q>(_: &#p::stub::Changes, query: #query) -> #query { query }
             }

@@ -111,6 +111,8 @@ pub(crate) struct Statements {
     pub(crate) token_schema: Vec<String>,
     pub(crate) select_by_token: String,
     pub(crate) revocation_schema: Vec<String>,
+    /// fastusers' refresh-token table (see `fastusers::refresh`).
+    pub(crate) refresh_schema: Vec<String>,
     /// Empty unless the model has `#[fastusers(oauth)]`.
     pub(crate) oauth_schema: Vec<String>,
     pub(crate) select_by_oauth: String,
@@ -226,6 +228,20 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         "CREATE TABLE IF NOT EXISTS {REVOCATION_TABLE} (\n    \"user_id\" {user_id_type} NOT NULL PRIMARY KEY REFERENCES {table} (\"id\") ON DELETE CASCADE,\n    \"revoked_at\" {} NOT NULL\n)",
         if pg { "TIMESTAMPTZ" } else { "DATETIME" }
     )];
+    // One row per refresh token: its stored form (a hash), its family (every token descended
+    // from one login), the hash of the token it replaced, the login's time (`auth_time`, which
+    // the user's revocation time and the absolute lifetime are checked against), its own issue
+    // time (for the idle lifetime), and, once rotated, when and the successor sealed with the
+    // token itself (see `fastusers::refresh`).
+    let time = if pg { "TIMESTAMPTZ" } else { "DATETIME" };
+    let refresh_schema = vec![
+        format!(
+            "CREATE TABLE IF NOT EXISTS \"fastusers_refresh_token\" (\n    \"token\" VARCHAR(43) NOT NULL PRIMARY KEY,\n    \"family\" VARCHAR(43) NOT NULL,\n    \"parent\" VARCHAR(43),\n    \"user_id\" {user_id_type} NOT NULL REFERENCES {table} (\"id\") ON DELETE CASCADE,\n    \"backend\" VARCHAR(100) NOT NULL,\n    \"auth_time\" {time} NOT NULL,\n    \"created_at\" {time} NOT NULL,\n    \"rotated_at\" {time},\n    \"successor\" VARCHAR(64)\n)"
+        ),
+        "CREATE INDEX IF NOT EXISTS \"ix_fastusers_refresh_token_family\" ON \"fastusers_refresh_token\" (\"family\")".to_owned(),
+        "CREATE INDEX IF NOT EXISTS \"ix_fastusers_refresh_token_user_id\" ON \"fastusers_refresh_token\" (\"user_id\")".to_owned(),
+        "CREATE INDEX IF NOT EXISTS \"ix_fastusers_refresh_token_auth_time\" ON \"fastusers_refresh_token\" (\"auth_time\")".to_owned(),
+    ];
 
     let oauth_schema = if model.oauth {
         vec![
@@ -254,6 +270,7 @@ pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {
         token_schema,
         select_by_token,
         revocation_schema,
+        refresh_schema,
         schema,
         select_by_id,
         select_by_email: format!(

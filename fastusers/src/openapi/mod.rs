@@ -130,6 +130,11 @@ pub trait OpenApiTransport {
     }
     /// The status and response of a successful logout.
     fn logout_response(&self) -> (u16, Response);
+    /// The status and response of a successful login or refresh of a backend with refresh
+    /// tokens. Default: [`login_response`](Self::login_response).
+    fn refresh_response(&self) -> (u16, Response) {
+        self.login_response()
+    }
 }
 
 /// A transport as a trait object; `auth_backends!` calls it so that a transport without
@@ -195,6 +200,7 @@ pub(crate) struct BackendDoc {
     pub(crate) login: (u16, Response),
     pub(crate) login_with_device_token: (u16, Response),
     pub(crate) logout: (u16, Response),
+    pub(crate) refresh: (u16, Response),
     /// The transport's address in the backends value, to find the backend a router picked.
     #[cfg_attr(not(feature = "oauth"), allow(dead_code))]
     address: usize,
@@ -373,6 +379,7 @@ where
             login: transport.login_response(),
             login_with_device_token: transport.login_response_with_device_token(),
             logout: transport.logout_response(),
+            refresh: transport.refresh_response(),
             address: std::ptr::from_ref(transport).addr(),
         })
         .collect();

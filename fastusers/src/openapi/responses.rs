@@ -72,6 +72,10 @@ fn summary(code: ErrorCode) -> &'static str {
         ErrorCode::OauthProviderUnavailable => "The provider could not be reached.",
         ErrorCode::LoginTooManyAttempts => "Too many failed logins; retry later.",
         ErrorCode::CsrfCheckFailed => "A cookie-authenticated request from an untrusted origin.",
+        ErrorCode::RefreshTokenInvalid => "The refresh token is invalid, expired or revoked.",
+        ErrorCode::RefreshTokenReused => {
+            "The refresh token was already used: every token of its login is revoked."
+        }
     }
 }
 

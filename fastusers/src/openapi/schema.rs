@@ -311,6 +311,78 @@ pub(crate) fn login_form(device_token: bool) -> RefOr<Schema> {
     )
 }
 
+/// The answer of a login or refresh of a Bearer backend with refresh tokens (RFC 6749
+/// section 5.1); with `device_token` after a login that made one.
+pub(crate) fn refresh_response(device_token: bool) -> RefOr<Schema> {
+    let mut fields = vec![
+        ("access_token", string(), true),
+        ("token_type", string(), true),
+        (
+            "refresh_token",
+            typed(Type::String)
+                .description(Some(
+                    "Single-use: exchange it at the backend's `/refresh` for the next one.",
+                ))
+                .into(),
+            true,
+        ),
+        (
+            "expires_in",
+            typed(Type::Integer)
+                .description(Some("The access token's lifetime in seconds."))
+                .into(),
+            false,
+        ),
+    ];
+    if device_token {
+        fields.push(("device_token", device_token_schema(), false));
+    }
+    object(
+        "A Bearer login's or refresh's tokens: the access token, and the refresh token that renews it.",
+        fields,
+    )
+}
+
+/// RFC 6749 section 6's refresh form; optional for a cookie backend, whose clients send the
+/// refresh cookie instead.
+pub(crate) fn refresh_form(cookie: bool) -> RefOr<Schema> {
+    object(
+        if cookie {
+            "RFC 6749's refresh request. Browsers send no body: the refresh cookie is the token."
+        } else {
+            "RFC 6749's refresh request."
+        },
+        vec![
+            (
+                "grant_type",
+                typed(Type::String).pattern(Some("^refresh_token$")).into(),
+                !cookie,
+            ),
+            (
+                "refresh_token",
+                typed(Type::String).min_length(Some(1)).into(),
+                !cookie,
+            ),
+        ],
+    )
+}
+
+/// RFC 7009's revocation form; optional for a cookie backend, whose clients send the refresh
+/// cookie instead.
+pub(crate) fn revoke_form(cookie: bool) -> RefOr<Schema> {
+    object(
+        "RFC 7009's revocation request: the refresh token to revoke.",
+        vec![
+            (
+                "token",
+                typed(Type::String).min_length(Some(1)).into(),
+                !cookie,
+            ),
+            ("token_type_hint", nullable(string()), false),
+        ],
+    )
+}
+
 fn device_token_schema() -> RefOr<Schema> {
     typed(Type::String)
         .description(Some(

@@ -47,6 +47,26 @@ impl OpenApiTransport for BearerTransport {
     fn logout_response(&self) -> (u16, Response) {
         (204, Response::new("Logged out."))
     }
+
+    fn refresh_response(&self) -> (u16, Response) {
+        let content = ContentBuilder::new()
+            .schema(Some(schema_ref("RefreshResponse")))
+            .example(Some(serde_json::json!({
+                "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI5YzRhZGNmYi1lNmQ2LTQ4NDgtYjNlNi1hOTBmZjg1OGE4NDgiLCJhdWQiOlsiZmFzdGFwaS11c2VyczphdXRoIl0sImV4cCI6MTcwMDAwMzYwMH0.signature",
+                "token_type": "bearer",
+                "refresh_token": "q1Z6m3J8yQb2X0nV5k7tR9wL4cH1sD6fG8jK2pN0aE3",
+                "expires_in": 300
+            })))
+            .build();
+        (
+            200,
+            json(
+                "The access token, and the refresh token that renews it (single-use).",
+                content,
+            )
+            .build(),
+        )
+    }
 }
 
 /// A 204 that sets the cookie; `cookie` shows the `set-cookie` header.
@@ -86,6 +106,17 @@ impl OpenApiTransport for CookieTransport {
         sets_cookie(
             "Logged out: the cookie is cleared.",
             &format!("`{}=\"\"; Max-Age=0; ...`", self.cookie_name()),
+        )
+    }
+
+    fn refresh_response(&self) -> (u16, Response) {
+        sets_cookie(
+            "The access token is in the cookie, and the refresh token in the refresh cookie, sent to the refresh route only.",
+            &format!(
+                "`{}=<token>; HttpOnly; ...`, then `{}=<refresh token>; HttpOnly; Max-Age=...; Path=<the refresh route>; SameSite=strict; Secure`",
+                self.cookie_name(),
+                self.refresh_cookie_name()
+            ),
         )
     }
 }

@@ -1,24 +1,29 @@
-//! `POST /login` and `POST /logout` for one backend.
+//! `POST /login` and `POST /logout` for one backend, and `POST /refresh` for a backend with
+//! refresh tokens.
 
-use axum::extract::{FromRef, State};
+use axum::extract::{FromRef, OriginalUri, State};
 use axum::http::Method;
 use axum::http::request::Parts;
 use axum::response::Response;
 
 use super::{Routes, describe, user_error};
 use crate::backend::{Backend, Backends};
-use crate::body::LoginForm;
+use crate::body::{LoginForm, RefreshForm};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ALL_BACKENDS, AuthRejection, Requirements, authenticate};
 use crate::manager::UserManager;
+use crate::refresh::{NoRefresh, Refresh, RefreshError, RefreshTokens};
 use crate::state::FastUsers;
 use crate::strategy::Strategy;
 use crate::throttle::{LoginThrottle, TrustedDevice};
-use crate::transport::Transport;
+use crate::transport::{RefreshAnswer, Transport};
 use crate::user::User;
 
 /// Picks one backend out of the application's set; `auth_backends!` passes a field accessor.
-pub type BackendRef<A, T, St> = fn(&A) -> &Backend<T, St>;
+pub type BackendRef<A, T, St, R = NoRefresh> = fn(&A) -> &Backend<T, St, R>;
+
+/// The refresh tokens of a backend with them.
+type WithRefresh<A> = RefreshTokens<<A as Backends>::User>;
 
 /// The auth router of the backend at `index`: `POST /login` (form body) and `POST /logout`.
 pub fn router<A, T, St, S>(backend: BackendRef<A, T, St>, index: usize) -> Routes<A, S>
@@ -29,14 +34,64 @@ where
     S: Clone + Send + Sync + 'static,
     FastUsers<A>: FromRef<S>,
 {
+    login_logout(backend, index, false)
+}
+
+/// The auth router of the backend at `index`, declared with `refresh`: `POST /login`, which
+/// also issues a refresh token, `POST /logout` and `POST /refresh`.
+pub fn refresh_router<A, T, St, S>(
+    backend: BackendRef<A, T, St, WithRefresh<A>>,
+    index: usize,
+) -> Routes<A, S>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+    S: Clone + Send + Sync + 'static,
+    FastUsers<A>: FromRef<S>,
+{
+    login_logout(backend, index, true)
+        .add(
+            Method::POST,
+            "/refresh",
+            move |State(state): State<FastUsers<A>>, parts: Parts, form: RefreshForm| {
+                refresh(state, parts, form, backend, index)
+            },
+            describe!(|cx| refresh_doc(cx, index)),
+        )
+        .add(
+            Method::POST,
+            "/refresh/revoke",
+            move |State(state): State<FastUsers<A>>, parts: Parts, form: RefreshForm| {
+                revoke(state, parts, form, backend, index)
+            },
+            describe!(|cx| revoke_doc(cx, index)),
+        )
+}
+
+fn login_logout<A, T, St, R, S>(
+    backend: BackendRef<A, T, St, R>,
+    index: usize,
+    refresh: bool,
+) -> Routes<A, S>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+    R: Refresh<A::User>,
+    S: Clone + Send + Sync + 'static,
+    FastUsers<A>: FromRef<S>,
+{
+    #[cfg(not(feature = "openapi"))]
+    let _ = refresh;
     Routes::new()
         .add(
             Method::POST,
             "/login",
             move |State(state): State<FastUsers<A>>, parts: Parts, form: LoginForm| {
-                login(state, parts, form, backend)
+                login(state, parts, form, backend, index)
             },
-            describe!(|cx| login_doc(cx, index)),
+            describe!(|cx| login_doc(cx, index, refresh)),
         )
         .add(
             Method::POST,
@@ -59,18 +114,27 @@ where
 /// multipart form, also accepted, is left out, as there), the transport's answer, and the
 /// refusals: bad credentials, too many failures, and the CSRF check of a cookie transport.
 #[cfg(feature = "openapi")]
-fn login_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate::openapi::Op {
+fn login_doc<A>(
+    cx: &mut crate::openapi::Context<'_, A>,
+    index: usize,
+    refresh: bool,
+) -> crate::openapi::Op {
     use crate::openapi::prelude::*;
     let backend = cx.backend(index);
-    let (status, response) = if cx.device_tokens() {
+    let (status, response) = if refresh {
+        backend.refresh.clone()
+    } else if cx.device_tokens() {
         backend.login_with_device_token.clone()
     } else {
         backend.login.clone()
     };
     let csrf = backend.takes_cookie();
-    let op = cx
-        .op(&format!("auth:{}.login", backend.name), "Log in")
-        .tag("auth");
+    let name = backend.name;
+    if refresh {
+        let device_tokens = cx.device_tokens();
+        cx.schema("RefreshResponse", schema::refresh_response(device_tokens));
+    }
+    let op = cx.op(&format!("auth:{name}.login"), "Log in").tag("auth");
     if cx.device_tokens() {
         cx.schema(
             "BearerResponseWithDeviceToken",
@@ -117,16 +181,99 @@ fn login_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate:
     op
 }
 
-async fn login<A, T, St>(
+/// `POST /refresh` of the backend at `index`: RFC 6749 section 6's form (or the refresh
+/// cookie), the transport's answer, and the refusals.
+#[cfg(feature = "openapi")]
+fn refresh_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    let backend = cx.backend(index);
+    let (status, response) = backend.refresh.clone();
+    let csrf = backend.takes_cookie();
+    let name = backend.name;
+    cx.schema("RefreshResponse", schema::refresh_response(false));
+    let op = cx
+        .op(&format!("auth:{name}.refresh"), "Exchange a refresh token")
+        .tag("auth");
+    let form = cx.schema(&format!("Body_{}", op.id()), schema::refresh_form(csrf));
+    let body = RequestBodyBuilder::new()
+        .content("application/x-www-form-urlencoded", schema_content(form))
+        .required(Some(if csrf {
+            utoipa::openapi::Required::False
+        } else {
+            REQUIRED
+        }))
+        .build();
+    let mut op = op.body(body).response(status, response).response(
+        400,
+        coded_error(
+            "The refresh token is invalid, expired or revoked, or was already used (then every token of its login is revoked).",
+            &[ErrorCode::RefreshTokenInvalid, ErrorCode::RefreshTokenReused],
+        ),
+    );
+    if csrf {
+        op = op.response(
+            403,
+            coded_error(
+                "A refresh from an untrusted origin (the cookie transport's CSRF check).",
+                &[ErrorCode::CsrfCheckFailed],
+            ),
+        );
+    }
+    op
+}
+
+/// `POST /refresh/revoke` of the backend at `index`: RFC 7009's form (or the refresh cookie).
+#[cfg(feature = "openapi")]
+fn revoke_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    let backend = cx.backend(index);
+    let csrf = backend.takes_cookie();
+    let name = backend.name;
+    let op = cx
+        .op(
+            &format!("auth:{name}.revoke"),
+            "Log out: revoke a refresh token",
+        )
+        .tag("auth");
+    let form = cx.schema(&format!("Body_{}", op.id()), schema::revoke_form(csrf));
+    let body = RequestBodyBuilder::new()
+        .content("application/x-www-form-urlencoded", schema_content(form))
+        .required(Some(if csrf {
+            utoipa::openapi::Required::False
+        } else {
+            REQUIRED
+        }))
+        .build();
+    let done = if csrf {
+        "Revoked (every token of its login), and the cookies cleared. Also for a token that is unknown or already revoked."
+    } else {
+        "Revoked (every token of its login). Also for a token that is unknown or already revoked (RFC 7009)."
+    };
+    let mut op = op.body(body).response(204, Response::new(done));
+    if csrf {
+        op = op.response(
+            403,
+            coded_error(
+                "A revocation from an untrusted origin (the cookie transport's CSRF check).",
+                &[ErrorCode::CsrfCheckFailed],
+            ),
+        );
+    }
+    op
+}
+
+async fn login<A, T, St, R>(
     state: FastUsers<A>,
     mut parts: Parts,
     form: LoginForm,
-    backend: BackendRef<A, T, St>,
+    backend: BackendRef<A, T, St, R>,
+    index: usize,
 ) -> Result<Response, ApiError>
 where
     A: Backends,
     T: Transport,
     St: Strategy<A::User>,
+    R: Refresh<A::User>,
 {
     let manager = state.manager();
     let chosen = backend(state.backends());
@@ -193,7 +340,8 @@ where
         let cookie = devices.set_cookie_value(&token);
         (token, cookie)
     });
-    issue_login_with(&state, &parts, backend, &user, device_token).await
+    let name = A::NAMES.get(index).copied().unwrap_or("unknown");
+    issue_login_with(&state, &parts, backend, name, &user, device_token).await
 }
 
 /// The device of this login, when it presents a device token valid for the account its
@@ -237,15 +385,17 @@ where
     T: Transport,
     St: Strategy<A::User>,
 {
-    issue_login_with(state, parts, backend, user, None).await
+    // Without refresh tokens, the backend's name is not needed.
+    issue_login_with(state, parts, backend, "", user, None).await
 }
 
 /// [`issue_login`], giving the client `device_token` (the token and its `Set-Cookie` value)
 /// when there is one.
-async fn issue_login_with<A, T, St>(
+async fn issue_login_with<A, T, St, R>(
     state: &FastUsers<A>,
     parts: &Parts,
-    backend: BackendRef<A, T, St>,
+    backend: BackendRef<A, T, St, R>,
+    name: &'static str,
     user: &A::User,
     device_token: Option<(String, String)>,
 ) -> Result<Response, ApiError>
@@ -253,6 +403,7 @@ where
     A: Backends,
     T: Transport,
     St: Strategy<A::User>,
+    R: Refresh<A::User>,
 {
     state
         .manager()
@@ -260,16 +411,39 @@ where
         .on_before_login(user, Some(parts))
         .await?;
     let backend = backend(state.backends());
-    let token = backend
-        .strategy
-        .write_token(user)
-        .await
-        .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
-    let mut response = match device_token {
-        Some((device, cookie)) => backend
-            .transport
-            .login_response_with_device_token(token, &device, &cookie),
-        None => backend.transport.login_response(token),
+    let mut response = match backend.refresh.tokens() {
+        Some(refresh) => {
+            let issued = refresh.issue(name, user).await?;
+            let access_token = backend
+                .strategy
+                .write_token_at(user, issued.auth_time)
+                .await
+                .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
+            let path = refresh_path(parts, "/login");
+            backend.transport.refresh_response(RefreshAnswer {
+                access_token,
+                expires_in: backend.strategy.lifetime_seconds(),
+                refresh_token: &issued.token,
+                refresh_max_age: issued.max_age,
+                refresh_path: &path,
+                device: device_token
+                    .as_ref()
+                    .map(|(token, cookie)| (token.as_str(), cookie.as_str())),
+            })
+        }
+        None => {
+            let token = backend
+                .strategy
+                .write_token(user)
+                .await
+                .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
+            match device_token {
+                Some((device, cookie)) => backend
+                    .transport
+                    .login_response_with_device_token(token, &device, &cookie),
+                None => backend.transport.login_response(token),
+            }
+        }
     };
     state
         .manager()
@@ -279,16 +453,118 @@ where
     Ok(response)
 }
 
-async fn logout<A, T, St>(
+/// The full path of the refresh route beside the route of this request, which ends with
+/// `route` (`/login`): where the refresh cookie is sent.
+fn refresh_path(parts: &Parts, route: &str) -> String {
+    let path = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or_else(|| parts.uri.path(), |uri| uri.0.path());
+    let prefix = path.strip_suffix(route).unwrap_or(path);
+    format!("{}/refresh", prefix.trim_end_matches('/'))
+}
+
+/// The refresh token a request presents: the transport's own (the refresh cookie), behind its
+/// CSRF check, or else the form's field that `from_form` reads.
+fn presented<'a, T: Transport>(
+    transport: &T,
+    parts: &Parts,
+    from_form: impl FnOnce() -> Result<&'a str, crate::body::ValidationErrors>,
+) -> Result<String, ApiError> {
+    match transport.refresh_token(parts) {
+        Some(token) => {
+            // A refresh cookie sent by another site's page would log the victim in there.
+            transport
+                .check_origin(parts)
+                .map_err(|e| ApiError::from(AuthRejection::UntrustedOrigin(e.origin)))?;
+            Ok(token.to_owned())
+        }
+        None => Ok(from_form()?.to_owned()),
+    }
+}
+
+/// `POST /refresh`: the refresh token (the transport's own, the refresh cookie, behind the
+/// CSRF check; or RFC 6749 section 6's form) exchanged for a new access token and refresh
+/// token.
+async fn refresh<A, T, St>(
     state: FastUsers<A>,
     mut parts: Parts,
-    backend: BackendRef<A, T, St>,
+    form: RefreshForm,
+    backend: BackendRef<A, T, St, WithRefresh<A>>,
+    index: usize,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+{
+    state.proxy().apply(&mut parts);
+    let chosen = backend(state.backends());
+    let presented = presented(&chosen.transport, &parts, || form.refresh_token())?;
+    let name = A::NAMES.get(index).copied().unwrap_or("unknown");
+    let refreshed = chosen
+        .refresh
+        .refresh(name, &presented, state.manager(), Some(&parts))
+        .await
+        .map_err(|error| match error {
+            RefreshError::Invalid => ApiError::code(ErrorCode::RefreshTokenInvalid),
+            RefreshError::Reused => ApiError::code(ErrorCode::RefreshTokenReused),
+            RefreshError::Store(error) => ApiError::from(error),
+        })?;
+    if state.verification_required() && !refreshed.user.is_verified() {
+        return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
+    }
+    let access_token = chosen
+        .strategy
+        .write_token_at(&refreshed.user, refreshed.refresh.auth_time)
+        .await
+        .map_err(|e| ApiError::from(AuthRejection::from(e)))?;
+    let path = refresh_path(&parts, "/refresh");
+    Ok(chosen.transport.refresh_response(RefreshAnswer {
+        access_token,
+        expires_in: chosen.strategy.lifetime_seconds(),
+        refresh_token: &refreshed.refresh.token,
+        refresh_max_age: refreshed.refresh.max_age,
+        refresh_path: &path,
+        device: None,
+    }))
+}
+
+/// `POST /refresh/revoke`: the family of the refresh token (the refresh cookie, behind the
+/// CSRF check, or RFC 7009's `token` field) ends, whatever the token's state (RFC 7009 section
+/// 2.2: an unknown token is no error).
+async fn revoke<A, T, St>(
+    state: FastUsers<A>,
+    mut parts: Parts,
+    form: RefreshForm,
+    backend: BackendRef<A, T, St, WithRefresh<A>>,
+    index: usize,
+) -> Result<Response, ApiError>
+where
+    A: Backends,
+    T: Transport,
+    St: Strategy<A::User>,
+{
+    state.proxy().apply(&mut parts);
+    let chosen = backend(state.backends());
+    let presented = presented(&chosen.transport, &parts, || form.revoked_token())?;
+    let name = A::NAMES.get(index).copied().unwrap_or("unknown");
+    chosen.refresh.revoke(name, &presented).await?;
+    let path = refresh_path(&parts, "/refresh/revoke");
+    Ok(chosen.transport.refresh_revoked_response(&path))
+}
+
+async fn logout<A, T, St, R>(
+    state: FastUsers<A>,
+    mut parts: Parts,
+    backend: BackendRef<A, T, St, R>,
     index: usize,
 ) -> Result<Response, AuthRejection>
 where
     A: Backends,
     T: Transport,
     St: Strategy<A::User>,
+    R: Refresh<A::User>,
 {
     let requirements = Requirements {
         active: true,

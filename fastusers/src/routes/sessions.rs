@@ -1,4 +1,5 @@
-//! `GET /me/sessions` and `DELETE /me/sessions/{id}`: a user's server-side sessions.
+//! `GET /me/sessions`, `DELETE /me/sessions/{id}` and `DELETE /me/sessions`: a user's
+//! server-side sessions and refresh-token families, and logging out everywhere.
 
 use axum::Json;
 use axum::extract::{FromRef, Path, State};
@@ -7,7 +8,7 @@ use serde::Serialize;
 
 use super::{RouteUser, Routes, describe};
 use crate::backend::Backends;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::extract::AuthRejection;
 use crate::state::FastUsers;
 
@@ -45,6 +46,21 @@ where
         )
         .add(
             Method::DELETE,
+            "/me/sessions",
+            revoke_all::<A>,
+            describe!(|cx| cx
+                .op("users:revoke_all_sessions", "Log out everywhere")
+                .tag("users")
+                .requires_user()
+                .response(
+                    204,
+                    Response::new(
+                        "Every session of the user ended, on every backend: JWTs, database and Redis tokens, refresh-token families (this request's token too).",
+                    )
+                )),
+        )
+        .add(
+            Method::DELETE,
             "/me/sessions/{id}",
             revoke::<A>,
             describe!(|cx| cx
@@ -78,6 +94,22 @@ async fn list<A: Backends>(
             })
             .collect(),
     ))
+}
+
+/// Saves the user's revocation time (which ends every token issued until now, JWTs and
+/// refresh families included: see [`crate::revocation`]), then deletes the stored tokens.
+async fn revoke_all<A: Backends>(
+    State(state): State<FastUsers<A>>,
+    RouteUser(user): RouteUser<A, false>,
+) -> Result<StatusCode, ApiError> {
+    state.manager().revoke_tokens(&user).await.map_err(|e| {
+        super::user_error(
+            e,
+            ErrorCode::LoginBadCredentials,
+            ErrorCode::LoginBadCredentials,
+        )
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke<A: Backends>(

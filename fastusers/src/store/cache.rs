@@ -271,6 +271,10 @@ impl<U: User> UserStore<U> for CachedUserStore<U> {
         self.inner.oauth_accounts()
     }
 
+    fn refresh_tokens(&self) -> Option<Arc<dyn super::RefreshTokenStore<U>>> {
+        self.inner.refresh_tokens()
+    }
+
     // `cache_channel` stays `None`: a cached store is not cached again.
 }
 

@@ -153,6 +153,12 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
         None
     }
 
+    /// The store's refresh tokens, for [`RefreshTokens`](crate::refresh::RefreshTokens); `None`
+    /// when it keeps none.
+    fn refresh_tokens(&self) -> Option<std::sync::Arc<dyn RefreshTokenStore<U>>> {
+        None
+    }
+
     /// The store's OAuth accounts (the `oauth_account` table of a model with
     /// `#[fastusers(oauth)]`); `None` when it keeps none.
     fn oauth_accounts(&self) -> Option<std::sync::Arc<dyn OAuthAccountStore<U>>> {
@@ -253,6 +259,64 @@ pub trait AccessTokenStore<U: User>: Send + Sync + 'static {
     ) -> Result<Vec<(String, u64)>, StoreError>;
     /// Deletes the tokens older than `lifetime_seconds`; how many.
     async fn purge_expired(&self, lifetime_seconds: u64) -> Result<u64, StoreError>;
+}
+
+/// One refresh token as stored: never the token, its [stored form](crate::token::stored_form).
+/// See [`crate::refresh`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshRow<I> {
+    /// The token's stored form (a hash).
+    pub token: String,
+    /// The family: every token descended from one login shares it.
+    pub family: String,
+    /// The stored form of the token this one replaced; `None` for the login's.
+    pub parent: Option<String>,
+    /// The user.
+    pub user_id: I,
+    /// The name of the backend that issued it.
+    pub backend: String,
+    /// When the login that started the family happened.
+    pub auth_time: Timestamp,
+    /// When this token was issued.
+    pub created_at: Timestamp,
+    /// When this token was exchanged for its successor; `None` while it is the family's live one.
+    pub rotated_at: Option<Timestamp>,
+    /// Once rotated, the successor sealed with this token (only its holder can open it).
+    pub successor: Option<String>,
+}
+
+/// Storage of refresh tokens (see [`crate::refresh`]): rows keyed by the tokens' stored forms.
+/// The SQL stores keep them in the `fastusers_refresh_token` table.
+#[async_trait]
+pub trait RefreshTokenStore<U: User>: Send + Sync + 'static {
+    /// Stores a new token.
+    async fn insert(&self, row: &RefreshRow<U::Id>) -> Result<(), StoreError>;
+    /// The token stored under `token` (a stored form).
+    async fn find(&self, token: &str) -> Result<Option<RefreshRow<U::Id>>, StoreError>;
+    /// Marks `token` rotated at `at`, with its successor `sealed`, and stores `next`, in one
+    /// transaction, if `token` was not rotated yet; whether it was this call that rotated it.
+    /// Of two calls at the same moment, exactly one rotates.
+    async fn rotate(
+        &self,
+        token: &str,
+        at: Timestamp,
+        sealed: &str,
+        next: &RefreshRow<U::Id>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes every token of a family; how many.
+    async fn delete_family(&self, family: &str) -> Result<u64, StoreError>;
+    /// Deletes every token of a user.
+    async fn delete_for_user(&self, user_id: &U::Id) -> Result<(), StoreError>;
+    /// The user's tokens not yet rotated (one per family), oldest login first.
+    async fn live_for_user(&self, user_id: &U::Id) -> Result<Vec<RefreshRow<U::Id>>, StoreError>;
+    /// Deletes the backend's families whose login was before `logged_in_before` or whose
+    /// live token was issued before `idle_since`; how many tokens.
+    async fn purge(
+        &self,
+        backend: &str,
+        logged_in_before: Timestamp,
+        idle_since: Timestamp,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Why [`connect`] failed.

@@ -8,7 +8,8 @@ use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
 use super::{
-    AccessTokenStore, CacheChannel, OAuthAccount, OAuthAccountStore, StoreError, UserStore,
+    AccessTokenStore, CacheChannel, OAuthAccount, OAuthAccountStore, RefreshRow, RefreshTokenStore,
+    StoreError, UserStore,
 };
 use crate::email::fold_case;
 use crate::revocation::{self, Revocable, Timestamp};
@@ -50,6 +51,9 @@ pub trait SqlUser<DB: Database>: User {
     /// Statements that create the `fastusers_revocation` table (its `user_id` references this
     /// table): each user's revocation time, see [`crate::revocation`].
     const REVOCATION_SCHEMA: &'static [&'static str];
+    /// Statements that create the `fastusers_refresh_token` table (its `user_id` references
+    /// this table): the refresh tokens' stored forms, see [`crate::refresh`].
+    const REFRESH_SCHEMA: &'static [&'static str];
     /// Statements that create the `oauth_account` table; empty unless the model has
     /// `#[fastusers(oauth)]`.
     const OAUTH_SCHEMA: &'static [&'static str];
@@ -63,6 +67,8 @@ pub trait SqlUser<DB: Database>: User {
         id: &Self::Id,
         query: Query<'q, DB, DB::Arguments>,
     ) -> Query<'q, DB, DB::Arguments>;
+    /// Reads an id from `column`.
+    fn get_id(row: &DB::Row, column: &str) -> Result<Self::Id, sqlx::Error>;
     /// Binds the values of [`Self::INSERT`].
     fn bind_insert<'q>(&self, query: Query<'q, DB, DB::Arguments>) -> Query<'q, DB, DB::Arguments>;
     /// Binds the flags and values of [`Self::UPDATE`] after the id.
@@ -212,6 +218,42 @@ const POSTGRES_TOKENS: TokenSql = TokenSql {
     purge: r#"DELETE FROM "accesstoken" WHERE "created_at" < $1"#,
 };
 
+/// The refresh-token statements of one database; the table is `fastusers_refresh_token`.
+struct RefreshSql {
+    insert: &'static str,
+    find: &'static str,
+    rotate: &'static str,
+    delete_family: &'static str,
+    delete_for_user: &'static str,
+    list_for_user: &'static str,
+    purge_absolute: &'static str,
+    purge_idle: &'static str,
+}
+
+#[cfg(feature = "sqlite")]
+const SQLITE_REFRESH: RefreshSql = RefreshSql {
+    insert: r#"INSERT INTO "fastusers_refresh_token" ("token", "family", "parent", "backend", "auth_time", "created_at", "rotated_at", "successor", "user_id") VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, NULL, ?7)"#,
+    find: r#"SELECT "token", "family", "parent", "user_id", "backend", "auth_time", "created_at", "rotated_at", "successor" FROM "fastusers_refresh_token" WHERE "token" = ?1"#,
+    rotate: r#"UPDATE "fastusers_refresh_token" SET "rotated_at" = ?2, "successor" = ?3 WHERE "token" = ?1 AND "rotated_at" IS NULL"#,
+    delete_family: r#"DELETE FROM "fastusers_refresh_token" WHERE "family" = ?1"#,
+    delete_for_user: r#"DELETE FROM "fastusers_refresh_token" WHERE "user_id" = ?1"#,
+    list_for_user: r#"SELECT "token", "family", "parent", "user_id", "backend", "auth_time", "created_at", "rotated_at", "successor" FROM "fastusers_refresh_token" WHERE "user_id" = ?1 AND "rotated_at" IS NULL ORDER BY "auth_time""#,
+    purge_absolute: r#"DELETE FROM "fastusers_refresh_token" WHERE "backend" = ?1 AND "auth_time" < ?2"#,
+    purge_idle: r#"DELETE FROM "fastusers_refresh_token" WHERE "family" IN (SELECT "family" FROM "fastusers_refresh_token" WHERE "backend" = ?1 AND "rotated_at" IS NULL AND "created_at" < ?2)"#,
+};
+
+#[cfg(feature = "postgres")]
+const POSTGRES_REFRESH: RefreshSql = RefreshSql {
+    insert: r#"INSERT INTO "fastusers_refresh_token" ("token", "family", "parent", "backend", "auth_time", "created_at", "rotated_at", "successor", "user_id") VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, $7)"#,
+    find: r#"SELECT "token", "family", "parent", "user_id", "backend", "auth_time", "created_at", "rotated_at", "successor" FROM "fastusers_refresh_token" WHERE "token" = $1"#,
+    rotate: r#"UPDATE "fastusers_refresh_token" SET "rotated_at" = $2, "successor" = $3 WHERE "token" = $1 AND "rotated_at" IS NULL"#,
+    delete_family: r#"DELETE FROM "fastusers_refresh_token" WHERE "family" = $1"#,
+    delete_for_user: r#"DELETE FROM "fastusers_refresh_token" WHERE "user_id" = $1"#,
+    list_for_user: r#"SELECT "token", "family", "parent", "user_id", "backend", "auth_time", "created_at", "rotated_at", "successor" FROM "fastusers_refresh_token" WHERE "user_id" = $1 AND "rotated_at" IS NULL ORDER BY "auth_time""#,
+    purge_absolute: r#"DELETE FROM "fastusers_refresh_token" WHERE "backend" = $1 AND "auth_time" < $2"#,
+    purge_idle: r#"DELETE FROM "fastusers_refresh_token" WHERE "family" IN (SELECT "family" FROM "fastusers_refresh_token" WHERE "backend" = $1 AND "rotated_at" IS NULL AND "created_at" < $2)"#,
+};
+
 /// Records a user's revocation time (`$1` the user, `$2` the time), replacing the one before.
 #[cfg(feature = "sqlite")]
 const SQLITE_REVOKE: &str = r#"INSERT INTO "fastusers_revocation" ("user_id", "revoked_at") VALUES (?1, ?2) ON CONFLICT ("user_id") DO UPDATE SET "revoked_at" = excluded."revoked_at""#;
@@ -320,6 +362,7 @@ macro_rules! sql_store {
         $db:ty,
         $tokens:expr,
         $oauth:expr,
+        $refresh:expr,
         $revoke:expr,
         $migration_lock:expr,
         $email_begin:expr,
@@ -441,6 +484,7 @@ macro_rules! sql_store {
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
                     .chain(U::REVOCATION_SCHEMA)
+                    .chain(U::REFRESH_SCHEMA)
                     .chain($cache_schema)
                 {
                     sqlx::query::<$db>(*statement)
@@ -639,6 +683,10 @@ macro_rules! sql_store {
                 Some(std::sync::Arc::new(self.clone()))
             }
 
+            fn refresh_tokens(&self) -> Option<std::sync::Arc<dyn RefreshTokenStore<U>>> {
+                Some(std::sync::Arc::new(self.clone()))
+            }
+
             fn oauth_accounts(&self) -> Option<std::sync::Arc<dyn OAuthAccountStore<U>>> {
                 if U::OAUTH_SCHEMA.is_empty() {
                     None
@@ -653,6 +701,125 @@ macro_rules! sql_store {
                         .get_or_init(|| $cache_channel(&self.pool))
                         .clone(),
                 )
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        impl<U: SqlUser<$db>> SqlStore<U, $db> {
+            fn refresh_row(row: &<$db as Database>::Row) -> Result<RefreshRow<U::Id>, sqlx::Error> {
+                use sqlx::Row as _;
+                Ok(RefreshRow {
+                    token: row.try_get("token")?,
+                    family: row.try_get("family")?,
+                    parent: row.try_get("parent")?,
+                    user_id: U::get_id(row, "user_id")?,
+                    backend: row.try_get("backend")?,
+                    auth_time: row.try_get("auth_time")?,
+                    created_at: row.try_get("created_at")?,
+                    rotated_at: row.try_get("rotated_at")?,
+                    successor: row.try_get("successor")?,
+                })
+            }
+
+            fn insert_refresh<'q>(
+                row: &'q RefreshRow<U::Id>,
+            ) -> sqlx::query::Query<'q, $db, <$db as Database>::Arguments> {
+                let query = sqlx::query($refresh.insert)
+                    .bind(row.token.as_str())
+                    .bind(row.family.as_str())
+                    .bind(row.parent.as_deref())
+                    .bind(row.backend.as_str())
+                    .bind(row.auth_time)
+                    .bind(row.created_at);
+                U::bind_id(&row.user_id, query)
+            }
+        }
+
+        #[cfg(feature = $feature)]
+        #[async_trait]
+        impl<U: SqlUser<$db>> RefreshTokenStore<U> for SqlStore<U, $db> {
+            async fn insert(&self, row: &RefreshRow<U::Id>) -> Result<(), StoreError> {
+                Self::insert_refresh(row).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn find(&self, token: &str) -> Result<Option<RefreshRow<U::Id>>, StoreError> {
+                let row = sqlx::query($refresh.find)
+                    .bind(token)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(|r| Self::refresh_row(&r)).transpose()?)
+            }
+
+            async fn rotate(
+                &self,
+                token: &str,
+                at: Timestamp,
+                sealed: &str,
+                next: &RefreshRow<U::Id>,
+            ) -> Result<bool, StoreError> {
+                let mut transaction = self.pool.begin().await?;
+                let done = sqlx::query($refresh.rotate)
+                    .bind(token)
+                    .bind(at)
+                    .bind(sealed)
+                    .execute(&mut *transaction)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                Self::insert_refresh(next)
+                    .execute(&mut *transaction)
+                    .await?;
+                transaction.commit().await?;
+                Ok(true)
+            }
+
+            async fn delete_family(&self, family: &str) -> Result<u64, StoreError> {
+                let done = sqlx::query($refresh.delete_family)
+                    .bind(family)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_for_user(&self, user_id: &U::Id) -> Result<(), StoreError> {
+                U::bind_id(user_id, sqlx::query($refresh.delete_for_user))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn live_for_user(
+                &self,
+                user_id: &U::Id,
+            ) -> Result<Vec<RefreshRow<U::Id>>, StoreError> {
+                let rows = U::bind_id(user_id, sqlx::query($refresh.list_for_user))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(Self::refresh_row)
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
+            async fn purge(
+                &self,
+                backend: &str,
+                logged_in_before: Timestamp,
+                idle_since: Timestamp,
+            ) -> Result<u64, StoreError> {
+                let absolute = sqlx::query($refresh.purge_absolute)
+                    .bind(backend)
+                    .bind(logged_in_before)
+                    .execute(&self.pool)
+                    .await?;
+                let idle = sqlx::query($refresh.purge_idle)
+                    .bind(backend)
+                    .bind(idle_since)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(absolute.rows_affected() + idle.rows_affected())
             }
         }
 
@@ -746,6 +913,7 @@ sql_store!(
     sqlx::Sqlite,
     SQLITE_TOKENS,
     SQLITE_OAUTH,
+    SQLITE_REFRESH,
     SQLITE_REVOKE,
     None::<&str>,
     Some("BEGIN IMMEDIATE"),
@@ -759,6 +927,7 @@ sql_store!(
     sqlx::Postgres,
     POSTGRES_TOKENS,
     POSTGRES_OAUTH,
+    POSTGRES_REFRESH,
     POSTGRES_REVOKE,
     // Held until the transaction ends; the key is "fastuser" in ASCII.
     Some("SELECT pg_advisory_xact_lock(7377304608633480562)"),

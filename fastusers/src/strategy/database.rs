@@ -171,6 +171,10 @@ impl<U: User> Strategy<U> for DatabaseStrategy<U> {
         Ok(token)
     }
 
+    fn lifetime_seconds(&self) -> Option<u64> {
+        self.lifetime_seconds
+    }
+
     async fn destroy_token(&self, token: &str, _user: &U) -> Result<(), StrategyError> {
         // A clear row was rewritten when the token was read, before its logout.
         self.tokens

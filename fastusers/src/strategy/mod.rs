@@ -77,6 +77,23 @@ pub trait Strategy<U: User>: Send + Sync + 'static {
     /// A new token for the user.
     fn write_token(&self, user: &U) -> impl Future<Output = Result<String, StrategyError>> + Send;
 
+    /// A new token for the user, whose login happened at `auth_time` (a refresh keeps the
+    /// login's time): a JWT carries it as its `auth_time` claim. The default ignores it.
+    fn write_token_at(
+        &self,
+        user: &U,
+        auth_time: Timestamp,
+    ) -> impl Future<Output = Result<String, StrategyError>> + Send {
+        let _ = auth_time;
+        self.write_token(user)
+    }
+
+    /// How long a new token lives, in seconds, when the strategy knows (a login's
+    /// `expires_in`).
+    fn lifetime_seconds(&self) -> Option<u64> {
+        None
+    }
+
     /// Revokes the token, where the strategy can (see [`JwtStrategy`]: it cannot).
     fn destroy_token(
         &self,
@@ -131,6 +148,21 @@ impl<U: User, S: Strategy<U>> Strategy<U> for Option<S> {
                 "this backend is not configured".into(),
             )),
         }
+    }
+
+    async fn write_token_at(
+        &self,
+        user: &U,
+        auth_time: Timestamp,
+    ) -> Result<String, StrategyError> {
+        match self {
+            Some(s) => s.write_token_at(user, auth_time).await,
+            None => self.write_token(user).await,
+        }
+    }
+
+    fn lifetime_seconds(&self) -> Option<u64> {
+        self.as_ref().and_then(Strategy::<U>::lifetime_seconds)
     }
 
     async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
@@ -202,6 +234,10 @@ struct Claims {
     /// Seconds with a microsecond fraction: a token issued just after a revocation, in the same
     /// second, is younger than it.
     iat: f64,
+    /// The time of the login that started this token's refresh family (OpenID Connect's
+    /// `auth_time`), in seconds; kept across refreshes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth_time: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -277,8 +313,35 @@ impl<U: User> Strategy<U> for JwtStrategy {
     }
 
     async fn write_token(&self, user: &U) -> Result<String, StrategyError> {
+        self.write(user, None)
+    }
+
+    async fn write_token_at(
+        &self,
+        user: &U,
+        auth_time: Timestamp,
+    ) -> Result<String, StrategyError> {
+        self.write(user, Some(auth_time))
+    }
+
+    fn lifetime_seconds(&self) -> Option<u64> {
+        self.lifetime_seconds
+    }
+
+    async fn destroy_token(&self, _token: &str, _user: &U) -> Result<(), StrategyError> {
+        Ok(())
+    }
+}
+
+impl JwtStrategy {
+    fn write<U: User>(
+        &self,
+        user: &U,
+        auth_time: Option<Timestamp>,
+    ) -> Result<String, StrategyError> {
         let issued_at = revocation::now();
         let claims = Claims {
+            auth_time: auth_time.map(revocation::to_seconds),
             sub: user.id().to_string(),
             aud: self.audience.clone(),
             exp: self
@@ -289,10 +352,6 @@ impl<U: User> Strategy<U> for JwtStrategy {
         self.keys
             .encode(&claims)
             .map_err(|e| StrategyError::Issue(e.into()))
-    }
-
-    async fn destroy_token(&self, _token: &str, _user: &U) -> Result<(), StrategyError> {
-        Ok(())
     }
 }
 

@@ -349,6 +349,10 @@ impl<U: User> Strategy<U> for RedisStrategy {
         Ok(token)
     }
 
+    fn lifetime_seconds(&self) -> Option<u64> {
+        self.lifetime_seconds
+    }
+
     async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
         // A clear key was moved when the token was read, before its logout.
         self.destroy_stored(&token::stored_form(token), user.id())
