@@ -75,8 +75,11 @@
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
+//! | `metrics` | no | logins, registrations, hashing time, throttle hits and revocations through the `metrics` facade ([`metrics`]) |
 //!
 //! [axum]: https://docs.rs/axum
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod backend;
 pub mod body;
@@ -89,6 +92,7 @@ pub mod hooks;
 pub mod keys;
 pub mod mail;
 pub mod manager;
+pub mod metrics;
 pub mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;
