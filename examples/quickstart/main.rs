@@ -6,18 +6,19 @@
 //! cargo run --example quickstart -- promote EMAIL
 //! ```
 //!
-//! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
-//! `SECRET` (signs every token, as it is, as fastapi-users' `SECRET` does; at least 32 bytes,
-//! or the example refuses to start unless `ALLOW_WEAK_SECRET=true`; a random one is made when
-//! unset, so tokens die with the process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
-//! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
-//! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (the
-//! user cache, on by default, keeps a user read by id for N seconds at most, 60 by default, so
-//! JWT and Redis requests skip the database; every change made by any instance evicts the user
-//! from every instance's cache at once, so this is a last resort; `0` turns the cache off),
-//! `BEHIND_PROXY=true` when a reverse proxy in front sets `X-Forwarded-For`, `-Proto` and
-//! `-Host` (the throttle's client address, the OAuth callback URL and the CSRF check then come
-//! from them; off, they are ignored, since any client can send them).
+//! Every setting is an option that is also read from its environment variable, as before
+//! (`DATABASE_URL`, `SECRET`, `PORT`, `COOKIE_SECURE`, `REDIS_URL`, `MAILBOX`,
+//! `USER_CACHE_SECONDS`, `BEHIND_PROXY`, ...): `quickstart --help` lists them (module `cli`),
+//! and the guide's "Operating the example server" explains each. `SECRET` signs every token,
+//! as it is, as fastapi-users' `SECRET` does: at least 32 bytes, or the example refuses to
+//! start unless `ALLOW_WEAK_SECRET=true`; a random one is made when unset, so tokens die with
+//! the process.
+//!
+//! Operations (modules `serve` and `ops`): `GET /health`, `GET /ready` (the database and Redis
+//! answer, else 503 naming which), the metrics in Prometheus' text format at `METRICS_PATH`
+//! (on `METRICS_PORT` when set), a span per request in the log (`LOG_FORMAT=json` for JSON),
+//! a header read timeout and a whole-request timeout against slow clients, and a graceful
+//! shutdown on SIGTERM or Ctrl-C.
 //!
 //! Logins are throttled (5 failures per account and 300 per client address in 15 minutes,
 //! counted in Redis when `REDIS_URL` is set), with device tokens: a client that logged in
@@ -529,13 +530,16 @@ async fn run() -> Result<(), String> {
     let cli = cli::Cli::parse_all();
     init_logging(&cli.settings.log_format);
     let config = Config::new(cli.settings)?;
-    let manager = manager(&config).await?;
+    // Each command connects to what it needs (a command that prints SQL needs no database).
     match cli.command.unwrap_or(cli::Command::Serve) {
-        cli::Command::Serve => serve(config, manager).await,
-        cli::Command::CreateSuperuser { email, password } => {
-            create_superuser(&manager, &email, &password).await
+        cli::Command::Serve => {
+            let manager = manager(&config).await?;
+            serve(config, manager).await
         }
-        cli::Command::Promote { email } => promote(&manager, &email).await,
+        cli::Command::CreateSuperuser { email, password } => {
+            create_superuser(&manager(&config).await?, &email, &password).await
+        }
+        cli::Command::Promote { email } => promote(&manager(&config).await?, &email).await,
     }
 }
 
