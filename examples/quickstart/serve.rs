@@ -101,13 +101,20 @@ pub(crate) async fn serve(
             request.extensions_mut().insert(ConnectInfo(peer));
             app.clone().oneshot(request)
         });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
+            // hyper's header timer starts at a request's first byte: a client that connects and
+            // sends nothing is bounded here (dropping the stream closes it). `peek` waits for a
+            // byte (or the end); a readiness event alone can come first with no data.
+            let mut first = [0u8; 1];
+            match tokio::time::timeout(limits.header_read, stream.peek(&mut first)).await {
+                Ok(Ok(1..)) => {}
+                _ => return,
+            }
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             // A client that went away, or was too slow: nothing to do.
-            if let Err(error) = connection.await {
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
                 tracing::debug!(%peer, error, "connection closed with an error");
             }
         });
