@@ -6,18 +6,19 @@
 //! cargo run --example quickstart -- promote EMAIL
 //! ```
 //!
-//! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
-//! `SECRET` (signs every token, as it is, as fastapi-users' `SECRET` does; at least 32 bytes,
-//! or the example refuses to start unless `ALLOW_WEAK_SECRET=true`; a random one is made when
-//! unset, so tokens die with the process), `PORT` (default 8000), `COOKIE_SECURE=false` to send the cookies over plain HTTP,
-//! `REDIS_URL` (mounts the Bearer + Redis backend at `/auth/redis`), `MAILBOX=PATH` (appends
-//! each verification and reset token to PATH as a JSON line), `USER_CACHE_SECONDS=N` (the
-//! user cache, on by default, keeps a user read by id for N seconds at most, 60 by default, so
-//! JWT and Redis requests skip the database; every change made by any instance evicts the user
-//! from every instance's cache at once, so this is a last resort; `0` turns the cache off),
-//! `BEHIND_PROXY=true` when a reverse proxy in front sets `X-Forwarded-For`, `-Proto` and
-//! `-Host` (the throttle's client address, the OAuth callback URL and the CSRF check then come
-//! from them; off, they are ignored, since any client can send them).
+//! Every setting is an option that is also read from its environment variable, as before
+//! (`DATABASE_URL`, `SECRET`, `PORT`, `COOKIE_SECURE`, `REDIS_URL`, `MAILBOX`,
+//! `USER_CACHE_SECONDS`, `BEHIND_PROXY`, ...): `quickstart --help` lists them (module `cli`),
+//! and the guide's "Operating the example server" explains each. `SECRET` signs every token,
+//! as it is, as fastapi-users' `SECRET` does: at least 32 bytes, or the example refuses to
+//! start unless `ALLOW_WEAK_SECRET=true`; a random one is made when unset, so tokens die with
+//! the process.
+//!
+//! Operations (modules `serve` and `ops`): `GET /health`, `GET /ready` (the database and Redis
+//! answer, else 503 naming which), the metrics in Prometheus' text format at `METRICS_PATH`
+//! (on `METRICS_PORT` when set), a span per request in the log (`LOG_FORMAT=json` for JSON),
+//! a header read timeout and a whole-request timeout against slow clients, and a graceful
+//! shutdown on SIGTERM or Ctrl-C.
 //!
 //! Logins are throttled (5 failures per account and 300 per client address in 15 minutes,
 //! counted in Redis when `REDIS_URL` is set), with device tokens: a client that logged in
@@ -54,7 +55,10 @@
 //! with the cookie backends, shows and changes the profile, and opens the emails' links
 //! `/verify?token=...` and `/reset-password?token=...`; `scripts/browser` tests it in Chromium.
 
+mod cli;
 mod docs;
+mod ops;
+mod serve;
 mod web;
 
 use std::net::SocketAddr;
@@ -182,107 +186,50 @@ fn hello_routes() -> Routes<Auth> {
     )
 }
 
+/// The settings, checked: what `cli::Settings` gives, with the secret made.
 struct Config {
-    database_url: String,
-    redis_url: Option<String>,
+    settings: cli::Settings,
     secret: Secret,
-    port: u16,
-    cookie_secure: bool,
-    smtp_url: Option<String>,
-    mail_from: String,
-    outbox: Option<std::path::PathBuf>,
     frontend_url: String,
-    verify_on_register: bool,
-    /// `None`: no user cache; `Some(None)`: the default TTL.
-    user_cache: Option<Option<std::time::Duration>>,
-    behind_proxy: bool,
-    /// The lifetime of the refresh backends' access tokens.
-    access_token_seconds: u64,
-}
-
-/// A boolean environment variable.
-fn flag(name: &str, default: bool) -> Result<bool, String> {
-    match std::env::var(name).as_deref() {
-        Ok("false" | "0" | "no") => Ok(false),
-        Ok("true" | "1" | "yes") => Ok(true),
-        Err(_) => Ok(default),
-        Ok(other) => Err(format!("{name} must be true or false, not `{other}`")),
-    }
-}
-
-/// A string environment variable, unset when empty.
-fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl Config {
-    fn from_env() -> Result<Self, String> {
-        let secret = match std::env::var("SECRET") {
-            Err(_) => {
+    fn new(settings: cli::Settings) -> Result<Self, String> {
+        let secret = match &settings.secret {
+            None => {
                 tracing::warn!(
                     "SECRET is not set: using a random secret, so tokens will not survive a restart"
                 );
                 Secret::random()
             }
-            Ok(secret) if flag("ALLOW_WEAK_SECRET", false)? => Secret::accept_weak(secret),
-            Ok(secret) => Secret::new(secret)
+            Some(secret) if settings.allow_weak_secret => Secret::accept_weak(secret.clone()),
+            Some(secret) => Secret::new(secret.clone())
                 .map_err(|e| format!("SECRET: {e} (here: ALLOW_WEAK_SECRET=true)"))?,
         };
         // One secret for every kind of token, as fastapi-users' example: its tokens and ours
         // are interchangeable.
         let secret = secret.same_key_for_every_purpose();
-        let port = match std::env::var("PORT") {
-            Ok(p) => p
-                .parse()
-                .map_err(|_| format!("PORT must be a port number, not `{p}`"))?,
-            Err(_) => 8000,
-        };
+        let frontend_url = settings
+            .frontend_url
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{}", settings.port))
+            .trim_end_matches('/')
+            .to_owned();
         Ok(Self {
-            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite:fastusers.db".to_owned()),
-            redis_url: var("REDIS_URL"),
+            settings,
             secret,
-            port,
-            cookie_secure: flag("COOKIE_SECURE", true)?,
-            smtp_url: var("SMTP_URL"),
-            mail_from: var("MAIL_FROM")
-                .unwrap_or_else(|| "fastusers quickstart <noreply@localhost>".to_owned()),
-            outbox: var("OUTBOX").map(Into::into),
-            frontend_url: var("FRONTEND_URL")
-                .unwrap_or_else(|| format!("http://localhost:{port}"))
-                .trim_end_matches('/')
-                .to_owned(),
-            verify_on_register: flag("VERIFY_ON_REGISTER", false)?,
-            behind_proxy: flag("BEHIND_PROXY", false)?,
-            access_token_seconds: match var("ACCESS_TOKEN_SECONDS") {
-                None => 300,
-                Some(n) => n.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
-                    format!("ACCESS_TOKEN_SECONDS must be a positive number of seconds, not `{n}`")
-                })?,
-            },
-            user_cache: match var("USER_CACHE_SECONDS") {
-                None => Some(None),
-                Some(n) => match n.parse::<f64>() {
-                    Ok(0.0) => None,
-                    Ok(s) if s > 0.0 && s.is_finite() => {
-                        Some(Some(std::time::Duration::from_secs_f64(s)))
-                    }
-                    _ => {
-                        return Err(format!(
-                            "USER_CACHE_SECONDS must be a number of seconds, not `{n}`"
-                        ));
-                    }
-                },
-            },
+            frontend_url,
         })
     }
 }
 
 async fn manager(config: &Config) -> Result<UserManager<User>, String> {
-    let store = fastusers::store::connect::<User>(&config.database_url)
+    let settings = &config.settings;
+    let store = fastusers::store::connect::<User>(&settings.database_url)
         .await
         .map_err(|e| Report(&e).to_string())?;
     let hooks = AppHooks {
-        mailbox: std::env::var_os("MAILBOX").map(Into::into),
+        mailbox: settings.mailbox.clone(),
     };
     let manager = UserManager::new(store)
         .with_hooks(hooks)
@@ -290,12 +237,11 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         // written for fastapi-users meet the rules they expect.
         .with_password_policy(PasswordPolicy::none())
         .with_email_tokens(fastusers::EmailTokens::from_secret(&config.secret))
-        .send_verification_on_register(config.verify_on_register);
+        .send_verification_on_register(settings.verify_on_register);
     // On by default (`UserManager::new`), kept true by PostgreSQL's LISTEN/NOTIFY or, on
     // SQLite, by the file's own change counter.
-    let manager = match config.user_cache {
-        Some(Some(ttl)) => manager.user_cache_ttl(ttl),
-        Some(None) => manager,
+    let manager = match settings.user_cache_seconds.0 {
+        Some(ttl) => manager.user_cache_ttl(ttl),
         None => manager.without_user_cache(),
     };
     let templates = LinkTemplates::new(
@@ -303,9 +249,9 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
         format!("{}/reset-password?token={{token}}", config.frontend_url),
     )
     .app_name("fastusers quickstart");
-    Ok(match (&config.smtp_url, &config.outbox) {
+    Ok(match (&settings.smtp_url, &settings.outbox) {
         (Some(url), _) => {
-            let mailer = SmtpMailer::builder(url, &config.mail_from)
+            let mailer = SmtpMailer::builder(url, &settings.mail_from)
                 .build()
                 .map_err(|e| format!("SMTP_URL: {e}"))?;
             manager.with_mailer(mailer, templates)
@@ -316,8 +262,8 @@ async fn manager(config: &Config) -> Result<UserManager<User>, String> {
 }
 
 /// Where the emails go, for the start-up line.
-fn mail_target(config: &Config) -> String {
-    match (&config.smtp_url, &config.outbox) {
+fn mail_target(settings: &cli::Settings) -> String {
+    match (&settings.smtp_url, &settings.outbox) {
         (Some(url), _) => match url.split_once('@') {
             // Not the credentials.
             Some((_, host)) => format!("SMTP {host}"),
@@ -332,21 +278,22 @@ fn mail_target(config: &Config) -> String {
     }
 }
 
-/// The OAuth providers the environment configures.
-async fn oauth_clients() -> Result<Vec<OAuthClient>, String> {
+/// The OAuth providers the settings configure.
+async fn oauth_clients(settings: &cli::Settings) -> Result<Vec<OAuthClient>, String> {
     let mut clients = Vec::new();
-    if let (Some(id), Some(secret)) = (var("GOOGLE_CLIENT_ID"), var("GOOGLE_CLIENT_SECRET")) {
-        clients.push(OAuthClient::google(id, secret));
+    if let (Some(id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
+        clients.push(OAuthClient::google(id.clone(), secret.clone()));
     }
-    if let (Some(id), Some(secret)) = (var("GITHUB_CLIENT_ID"), var("GITHUB_CLIENT_SECRET")) {
-        clients.push(OAuthClient::github(id, secret));
+    if let (Some(id), Some(secret)) = (&settings.github_client_id, &settings.github_client_secret) {
+        clients.push(OAuthClient::github(id.clone(), secret.clone()));
     }
-    if let Some(issuer) = var("OAUTH_ISSUER") {
-        let name = var("OAUTH_NAME").unwrap_or_else(|| "oidc".to_owned());
-        let (Some(id), Some(secret)) = (var("OAUTH_CLIENT_ID"), var("OAUTH_CLIENT_SECRET")) else {
+    if let Some(issuer) = &settings.oauth_issuer {
+        let name = settings.oauth_name.clone();
+        let (Some(id), Some(secret)) = (&settings.oauth_client_id, &settings.oauth_client_secret)
+        else {
             return Err("OAUTH_ISSUER needs OAUTH_CLIENT_ID and OAUTH_CLIENT_SECRET".to_owned());
         };
-        let client = OAuthClient::discover(name, &issuer, id, secret)
+        let client = OAuthClient::discover(name, issuer, id.clone(), secret.clone())
             .await
             .map_err(|e| {
                 // The whole chain: "discovery failed: request failed: connection refused".
@@ -376,12 +323,12 @@ fn mount_oauth(
             CookieTransport::new()
                 .name("fastapiusersoauthcsrf")
                 .max_age(3600)
-                .secure(config.cookie_secure),
+                .secure(config.settings.cookie_secure),
         );
     for client in clients {
         let name = client.name().to_owned();
-        let cookie_options = match var("OAUTH_REDIRECT_AFTER_LOGIN") {
-            Some(url) => options.clone().redirect_after_login(url),
+        let cookie_options = match &config.settings.oauth_redirect_after_login {
+            Some(url) => options.clone().redirect_after_login(url.clone()),
             None => options.clone(),
         };
         routes = routes
@@ -401,10 +348,17 @@ fn mount_oauth(
     routes
 }
 
-async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, String> {
+/// The application: the API, its document, the browser page, `/health`, `/ready` and, when
+/// `metrics` is given, the metrics at METRICS_PATH.
+async fn app(
+    config: &Config,
+    manager: UserManager<User>,
+    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Result<Router, String> {
     const LIFETIME: Option<u64> = Some(3600);
+    let settings = &config.settings;
     let jwt = JwtStrategy::new(config.secret.keys(Purpose::ACCESS), LIFETIME);
-    let redis = match &config.redis_url {
+    let redis = match &settings.redis_url {
         Some(url) => Some(
             RedisStrategy::connect(url, LIFETIME)
                 .await
@@ -416,14 +370,14 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         .map_err(|e| Report(&e).to_string())?;
     let cookie = CookieTransport::new()
         .max_age(3600)
-        .secure(config.cookie_secure);
+        .secure(settings.cookie_secure);
     let refresh = fastusers::refresh::RefreshTokens::new(manager.store().as_ref())
         .map_err(|e| Report(&e).to_string())?;
     // Short-lived, under an audience of their own: a reference backend's hour-long token is
     // no token here, and these are none there.
     let short = JwtStrategy::new(
         config.secret.keys(Purpose::ACCESS),
-        Some(config.access_token_seconds),
+        Some(settings.access_token_seconds),
     )
     .audience(["fastusers:refreshable"]);
     let auth = Auth {
@@ -433,7 +387,7 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
             cookie
                 .clone()
                 .name("fastusers_page")
-                .max_age(config.access_token_seconds),
+                .max_age(settings.access_token_seconds),
             short,
         )
         .with_refresh(refresh),
@@ -448,10 +402,10 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
         .nest("/auth/session", Auth::session_router())
         .nest("/auth/app", Auth::app_router())
         .nest("/auth/page", Auth::page_router());
-    if config.redis_url.is_some() {
+    if settings.redis_url.is_some() {
         routes = routes.nest("/auth/redis", Auth::redis_router());
     }
-    let routes = mount_oauth(routes, config, oauth_clients().await?)
+    let mut routes = mount_oauth(routes, config, oauth_clients(settings).await?)
         .nest("/auth", FastUsers::<Auth>::register_router())
         .nest("/auth", FastUsers::<Auth>::verify_router())
         .nest("/auth", FastUsers::<Auth>::reset_password_router())
@@ -459,10 +413,14 @@ async fn app(config: &Config, manager: UserManager<User>) -> Result<Router, Stri
             "/users",
             FastUsers::<Auth>::users_router().merge(FastUsers::<Auth>::sessions_router()),
         )
-        .merge(hello_routes());
+        .merge(hello_routes())
+        .merge(ops::health_routes());
+    if let Some(handle) = metrics {
+        routes = routes.merge(ops::metrics_routes(&settings.metrics_path, handle));
+    }
     let users = FastUsers::new(manager, auth)
         .with_login_throttle(login_throttle(config).await?)
-        .behind_proxy(config.behind_proxy);
+        .behind_proxy(settings.behind_proxy);
     // The document of exactly what is mounted above.
     let api = docs::openapi(&routes, &users);
     Ok(routes
@@ -486,13 +444,13 @@ async fn login_throttle(config: &Config) -> Result<LoginThrottle, String> {
         CookieTransport::new()
             .name("fastusers_device")
             .same_site(SameSite::Strict)
-            .secure(config.cookie_secure),
+            .secure(config.settings.cookie_secure),
     );
     let throttle = LoginThrottle::new()
         .per_account(5, window)
         .per_address(300, window)
         .device_tokens(devices);
-    Ok(match &config.redis_url {
+    Ok(match &config.settings.redis_url {
         Some(url) => throttle.redis(
             RedisThrottleStore::connect(url)
                 .await
@@ -540,50 +498,104 @@ async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String>
     Ok(())
 }
 
-const USAGE: &str = "usage: quickstart [serve | create-superuser EMAIL PASSWORD | promote EMAIL]";
+/// `serve`: the API on PORT (and the metrics on METRICS_PORT when set), until SIGTERM or
+/// Ctrl-C.
+async fn serve(config: Config, manager: UserManager<User>) -> Result<(), String> {
+    let settings = &config.settings;
+    let metrics = ops::install_metrics()?;
+    let on_api_port = settings.metrics_port.is_none().then(|| metrics.clone());
+    let app = app(&config, manager, on_api_port).await?;
+    let limits = serve::Limits {
+        header_read: settings.header_read_timeout,
+        request: settings.request_timeout,
+        shutdown: settings.shutdown_timeout,
+    };
+    let app = serve::layers(app, limits);
+    let addr = SocketAddr::from(([0, 0, 0, 0], settings.port));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    if let Some(port) = settings.metrics_port {
+        let metrics_addr = SocketAddr::from(([0, 0, 0, 0], port));
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {metrics_addr} (METRICS_PORT): {e}"))?;
+        let router = ops::metrics_router(&settings.metrics_path, metrics);
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %Report(&error), "the metrics listener stopped");
+            }
+        });
+    }
+    tracing::info!(
+        "fastusers quickstart listening on http://{addr} (database: {}, redis: {}, email: {}, metrics: {})",
+        redacted(&settings.database_url),
+        settings.redis_url.as_deref().map_or("off".into(), redacted),
+        mail_target(settings),
+        match settings.metrics_port {
+            Some(port) => format!(":{port}{}", settings.metrics_path),
+            None => settings.metrics_path.clone(),
+        },
+    );
+    serve::serve(listener, app, limits, serve::shutdown_signal()).await;
+    Ok(())
+}
+
+/// A URL without its password (`postgres://user:secret@host/db` → `postgres://user:***@host/db`),
+/// for the log.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
 
 async fn run() -> Result<(), String> {
-    let config = Config::from_env()?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let manager = manager(&config).await?;
-    match args.as_slice() {
-        [] | ["serve"] => {
-            let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-            let app = app(&config, manager).await?;
-            tracing::info!(
-                "fastusers quickstart listening on http://{addr} (database: {}, redis: {}, email: {})",
-                config.database_url,
-                config.redis_url.as_deref().unwrap_or("off"),
-                mail_target(&config),
-            );
-            // The peer address feeds the per-address login throttle (unless BEHIND_PROXY).
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| Report(&e).to_string())
+    let cli = cli::Cli::parse_all();
+    init_logging(&cli.settings.log_format);
+    let config = Config::new(cli.settings)?;
+    // Each command connects to what it needs (a command that prints SQL needs no database).
+    match cli.command.unwrap_or(cli::Command::Serve) {
+        cli::Command::Serve => {
+            let manager = manager(&config).await?;
+            serve(config, manager).await
         }
-        ["create-superuser", email, password] => create_superuser(&manager, email, password).await,
-        ["promote", email] => promote(&manager, email).await,
-        _ => Err(USAGE.to_owned()),
+        cli::Command::CreateSuperuser { email, password } => {
+            create_superuser(&manager(&config).await?, &email, &password).await
+        }
+        cli::Command::Promote { email } => promote(&manager(&config).await?, &email).await,
+    }
+}
+
+/// The log on stderr, at RUST_LOG's level (default `info`), as text or one JSON object per
+/// line with the request's span (`method`, `route`, `status`, `user_id`).
+fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // Colours only on a terminal: a log file is grepped.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    if format == "json" {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
     }
 }
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
     if let Err(message) = run().await {
         eprintln!("error: {message}");
         std::process::exit(1);

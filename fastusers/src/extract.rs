@@ -114,6 +114,11 @@ pub struct Requirements {
 /// Finds the user of a request and checks `requirements`: the logic behind every extractor.
 /// Records [`FastUsers::proxy`] in the request first, for the transports' CSRF check (see
 /// [`ProxyHeaders::of`](crate::proxy::ProxyHeaders::of)).
+///
+/// The user's id is recorded as the field [`USER_ID_FIELD`] (`user_id`) of the current
+/// tracing span, when the span declares it (`user_id = tracing::field::Empty`, as the
+/// request span of the application's trace layer can), so that every log line of the request
+/// names its user.
 pub async fn authenticate<A: Backends>(
     parts: &mut Parts,
     state: &FastUsers<A>,
@@ -128,6 +133,7 @@ pub async fn authenticate<A: Backends>(
         .await?;
     let found = found.ok_or(AuthRejection::Unauthorized)?;
     let user = &found.user;
+    record_user(user);
     if requirements.active && !user.is_active() {
         return Err(AuthRejection::Unauthorized);
     }
@@ -137,6 +143,15 @@ pub async fn authenticate<A: Backends>(
         return Err(AuthRejection::Forbidden);
     }
     Ok(found)
+}
+
+/// The field of the request's tracing span that fastusers records the user's id in, once it
+/// knows the user (an authenticated request, a successful login).
+pub const USER_ID_FIELD: &str = "user_id";
+
+/// Records `user`'s id in the current span's [`USER_ID_FIELD`], if it has one.
+pub(crate) fn record_user<U: User>(user: &U) {
+    tracing::Span::current().record(USER_ID_FIELD, tracing::field::display(user.id()));
 }
 
 macro_rules! user_extractor {

@@ -64,6 +64,10 @@ pub struct Errors;
 #[doc = include_str!("../../docs/src/deployment.md")]
 pub struct Deployment;
 
+#[cfg(all(doctest, feature = "metrics"))]
+#[doc = include_str!("../../docs/src/operations.md")]
+pub struct Operations;
+
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/src/security.md")]
 pub struct Security;

@@ -74,6 +74,7 @@
 //! | [`password`] | hashing (argon2id) and the password policy |
 //! | [`throttle`] | the login throttle and device tokens |
 //! | [`refresh`] | refresh tokens: rotation, reuse detection, families |
+//! | [`metrics`] | the names of the metrics fastusers records (feature `metrics`) |
 //! | [`revocation`] | how a change ends a user's sessions |
 //! | [`mail`] | the mailer, its templates, and the security notices |
 //! | [`email`] | email addresses: normalisation and case folding |
@@ -100,8 +101,11 @@
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
+//! | `metrics` | no | logins, registrations, hashing time, throttle hits and revocations through the `metrics` facade ([`metrics`]) |
 //!
 //! [axum]: https://docs.rs/axum
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backend;
 mod body;
@@ -114,6 +118,7 @@ mod hooks;
 pub mod keys;
 pub mod mail;
 mod manager;
+pub mod metrics;
 mod notice;
 #[cfg(feature = "oauth")]
 pub mod oauth;

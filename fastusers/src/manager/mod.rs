@@ -198,6 +198,8 @@ impl<U: User> UserManager<U> {
 
     /// Deletes the user's tokens in every backend, best effort (the revoker logs failures).
     async fn delete_tokens(&self, user: &U) {
+        // Every session of the user ended (the revocation time is saved): one revocation.
+        crate::metrics::revoked("all");
         if let Some(revoker) = &self.revoker {
             revoker.revoke_all(user).await;
         }

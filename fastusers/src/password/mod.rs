@@ -158,7 +158,7 @@ impl PasswordHelper {
 
     /// Hashes a password on a hashing thread.
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
-        self.run(true, move |inner, scratch| inner.hash(&password, scratch))
+        self.run("hash", move |inner, scratch| inner.hash(&password, scratch))
             .await?
     }
 
@@ -170,7 +170,7 @@ impl PasswordHelper {
         password: String,
         hash: String,
     ) -> Result<(bool, Option<String>), PasswordError> {
-        self.run(false, move |inner, scratch| {
+        self.run("verify", move |inner, scratch| {
             inner.verify_and_update(&password, &hash, scratch)
         })
         .await?
@@ -179,15 +179,18 @@ impl PasswordHelper {
     /// Spends the time of one verification without a user, so that an unknown email answers
     /// no faster than a wrong password.
     pub async fn burn(&self, password: String) -> Result<(), PasswordError> {
-        self.run(false, move |inner, scratch| inner.burn(&password, scratch))
-            .await
+        self.run("verify", move |inner, scratch| {
+            inner.burn(&password, scratch)
+        })
+        .await
     }
 
-    /// Runs `job` on a hashing slot, timing it against the fastest hash seen so far; a
-    /// `measured` job is one full argon2id hash with these parameters, whose time counts.
+    /// Runs `job` on a hashing slot, timing it (for the metrics, as `operation`) and, for a
+    /// `hash` (one full argon2id hash with these parameters), against the fastest hash seen so
+    /// far.
     async fn run<T: Send + 'static>(
         &self,
-        measured: bool,
+        operation: &'static str,
         job: impl FnOnce(&Inner, &mut pool::Scratch) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
         let inner = self.inner.clone();
@@ -203,8 +206,10 @@ impl PasswordHelper {
         pool::run(self.max_wait, expected, move |scratch| {
             let started = Instant::now();
             let done = job(&inner, scratch);
-            if measured {
-                inner.saw(started.elapsed());
+            let took = started.elapsed();
+            crate::metrics::hashed(operation, took);
+            if operation == "hash" {
+                inner.saw(took);
             }
             done
         })

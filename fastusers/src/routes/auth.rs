@@ -11,7 +11,9 @@ use crate::backend::{Backend, Backends};
 use crate::body::{LoginForm, RefreshForm};
 use crate::error::{ApiError, ErrorCode};
 use crate::extract::{ALL_BACKENDS, AuthRejection, Requirements, authenticate};
-use crate::manager::UserManager;
+use crate::manager::{UserError, UserManager};
+use crate::metrics::{self, LoginOutcome};
+use crate::password::PasswordError;
 use crate::refresh::{NoRefresh, Refresh, RefreshError, RefreshTokens};
 use crate::state::FastUsers;
 use crate::strategy::Strategy;
@@ -294,6 +296,7 @@ where
             {
                 Ok(attempt) => Some(attempt),
                 Err(throttled) => {
+                    metrics::login(LoginOutcome::Throttled);
                     manager
                         .hooks()
                         .on_after_failed_login(&form.username, true, Some(&parts))
@@ -311,6 +314,10 @@ where
             if let Some(attempt) = attempt {
                 attempt.abandon().await;
             }
+            metrics::login(match error {
+                UserError::Password(PasswordError::Busy { .. }) => LoginOutcome::Shed,
+                _ => LoginOutcome::Error,
+            });
             return Err(user_error(
                 error,
                 ErrorCode::LoginBadCredentials,
@@ -322,17 +329,20 @@ where
     // its places.
     let Some(user) = found.filter(User::is_active) else {
         drop(attempt);
+        metrics::login(LoginOutcome::BadCredentials);
         manager
             .hooks()
             .on_after_failed_login(&form.username, false, Some(&parts))
             .await;
         return Err(ApiError::code(ErrorCode::LoginBadCredentials));
     };
+    crate::extract::record_user(&user);
     // The password is right: whatever follows, this was no guess to count.
     if let Some(attempt) = attempt {
         attempt.succeeded().await;
     }
     if state.verification_required() && !user.is_verified() {
+        metrics::login(LoginOutcome::NotVerified);
         return Err(ApiError::code(ErrorCode::LoginUserNotVerified));
     }
     let device_token = throttle.and_then(LoginThrottle::devices).map(|devices| {
@@ -341,7 +351,12 @@ where
         (token, cookie)
     });
     let name = A::NAMES.get(index).copied().unwrap_or("unknown");
-    issue_login_with(&state, &parts, backend, name, &user, device_token).await
+    let issued = issue_login_with(&state, &parts, backend, name, &user, device_token).await;
+    metrics::login(match issued {
+        Ok(_) => LoginOutcome::Success,
+        Err(_) => LoginOutcome::Error,
+    });
+    issued
 }
 
 /// The device of this login, when it presents a device token valid for the account its
@@ -578,6 +593,7 @@ where
                 .strategy
                 .destroy_token(&found.token, &found.user)
                 .await?;
+            metrics::revoked("session");
         }
         // The reference accepts a token of any backend here; only this backend's own token
         // is destroyed.

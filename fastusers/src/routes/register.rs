@@ -60,6 +60,7 @@ async fn register<A: Backends>(
                 ErrorCode::RegisterUserAlreadyExists,
             )
         })?;
+    crate::metrics::registration();
     let read = user.to_read();
     if state.manager().sends_verification_on_register() && !user.is_verified() {
         // In the background, like the verification route: the 201 never waits for the mailer.

@@ -123,6 +123,7 @@ async fn revoke<A: Backends>(
         .await
         .map_err(AuthRejection::from)?
     {
+        crate::metrics::revoked("session");
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -147,6 +147,12 @@ pub trait UserStore<U: User>: Send + Sync + 'static {
         revoked_at: Timestamp,
     ) -> Result<Option<U>, StoreError>;
 
+    /// Whether the store answers: a readiness check (the quickstart's `GET /ready`). The
+    /// default looks up an email address that no user can have, so it costs one indexed read.
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.get_by_email("ping@readiness.invalid").await.map(drop)
+    }
+
     /// The store's access tokens, for [`DatabaseStrategy`](crate::strategy::DatabaseStrategy);
     /// `None` when it keeps none.
     fn access_tokens(&self) -> Option<std::sync::Arc<dyn AccessTokenStore<U>>> {

@@ -161,6 +161,17 @@ impl RedisStrategy {
         Ok(())
     }
 
+    /// Whether Redis answers (`PING`, bounded by the connection's two-second response
+    /// timeout): a readiness check (the quickstart's `GET /ready`).
+    pub async fn ping(&self) -> Result<(), StrategyError> {
+        let mut conn = self.connection.clone();
+        let _: Value = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
     /// Uses this key prefix instead of `fastapi_users_token:`.
     pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();

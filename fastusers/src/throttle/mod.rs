@@ -224,6 +224,7 @@ impl LoginThrottle {
                 Ok(Take::Taken) => attempt.places.push((key, on_success)),
                 Ok(Take::Full { retry_after }) => {
                     attempt.abandon().await;
+                    crate::metrics::throttle_hit(limit_name(&key));
                     let retry_after = (retry_after.as_secs_f64().ceil() as u64).max(1);
                     return Err(Throttled { retry_after });
                 }
@@ -261,6 +262,15 @@ impl Attempt {
 
 /// The key of an email's count: one per account, however the email is cased (the stores'
 /// comparison, [`fold_case`](crate::email::fold_case)).
+/// The kind of count a key of [`LoginThrottle::counts`] is, for the metrics.
+fn limit_name(key: &str) -> &'static str {
+    match key.split_once(':').map(|(kind, _)| kind) {
+        Some("account") => "account",
+        Some("address") => "address",
+        _ => "device",
+    }
+}
+
 fn account_key(email: &str) -> String {
     format!("account:{}", crate::email::fold_case(email.trim()))
 }
