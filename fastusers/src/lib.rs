@@ -233,6 +233,11 @@ pub mod __private {
     }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
+    /// The columns the derive lists for the start-up check of the tables.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub mod schema {
+        pub use crate::store::Column;
+    }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::column::SqlColumn;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]

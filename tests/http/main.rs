@@ -23,6 +23,7 @@ mod policy;
 mod proxy;
 mod register;
 mod revocation;
+mod schema;
 mod sessions;
 mod shedding;
 mod strategy;

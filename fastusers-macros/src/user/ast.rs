@@ -34,6 +34,8 @@ pub(crate) struct Field {
     pub(crate) read_only: bool,
     pub(crate) hidden: bool,
     pub(crate) sql_type: Option<LitStr>,
+    /// `#[fastusers(column = "...")]`: the column's name, when it is not the field's.
+    pub(crate) column: Option<LitStr>,
     /// The field's `#[fastusers(...)]` attributes, to point errors at them.
     pub(crate) attrs: Vec<syn::Attribute>,
 }
@@ -41,6 +43,11 @@ pub(crate) struct Field {
 impl Field {
     pub(crate) fn name(&self) -> String {
         self.ident.to_string()
+    }
+
+    /// The name of the field's column: `column = "..."`, else the field's name.
+    pub(crate) fn column(&self) -> String {
+        self.column.as_ref().map_or_else(|| self.name(), LitStr::value)
     }
 
     /// `T` when the field is `Option<T>`.
@@ -112,7 +119,7 @@ impl Model {
                 if meta.path.is_ident("table") {
                     let lit: LitStr = meta.value()?.parse()?;
                     table = lit.value();
-                    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    if !plain_name(&table) {
                         return Err(meta.error("the table name may contain only ASCII letters, digits and `_`"));
                     }
                 } else if meta.path.is_ident("crate") {
@@ -170,6 +177,11 @@ impl Seen {
     }
 }
 
+/// Whether a table or column name needs no escaping inside a quoted SQL identifier.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn path_name(path: &syn::Path) -> String {
     path.segments
         .iter()
@@ -190,6 +202,7 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
         read_only: false,
         hidden: false,
         sql_type: None,
+        column: None,
         attrs: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -214,9 +227,16 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
             } else if meta.path.is_ident("sql_type") {
                 parsed.sql_type = Some(meta.value()?.parse()?);
                 return Ok(());
+            } else if meta.path.is_ident("column") {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !plain_name(&lit.value()) {
+                    return Err(syn::Error::new_spanned(&lit, "the column name may contain only ASCII letters, digits and `_`"));
+                }
+                parsed.column = Some(lit);
+                return Ok(());
             } else {
                 return Err(meta.error(format!(
-                    "unknown fastusers attribute `{}` on a field; expected `create`, `update`, `read_only`, `hidden` or `sql_type`",
+                    "unknown fastusers attribute `{}` on a field; expected `create`, `update`, `read_only`, `hidden`, `sql_type` or `column`",
                     path_name(&meta.path)
                 )));
             };
