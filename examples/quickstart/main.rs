@@ -4,6 +4,7 @@
 //! cargo run --example quickstart                                  # serve on :8000; page at /
 //! cargo run --example quickstart -- create-superuser EMAIL PASSWORD
 //! cargo run --example quickstart -- promote EMAIL
+//! cargo run --example quickstart -- schema [sqlite|postgres]     # the tables' SQL, for migrations
 //! ```
 //!
 //! Environment: `DATABASE_URL` (default `sqlite:fastusers.db`; `postgres://...` works too),
@@ -502,12 +503,34 @@ async fn promote(manager: &UserManager<User>, email: &str) -> Result<(), String>
     Ok(())
 }
 
-const USAGE: &str = "usage: quickstart [serve | create-superuser EMAIL PASSWORD | promote EMAIL]";
+const USAGE: &str = "usage: quickstart [serve | create-superuser EMAIL PASSWORD | promote EMAIL | schema [sqlite|postgres]]";
+
+/// `schema`: prints the SQL of every table the example needs, for the database named (by
+/// default the one of `DATABASE_URL`), without connecting to it.
+fn print_schema(dialect: Option<&str>, database_url: &str) -> Result<(), String> {
+    use fastusers::store::Dialect;
+    let dialect = match dialect {
+        Some("sqlite") => Dialect::Sqlite,
+        Some("postgres") => Dialect::Postgres,
+        None if database_url.starts_with("sqlite:") => Dialect::Sqlite,
+        None => Dialect::Postgres,
+        Some(other) => return Err(format!("schema: unknown database `{other}`; {USAGE}")),
+    };
+    print!("{}", fastusers::store::schema_sql::<User>(dialect));
+    Ok(())
+}
 
 async fn run() -> Result<(), String> {
     let config = Config::from_env()?;
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    if let ["schema", rest @ ..] = args.as_slice() {
+        return match rest {
+            [] => print_schema(None, &config.database_url),
+            [dialect] => print_schema(Some(dialect), &config.database_url),
+            _ => Err(USAGE.to_owned()),
+        };
+    }
     let manager = manager(&config).await?;
     match args.as_slice() {
         [] | ["serve"] => {

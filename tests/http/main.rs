@@ -8,6 +8,7 @@ mod csrf;
 mod devices;
 mod email_case;
 mod extract;
+mod field_types;
 mod hostile;
 mod instances;
 mod keys;

@@ -108,13 +108,19 @@ async fn drift_names_each_difference_and_its_fix(db: Db) {
         [
             (
                 Some("level"),
-                format!("the column is {text_type}, the model expects {integer} (the field `level`)").as_str()
+                format!(
+                    "the column is {text_type}, the model expects {integer} (the field `level`)"
+                )
+                .as_str()
             ),
             (
                 Some("plan"),
                 "the column may hold NULL, the model cannot read one (the field `plan`)"
             ),
-            (Some("nickname"), "the column is missing (the field `nickname`)"),
+            (
+                Some("nickname"),
+                "the column is missing (the field `nickname`)"
+            ),
             (
                 Some("legacy"),
                 "the column is NOT NULL without a default, and the model has no field for it: every insert would fail"
@@ -130,14 +136,21 @@ async fn drift_names_each_difference_and_its_fix(db: Db) {
         text.starts_with("the database's tables differ from what the user model `MemberV2` expects (4 differences)"),
         "{text}"
     );
-    let fixes: Vec<&str> = mismatch.differences.iter().map(|d| d.fix.as_str()).collect();
+    let fixes: Vec<&str> = mismatch
+        .differences
+        .iter()
+        .map(|d| d.fix.as_str())
+        .collect();
     match db {
         Db::Sqlite => {
             assert_eq!(
                 fixes[2],
                 r#"ALTER TABLE "member" ADD COLUMN "nickname" TEXT NOT NULL DEFAULT '';"#
             );
-            assert!(fixes[0].starts_with("SQLite cannot change a column's type"), "{text}");
+            assert!(
+                fixes[0].starts_with("SQLite cannot change a column's type"),
+                "{text}"
+            );
         }
         Db::Postgres => {
             assert_eq!(
@@ -153,7 +166,12 @@ async fn drift_names_each_difference_and_its_fix(db: Db) {
             let v2 = fastusers::store::connect::<MemberV2>(&url)
                 .await
                 .unwrap_or_else(|e| panic!("the fixes did not make the database fit: {e}"));
-            assert!(v2.get_by_email("nobody@camelot.bt").await.unwrap().is_none());
+            assert!(
+                v2.get_by_email("nobody@camelot.bt")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }
     }
 }
@@ -179,7 +197,12 @@ async fn schema_text_creates_what_the_check_expects(db: Db) {
         .collect();
     assert_eq!(
         missing,
-        ["user", "accesstoken", "fastusers_revocation", "oauth_account"]
+        [
+            "user",
+            "accesstoken",
+            "fastusers_revocation",
+            "oauth_account"
+        ]
     );
     let dialect = match db {
         Db::Sqlite => Dialect::Sqlite,
@@ -203,7 +226,13 @@ async fn schema_text_creates_what_the_check_expects(db: Db) {
     let store = fastusers::store::connect_with::<fastusers_tests::User>(&url, &options)
         .await
         .unwrap_or_else(|e| panic!("the schema text does not pass the check: {e}"));
-    assert!(store.get_by_email("nobody@camelot.bt").await.unwrap().is_none());
+    assert!(
+        store
+            .get_by_email("nobody@camelot.bt")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// The pool's settings reach the pool: with one connection and a short acquire timeout, a
@@ -236,9 +265,19 @@ async fn pool_settings_are_applied(db: Db) {
                 matches!(error, fastusers::store::StoreError::Unavailable(_)),
                 "{error:?}"
             );
-            assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+            assert!(
+                started.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                started.elapsed()
+            );
             drop(held);
-            assert!(store.get_by_email("nobody@camelot.bt").await.unwrap().is_none());
+            assert!(
+                store
+                    .get_by_email("nobody@camelot.bt")
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
         }};
     }
     match db {
@@ -299,19 +338,19 @@ async fn call(
         None => request.body(axum::body::Body::empty()),
     }
     .unwrap();
-    let response = tokio::time::timeout(
-        Duration::from_secs(20),
-        router.clone().oneshot(request),
-    )
-    .await
-    .expect("an answer within 20 s")
-    .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(20), router.clone().oneshot(request))
+        .await
+        .expect("an answer within 20 s")
+        .unwrap();
     let status = response.status();
     let bytes = http_body_util::BodyExt::collect(response.into_body())
         .await
         .unwrap()
         .to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 /// Renamed columns (the base fields too) and an `i32` id, through every operation: register,
@@ -328,8 +367,14 @@ async fn renamed_columns_and_i32_ids_work(db: Db) {
         Db::Postgres => r#""account_no" INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"#,
     };
     assert!(sql.contains(id_column), "{sql}");
-    assert!(sql.contains(r#"("mail" VARCHAR(320)"#) || sql.contains(r#""mail" VARCHAR(320) NOT NULL"#), "{sql}");
-    assert!(sql.contains(r#""user_id" INTEGER NOT NULL REFERENCES "account" ("account_no")"#), "{sql}");
+    assert!(
+        sql.contains(r#"("mail" VARCHAR(320)"#) || sql.contains(r#""mail" VARCHAR(320) NOT NULL"#),
+        "{sql}"
+    );
+    assert!(
+        sql.contains(r#""user_id" INTEGER NOT NULL REFERENCES "account" ("account_no")"#),
+        "{sql}"
+    );
     let database = DatabaseStrategy::new(store.as_ref(), Some(3600)).unwrap();
     let manager = UserManager::new(store).with_password_helper(fast_passwords());
     let jwt = JwtStrategy::new(
@@ -421,7 +466,13 @@ async fn renamed_columns_and_i32_ids_work(db: Db) {
         is_superuser: Some(true),
         ..Default::default()
     };
-    let admin = state.manager().store().update(&1, &changes).await.unwrap().unwrap();
+    let admin = state
+        .manager()
+        .store()
+        .update(&1, &changes)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(admin.is_superuser);
     let (status, other) = call(&router, Method::GET, "/users/2", Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{other}");

@@ -47,7 +47,9 @@ impl Field {
 
     /// The name of the field's column: `column = "..."`, else the field's name.
     pub(crate) fn column(&self) -> String {
-        self.column.as_ref().map_or_else(|| self.name(), LitStr::value)
+        self.column
+            .as_ref()
+            .map_or_else(|| self.name(), LitStr::value)
     }
 
     /// `T` when the field is `Option<T>`.
@@ -68,6 +70,57 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     match args.args.first()? {
         syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
         _ => None,
+    }
+}
+
+/// The last path segment of a type and its type arguments (`chrono::DateTime<Utc>` →
+/// `DateTime`, `[Utc]`).
+pub(crate) fn name_and_args(ty: &Type) -> Option<(String, Vec<&Type>)> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    let args = match &last.arguments {
+        syn::PathArguments::None => Vec::new(),
+        syn::PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        syn::PathArguments::Parenthesized(_) => return None,
+    };
+    Some((last.ident.to_string(), args))
+}
+
+/// What kind of value a type is, where fastusers treats the kind apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind<'a> {
+    /// A date or time of chrono (the `chrono` feature).
+    Chrono,
+    /// JSON: `serde_json::Value` or sqlx's `Json<T>` (the inner type, if any).
+    Json(Option<&'a Type>),
+    /// `Vec<T>` of anything but `u8`: a PostgreSQL array of `T`.
+    List(&'a Type),
+    /// Anything else.
+    Other,
+}
+
+/// The kind of a type (of `T` for `Option<T>`).
+pub(crate) fn kind(ty: &Type) -> Kind<'_> {
+    let ty = option_inner(ty).unwrap_or(ty);
+    match name_and_args(ty) {
+        Some((name, args)) => match (name.as_str(), args.as_slice()) {
+            ("DateTime", [_]) | ("NaiveDateTime" | "NaiveDate" | "NaiveTime", []) => Kind::Chrono,
+            ("Value", []) => Kind::Json(None),
+            ("Json", [inner]) => Kind::Json(Some(inner)),
+            ("Vec", [inner]) if simple_name(inner).as_deref() != Some("u8") => Kind::List(inner),
+            _ => Kind::Other,
+        },
+        None => Kind::Other,
     }
 }
 

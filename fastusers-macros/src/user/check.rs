@@ -1,9 +1,9 @@
 //! Checks of a parsed user model; every problem is reported at the span it concerns.
 
-use super::ast::{BASE_FIELDS, Model, option_inner, simple_name};
+use super::ast::{BASE_FIELDS, Kind, Model, kind, option_inner, simple_name};
 use super::sql;
-use quote::ToTokens as _;
 use crate::ctxt::Ctxt;
+use quote::ToTokens as _;
 
 fn expected_type(field: &str) -> &'static str {
     match field {
@@ -90,11 +90,31 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
                     field.ident
                 ),
             );
+        } else if kind(&field.ty) == Kind::Chrono && !cfg!(feature = "chrono") {
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "the field `{}` is a chrono date or time: enable the `chrono` feature of fastusers (`fastusers = {{ version = \"...\", features = [\"chrono\"] }}`)",
+                    field.ident
+                ),
+            );
+        } else if let Kind::List(inner) = kind(&field.ty)
+            && field.sql_type.is_none()
+            && cfg!(feature = "sqlite")
+        {
+            let inner = quote::quote!(#inner).to_string().replace(' ', "");
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "the field `{}` is a list, which SQLite cannot store in a column: use `sqlx::types::Json<Vec<{inner}>>` (JSON on both databases), or build fastusers without the `sqlite` feature to keep it in a PostgreSQL array",
+                    field.ident
+                ),
+            );
         } else if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
             cx.error_spanned_by(
                 &field.ty,
                 format!(
-                    "fastusers cannot tell the SQL column type of the field `{}`; add #[fastusers(sql_type = \"...\")]",
+                    "fastusers cannot tell the SQL column type of the field `{}`; add #[fastusers(sql_type = \"...\")] (for an enum kept as text: `sql_type = \"TEXT\"`, and `#[derive(sqlx::Type)] #[sqlx(type_name = \"text\")]` on the enum)",
                     field.ident
                 ),
             );

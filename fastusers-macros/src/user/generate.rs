@@ -70,7 +70,11 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         create_custom.iter().map(|f| create_read(f)).unzip();
     let create_default = create_custom
         .iter()
-        .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
+        .all(|f| {
+            f.option_inner().is_some()
+                || (sql::column_types(&f.ty).is_some()
+                    && !matches!(super::ast::kind(&f.ty), super::ast::Kind::Json(Some(_))))
+        })
         .then(|| quote!(#[derive(Default)]));
     let from_create_custom = custom.iter().map(|f| {
         let ident = &f.ident;

@@ -1,6 +1,6 @@
 //! The SQL of a user model: column types, schema and statements, one dialect at a time.
 
-use super::ast::{Field, Model, option_inner, simple_name};
+use super::ast::{Field, Kind, Model, kind, name_and_args, option_inner, simple_name};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -17,26 +17,41 @@ impl Dialect {
     }
 }
 
-/// `(postgres, sqlite)` column types of a Rust type, without nullability.
-pub(crate) fn column_types(ty: &syn::Type) -> Option<(&'static str, &'static str)> {
+/// `(postgres, sqlite)` column types of a Rust type, without nullability; the SQLite type is
+/// empty for a PostgreSQL array, which SQLite has no type for.
+pub(crate) fn column_types(ty: &syn::Type) -> Option<(String, String)> {
     let ty = option_inner(ty).unwrap_or(ty);
-    // `Vec<u8>` only: sqlx has no column type for other vectors in both databases.
-    if let syn::Type::Path(path) = ty
-        && let Some(last) = path.path.segments.last()
-        && last.ident == "Vec"
+    let both = |pg: &str, sqlite: &str| Some((pg.to_owned(), sqlite.to_owned()));
+    match kind(ty) {
+        Kind::Json(_) => return both("JSONB", "TEXT"),
+        Kind::List(inner) => {
+            let (pg, _) = scalar_types(inner)?;
+            return Some((format!("{pg}[]"), String::new()));
+        }
+        Kind::Chrono => {
+            let (name, _) = name_and_args(ty)?;
+            return match name.as_str() {
+                "DateTime" => both("TIMESTAMPTZ", "DATETIME"),
+                "NaiveDateTime" => both("TIMESTAMP", "DATETIME"),
+                "NaiveDate" => both("DATE", "DATE"),
+                _ => both("TIME", "TIME"),
+            };
+        }
+        Kind::Other => {}
+    }
+    // `Vec<u8>`: bytes.
+    if let Some((name, args)) = name_and_args(ty)
+        && name == "Vec"
     {
-        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
-            return None;
-        };
-        return match args.args.first() {
-            Some(syn::GenericArgument::Type(inner))
-                if simple_name(inner).as_deref() == Some("u8") =>
-            {
-                Some(("BYTEA", "BLOB"))
-            }
+        return match args.as_slice() {
+            [inner] if simple_name(inner).as_deref() == Some("u8") => both("BYTEA", "BLOB"),
             _ => None,
         };
     }
+    scalar_types(ty).map(|(pg, sqlite)| (pg.to_owned(), sqlite.to_owned()))
+}
+
+fn scalar_types(ty: &syn::Type) -> Option<(&'static str, &'static str)> {
     Some(match simple_name(ty)?.as_str() {
         "String" => ("TEXT", "TEXT"),
         "bool" => ("BOOLEAN", "BOOLEAN"),
@@ -90,8 +105,8 @@ pub(crate) fn column_type(model: &Model, field: &Field, dialect: Dialect) -> (St
         _ => match &field.sql_type {
             Some(lit) => lit.value(),
             None => {
-                let (p, s) = column_types(&field.ty).unwrap_or(("TEXT", "TEXT"));
-                (if pg { p } else { s }).to_owned()
+                let (p, s) = column_types(&field.ty).unwrap_or_default();
+                if pg { p } else { s }
             }
         },
     };
@@ -152,7 +167,11 @@ pub(crate) fn database_generated_id(model: &Model) -> bool {
 
 /// The quoted column of a base field.
 fn base_column(model: &Model, name: &str) -> String {
-    quote_ident(&model.field(name).map_or_else(|| name.to_owned(), Field::column))
+    quote_ident(
+        &model
+            .field(name)
+            .map_or_else(|| name.to_owned(), Field::column),
+    )
 }
 
 pub(crate) fn statements(model: &Model, dialect: Dialect) -> Statements {

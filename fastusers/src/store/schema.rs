@@ -346,7 +346,10 @@ pub(crate) fn compare(
             let not_null = column.not_null || column.primary_key;
             if not_null == expected.nullable {
                 let (problem, change) = if expected.nullable {
-                    ("the column is NOT NULL, the model writes NULL to it", "DROP")
+                    (
+                        "the column is NOT NULL, the model writes NULL to it",
+                        "DROP",
+                    )
                 } else {
                     ("the column may hold NULL, the model cannot read one", "SET")
                 };
@@ -396,7 +399,13 @@ pub struct Difference {
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.column {
-            Some(column) => write!(f, "{}.{}: {}", quote(&self.table), quote(column), self.problem)?,
+            Some(column) => write!(
+                f,
+                "{}.{}: {}",
+                quote(&self.table),
+                quote(column),
+                self.problem
+            )?,
             None => write!(f, "{}: {}", quote(&self.table), self.problem)?,
         }
         for line in self.fix.lines() {

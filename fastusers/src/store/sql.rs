@@ -135,7 +135,10 @@ impl<U> SqlStore<U, sqlx::Sqlite> {
 
     /// [`connect_sqlite`](Self::connect_sqlite) with the pool's settings (8 connections and
     /// no idle timeout unless they say otherwise; one connection for a database in memory).
-    pub async fn connect_sqlite_with(url: &str, options: &StoreOptions) -> Result<Self, StoreError> {
+    pub async fn connect_sqlite_with(
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
         use std::str::FromStr;
         let connect = SqliteConnectOptions::from_str(url)?
@@ -584,7 +587,12 @@ macro_rules! sql_store {
                     $dialect,
                     U::TABLE,
                     U::COLUMNS,
-                    [U::SCHEMA, U::TOKEN_SCHEMA, U::REVOCATION_SCHEMA, U::OAUTH_SCHEMA],
+                    [
+                        U::SCHEMA,
+                        U::TOKEN_SCHEMA,
+                        U::REVOCATION_SCHEMA,
+                        U::OAUTH_SCHEMA,
+                    ],
                 );
                 let mut found = Vec::with_capacity(tables.len());
                 for table in &tables {
