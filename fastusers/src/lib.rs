@@ -75,6 +75,7 @@
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
+//! | `chrono` | no | chrono dates and times as fields of the user model (serde and OpenAPI included) |
 //!
 //! [axum]: https://docs.rs/axum
 
