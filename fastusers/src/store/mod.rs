@@ -413,9 +413,10 @@ where
 ///
 /// // Tables made by migrations only: an empty database is an error naming what to create.
 /// let options = StoreOptions::new().max_connections(4).create_tables(false);
-/// let error = fastusers::store::connect_with::<Member>("sqlite::memory:", &options)
-///     .await
-///     .unwrap_err();
+/// let Err(error) = fastusers::store::connect_with::<Member>("sqlite::memory:", &options).await
+/// else {
+///     panic!("an empty database passed the check");
+/// };
 /// assert!(matches!(error, ConnectError::Schema(_)));
 /// assert!(error.to_string().contains(r#""user": the table is missing"#));
 /// # }
