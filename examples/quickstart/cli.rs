@@ -57,6 +57,13 @@ pub(crate) enum Command {
         /// The user's email address.
         email: String,
     },
+    /// Print the SQL of every table the example needs, without connecting: for migrations
+    /// kept in your own repository.
+    Schema {
+        /// The database: `sqlite` or `postgres` (default: the one of DATABASE_URL).
+        #[arg(value_parser = ["sqlite", "postgres"])]
+        database: Option<String>,
+    },
 }
 
 /// Every setting. Booleans take true/false (also yes/no, on/off, 1/0); an empty

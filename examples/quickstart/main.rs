@@ -4,6 +4,7 @@
 //! cargo run --example quickstart                                  # serve on :8000; page at /
 //! cargo run --example quickstart -- create-superuser EMAIL PASSWORD
 //! cargo run --example quickstart -- promote EMAIL
+//! cargo run --example quickstart -- schema [sqlite|postgres]     # the tables' SQL, for migrations
 //! ```
 //!
 //! Every setting is an option that is also read from its environment variable, as before
@@ -556,6 +557,19 @@ fn redacted(url: &str) -> String {
     }
 }
 
+/// `schema`: prints the SQL of every table the example needs, for the database named (by
+/// default the one of `DATABASE_URL`), without connecting to it.
+fn print_schema(database: Option<&str>, database_url: &str) {
+    use fastusers::store::Dialect;
+    let dialect = match database {
+        Some("sqlite") => Dialect::Sqlite,
+        Some(_) => Dialect::Postgres,
+        None if database_url.starts_with("sqlite:") => Dialect::Sqlite,
+        None => Dialect::Postgres,
+    };
+    print!("{}", fastusers::store::schema_sql::<User>(dialect));
+}
+
 async fn run() -> Result<(), String> {
     let cli = cli::Cli::parse_all();
     init_logging(&cli.settings.log_format);
@@ -570,6 +584,10 @@ async fn run() -> Result<(), String> {
             create_superuser(&manager(&config).await?, &email, &password).await
         }
         cli::Command::Promote { email } => promote(&manager(&config).await?, &email).await,
+        cli::Command::Schema { database } => {
+            print_schema(database.as_deref(), &config.settings.database_url);
+            Ok(())
+        }
     }
 }
 

@@ -101,6 +101,7 @@
 //! | `smtp` | no | the SMTP mailer (`mail::SmtpMailer`) |
 //! | `oauth` | no | OAuth2 and OpenID Connect login (`oauth`) |
 //! | `openapi` | no | an OpenAPI 3.1 document of the routes (`openapi`, on utoipa) |
+//! | `chrono` | no | chrono dates and times as fields of the user model (serde and OpenAPI included) |
 //! | `metrics` | no | logins, registrations, hashing time, throttle hits and revocations through the `metrics` facade ([`metrics`]) |
 //!
 //! [axum]: https://docs.rs/axum
@@ -267,6 +268,11 @@ pub mod __private {
     }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::SqlUser;
+    /// The columns the derive lists for the start-up check of the tables.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    pub mod schema {
+        pub use crate::store::Column;
+    }
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub use crate::store::column::SqlColumn;
     #[cfg(any(feature = "sqlite", feature = "postgres"))]

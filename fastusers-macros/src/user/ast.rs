@@ -34,6 +34,8 @@ pub(crate) struct Field {
     pub(crate) read_only: bool,
     pub(crate) hidden: bool,
     pub(crate) sql_type: Option<LitStr>,
+    /// `#[fastusers(column = "...")]`: the column's name, when it is not the field's.
+    pub(crate) column: Option<LitStr>,
     /// The field's `#[fastusers(...)]` attributes, to point errors at them.
     pub(crate) attrs: Vec<syn::Attribute>,
 }
@@ -41,6 +43,13 @@ pub(crate) struct Field {
 impl Field {
     pub(crate) fn name(&self) -> String {
         self.ident.to_string()
+    }
+
+    /// The name of the field's column: `column = "..."`, else the field's name.
+    pub(crate) fn column(&self) -> String {
+        self.column
+            .as_ref()
+            .map_or_else(|| self.name(), LitStr::value)
     }
 
     /// `T` when the field is `Option<T>`.
@@ -61,6 +70,57 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     match args.args.first()? {
         syn::GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
         _ => None,
+    }
+}
+
+/// The last path segment of a type and its type arguments (`chrono::DateTime<Utc>` →
+/// `DateTime`, `[Utc]`).
+pub(crate) fn name_and_args(ty: &Type) -> Option<(String, Vec<&Type>)> {
+    let Type::Path(path) = ty else { return None };
+    if path.qself.is_some() {
+        return None;
+    }
+    let last = path.path.segments.last()?;
+    let args = match &last.arguments {
+        syn::PathArguments::None => Vec::new(),
+        syn::PathArguments::AngleBracketed(args) => args
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                syn::GenericArgument::Type(t) => Some(t),
+                _ => None,
+            })
+            .collect(),
+        syn::PathArguments::Parenthesized(_) => return None,
+    };
+    Some((last.ident.to_string(), args))
+}
+
+/// What kind of value a type is, where fastusers treats the kind apart.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind<'a> {
+    /// A date or time of chrono (the `chrono` feature).
+    Chrono,
+    /// JSON: `serde_json::Value` or sqlx's `Json<T>` (the inner type, if any).
+    Json(Option<&'a Type>),
+    /// `Vec<T>` of anything but `u8`: a PostgreSQL array of `T`.
+    List(&'a Type),
+    /// Anything else.
+    Other,
+}
+
+/// The kind of a type (of `T` for `Option<T>`).
+pub(crate) fn kind(ty: &Type) -> Kind<'_> {
+    let ty = option_inner(ty).unwrap_or(ty);
+    match name_and_args(ty) {
+        Some((name, args)) => match (name.as_str(), args.as_slice()) {
+            ("DateTime", [_]) | ("NaiveDateTime" | "NaiveDate" | "NaiveTime", []) => Kind::Chrono,
+            ("Value", []) => Kind::Json(None),
+            ("Json", [inner]) => Kind::Json(Some(inner)),
+            ("Vec", [inner]) if simple_name(inner).as_deref() != Some("u8") => Kind::List(inner),
+            _ => Kind::Other,
+        },
+        None => Kind::Other,
     }
 }
 
@@ -112,7 +172,7 @@ impl Model {
                 if meta.path.is_ident("table") {
                     let lit: LitStr = meta.value()?.parse()?;
                     table = lit.value();
-                    if table.is_empty() || !table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    if !plain_name(&table) {
                         return Err(meta.error("the table name may contain only ASCII letters, digits and `_`"));
                     }
                 } else if meta.path.is_ident("crate") {
@@ -170,6 +230,11 @@ impl Seen {
     }
 }
 
+/// Whether a table or column name needs no escaping inside a quoted SQL identifier.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 fn path_name(path: &syn::Path) -> String {
     path.segments
         .iter()
@@ -190,6 +255,7 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
         read_only: false,
         hidden: false,
         sql_type: None,
+        column: None,
         attrs: Vec::new(),
     };
     let mut seen = Seen::default();
@@ -214,9 +280,16 @@ fn parse_field(cx: &mut Ctxt, field: &syn::Field) -> Field {
             } else if meta.path.is_ident("sql_type") {
                 parsed.sql_type = Some(meta.value()?.parse()?);
                 return Ok(());
+            } else if meta.path.is_ident("column") {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !plain_name(&lit.value()) {
+                    return Err(syn::Error::new_spanned(&lit, "the column name may contain only ASCII letters, digits and `_`"));
+                }
+                parsed.column = Some(lit);
+                return Ok(());
             } else {
                 return Err(meta.error(format!(
-                    "unknown fastusers attribute `{}` on a field; expected `create`, `update`, `read_only`, `hidden` or `sql_type`",
+                    "unknown fastusers attribute `{}` on a field; expected `create`, `update`, `read_only`, `hidden`, `sql_type` or `column`",
                     path_name(&meta.path)
                 )));
             };

@@ -1,12 +1,13 @@
 //! Checks of a parsed user model; every problem is reported at the span it concerns.
 
-use super::ast::{BASE_FIELDS, Model, option_inner, simple_name};
+use super::ast::{BASE_FIELDS, Kind, Model, kind, option_inner, simple_name};
 use super::sql;
 use crate::ctxt::Ctxt;
+use quote::ToTokens as _;
 
 fn expected_type(field: &str) -> &'static str {
     match field {
-        "id" => "uuid::Uuid` or `i64",
+        "id" => "uuid::Uuid`, `i64` or `i32",
         "email" | "hashed_password" => "String",
         _ => "bool",
     }
@@ -15,7 +16,7 @@ fn expected_type(field: &str) -> &'static str {
 fn type_matches(field: &str, ty: &syn::Type) -> bool {
     let name = simple_name(ty);
     match field {
-        "id" => matches!(name.as_deref(), Some("Uuid" | "i64")),
+        "id" => matches!(name.as_deref(), Some("Uuid" | "i64" | "i32")),
         "email" | "hashed_password" => name.as_deref() == Some("String"),
         _ => name.as_deref() == Some("bool"),
     }
@@ -38,13 +39,30 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
             Some(_) => {}
         }
     }
+    let mut columns: Vec<String> = Vec::new();
     for field in &model.fields {
+        let column = field.column();
+        if columns.contains(&column) {
+            cx.error_spanned_by(
+                field.column.as_ref().map_or_else(
+                    || field.ident.to_token_stream(),
+                    |lit| lit.to_token_stream(),
+                ),
+                format!("two fields of `{}` have the column `{column}`", model.ident),
+            );
+        }
+        columns.push(column);
         if field.base {
-            if let Some(attr) = field.attrs.first() {
+            let fixed = field.create
+                || field.update
+                || field.read_only
+                || field.hidden
+                || field.sql_type.is_some();
+            if fixed && let Some(attr) = field.attrs.first() {
                 cx.error_spanned_by(
                     attr,
                     format!(
-                        "the base field `{}` takes no fastusers attributes: its rules are fixed",
+                        "the base field `{}` takes only `column`: its other rules are fixed",
                         field.ident
                     ),
                 );
@@ -72,11 +90,31 @@ pub(crate) fn check(cx: &mut Ctxt, model: &Model) {
                     field.ident
                 ),
             );
+        } else if kind(&field.ty) == Kind::Chrono && !cfg!(feature = "chrono") {
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "the field `{}` is a chrono date or time: enable the `chrono` feature of fastusers (`fastusers = {{ version = \"...\", features = [\"chrono\"] }}`)",
+                    field.ident
+                ),
+            );
+        } else if let Kind::List(inner) = kind(&field.ty)
+            && field.sql_type.is_none()
+            && cfg!(feature = "sqlite")
+        {
+            let inner = quote::quote!(#inner).to_string().replace(' ', "");
+            cx.error_spanned_by(
+                &field.ty,
+                format!(
+                    "the field `{}` is a list, which SQLite cannot store in a column: use `sqlx::types::Json<Vec<{inner}>>` (JSON on both databases), or build fastusers without the `sqlite` feature to keep it in a PostgreSQL array",
+                    field.ident
+                ),
+            );
         } else if field.sql_type.is_none() && sql::column_types(&field.ty).is_none() {
             cx.error_spanned_by(
                 &field.ty,
                 format!(
-                    "fastusers cannot tell the SQL column type of the field `{}`; add #[fastusers(sql_type = \"...\")]",
+                    "fastusers cannot tell the SQL column type of the field `{}`; add #[fastusers(sql_type = \"...\")] (for an enum kept as text: `sql_type = \"TEXT\"`, and `#[derive(sqlx::Type)] #[sqlx(type_name = \"text\")]` on the enum)",
                     field.ident
                 ),
             );

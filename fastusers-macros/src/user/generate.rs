@@ -70,7 +70,11 @@ pub(crate) fn generate(model: &Model) -> TokenStream {
         create_custom.iter().map(|f| create_read(f)).unzip();
     let create_default = create_custom
         .iter()
-        .all(|f| f.option_inner().is_some() || sql::column_types(&f.ty).is_some())
+        .all(|f| {
+            f.option_inner().is_some()
+                || (sql::column_types(&f.ty).is_some()
+                    && !matches!(super::ast::kind(&f.ty), super::ast::Kind::Json(Some(_))))
+        })
         .then(|| quote!(#[derive(Default)]));
     let from_create_custom = custom.iter().map(|f| {
         let ident = &f.ident;
@@ -358,6 +362,15 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     let revocation_schema = &s.revocation_schema;
     let refresh_schema = &s.refresh_schema;
     let (oauth_schema, by_oauth) = (&s.oauth_schema, &s.select_by_oauth);
+    let table = &model.table;
+    let column_specs = model.fields.iter().map(|f| {
+        let (sql_type, nullable) = sql::column_type(model, f, dialect);
+        let definition = sql::column_constraints(model, f, dialect);
+        let (column, field) = (f.column(), f.name());
+        quote! {
+            #p::schema::Column { name: #column, field: #field, sql_type: #sql_type, nullable: #nullable, definition: #definition }
+        }
+    });
     // Every column goes through `SqlColumn`, named with the field's type: a type sqlx cannot
     // store is one error there, however many statements use it.
     let (bind, bind_change, get) = match dialect {
@@ -373,9 +386,9 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
         ),
     };
     let columns = model.fields.iter().map(|f| {
-        let (ident, column, ty) = (&f.ident, f.name(), &f.ty);
+        let (ident, column, ty) = (&f.ident, f.column(), &f.ty);
         if f.ident == "id" {
-            quote!(id: <#id_ty as #p::SqlId<#db>>::get(row, "id")?)
+            quote!(id: <#id_ty as #p::SqlId<#db>>::get(row, #column)?)
         } else {
             quote!(#ident: <#ty as #p::SqlColumn>::#get(row, #column)?)
         }
@@ -395,6 +408,8 @@ fn sql_impl(model: &Model, p: &TokenStream, dialect: Dialect) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #p::SqlUser<#db> for #name {
+            const TABLE: &'static str = #table;
+            const COLUMNS: &'static [#p::schema::Column] = &[#(#column_specs),*];
             const SCHEMA: &'static [&'static str] = &[#(#schema),*];
             const SELECT_BY_ID: &'static str = #by_id;
             const SELECT_BY_EMAIL: &'static str = #by_email;
@@ -453,7 +468,7 @@ pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStre
     // The id's type when it is right, else one that is.
     let id = model
         .and_then(|m| m.field("id"))
-        .filter(|f| matches!(simple_name(&f.ty).as_deref(), Some("Uuid" | "i64")))
+        .filter(|f| matches!(simple_name(&f.ty).as_deref(), Some("Uuid" | "i64" | "i32")))
         .map_or_else(|| quote!(i64), |f| f.ty.to_token_stream());
     let never = quote!({ ::core::unreachable!() });
     let sql = [
@@ -471,6 +486,8 @@ pub(crate) fn stub(input: &syn::DeriveInput, model: Option<&Model>) -> TokenStre
         quote! {
             #[automatically_derived]
             impl #p::SqlUser<#db> for #name {
+                const TABLE: &'static str = "";
+                const COLUMNS: &'static [#p::schema::Column] = &[];
                 #(const #statements: &'static str = "";)*
                 #(const #lists: &'static [&'static str] = &[];)*
                 fn from_row(_: &<#db as #p::sqlx::Database>::Row) -> ::core::result::Result<Self, #p::sqlx::Error> #never

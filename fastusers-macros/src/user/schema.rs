@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use super::ast::{Field, Model, option_inner, simple_name};
+use super::ast::{Field, Kind, Model, kind, name_and_args, option_inner, simple_name};
 
 /// How one property is listed: its name, its schema and whether it is required.
 struct Property {
@@ -25,6 +25,24 @@ fn type_schema(p: &TokenStream, ty: &syn::Type) -> TokenStream {
     }
     if simple_name(ty).as_deref() == Some("Uuid") {
         return quote!(#p::openapi::schema::uuid());
+    }
+    // Types whose schema utoipa has only in its own derive, or not at all.
+    match kind(ty) {
+        Kind::Chrono => {
+            let format = match name_and_args(ty).map(|(name, _)| name).as_deref() {
+                Some("NaiveDate") => "date",
+                Some("NaiveTime") => "time",
+                _ => "date-time",
+            };
+            return quote!(#p::openapi::schema::formatted_string(#format));
+        }
+        Kind::Json(None) => return quote!(#p::openapi::schema::any()),
+        Kind::Json(Some(inner)) => return type_schema(p, inner),
+        Kind::List(inner) => {
+            let inner = type_schema(p, inner);
+            return quote!(#p::openapi::schema::array(#inner));
+        }
+        Kind::Other => {}
     }
     quote_spanned!(ty.span()=> <#ty as #p::openapi::schema::FieldSchema>::schema())
 }

@@ -73,6 +73,18 @@ pub fn uuid() -> RefOr<Schema> {
     formatted("uuid")
 }
 
+/// A string of a format: `{"type": "string", "format": "date-time"}`.
+pub fn formatted_string(format: &str) -> RefOr<Schema> {
+    formatted(format)
+}
+
+/// A list: `{"type": "array", "items": ...}`.
+pub fn array(items: RefOr<Schema>) -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(items)
+        .into()
+}
+
 /// `{"type": "null"}`.
 pub fn null() -> RefOr<Schema> {
     typed(Type::Null).into()

@@ -32,15 +32,21 @@ mod cache;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod column;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod schema;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 #[doc(hidden)]
 pub mod sql_id;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use schema::{Column, Dialect, Difference, SchemaMismatch};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use sql::{SqlStore, SqlUser};
 
 pub use cache::{CacheChannel, CachedUserStore, DEFAULT_TTL};
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -333,13 +339,111 @@ pub enum ConnectError {
         "unsupported database URL `{0}`: expected `sqlite:...` (feature `sqlite`) or `postgres://...` (feature `postgres`)"
     )]
     Unsupported(String),
-    /// Connecting or migrating failed.
+    /// Connecting or creating the tables failed.
     #[error("could not open the user database")]
     Store(#[from] StoreError),
+    /// The tables differ from what the user model expects; the error names each difference
+    /// and the SQL that would fix it.
+    #[cfg(any(feature = "sqlite", feature = "postgres"))]
+    #[error(transparent)]
+    Schema(#[from] SchemaMismatch),
+}
+
+/// How [`connect_with`] opens the store: the pool's settings and whether missing tables are
+/// created. The defaults are [`connect`]'s.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let options = fastusers::store::StoreOptions::new()
+///     .max_connections(32)
+///     .acquire_timeout(Duration::from_secs(1))
+///     .idle_timeout(Some(Duration::from_secs(600)))
+///     .create_tables(false);
+/// assert_eq!(options.get_max_connections(), Some(32));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    max_connections: Option<u32>,
+    acquire_timeout: Duration,
+    idle_timeout: Option<Option<Duration>>,
+    create_tables: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: None,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+            idle_timeout: None,
+            create_tables: true,
+        }
+    }
+}
+
+/// How long a request waits for a connection of the pool before the store answers
+/// [`StoreError::Unavailable`] (a `503`), unless [`StoreOptions::acquire_timeout`] says otherwise.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+impl StoreOptions {
+    /// The defaults: 16 connections on PostgreSQL, 8 on a SQLite file (1 in memory), a
+    /// 3-second acquire timeout, sqlx's idle timeout (10 minutes) on PostgreSQL and none on
+    /// SQLite, and missing tables created.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The most connections the pool opens (an in-memory SQLite database keeps one, since each
+    /// connection would see a database of its own).
+    pub fn max_connections(mut self, max: u32) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// How long a query waits for a free connection before failing as unavailable (`503`).
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+
+    /// How long a connection may stay unused before the pool closes it; `None`: never.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Whether missing tables are created (the default), or only checked: with `false`, a
+    /// missing table is a [`SchemaMismatch`] that shows its `CREATE TABLE`, for databases whose
+    /// schema only migrations change (see [`schema_sql`]).
+    pub fn create_tables(mut self, create: bool) -> Self {
+        self.create_tables = create;
+        self
+    }
+
+    /// The maximum set with [`max_connections`](Self::max_connections), if any.
+    pub fn get_max_connections(&self) -> Option<u32> {
+        self.max_connections
+    }
+
+    /// The acquire timeout.
+    pub fn get_acquire_timeout(&self) -> Duration {
+        self.acquire_timeout
+    }
+
+    /// The idle timeout set with [`idle_timeout`](Self::idle_timeout), if any.
+    pub fn get_idle_timeout(&self) -> Option<Option<Duration>> {
+        self.idle_timeout
+    }
+
+    /// Whether missing tables are created.
+    pub fn get_create_tables(&self) -> bool {
+        self.create_tables
+    }
 }
 
 /// Opens the user store named by `url` (`sqlite:users.db`, `sqlite::memory:`,
-/// `postgres://user@host/db`) and creates the user table if it does not exist.
+/// `postgres://user@host/db`), creates the tables that do not exist, and checks that the
+/// tables are what the model expects (see [`SqlStore::check_schema`]).
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
@@ -364,19 +468,74 @@ pub async fn connect<U>(url: &str) -> Result<std::sync::Arc<dyn UserStore<U>>, C
 where
     U: ConnectableUser,
 {
+    connect_with(url, &StoreOptions::default()).await
+}
+
+/// [`connect`] with the pool's settings and the choice of creating tables.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # use fastusers::prelude::*;
+/// # #[derive(User, Clone, Debug)]
+/// # pub struct Member { pub id: uuid::Uuid, pub email: String, pub hashed_password: String,
+/// #     pub is_active: bool, pub is_superuser: bool, pub is_verified: bool }
+/// use fastusers::store::{ConnectError, StoreOptions};
+///
+/// // Tables made by migrations only: an empty database is an error naming what to create.
+/// let options = StoreOptions::new().max_connections(4).create_tables(false);
+/// let Err(error) = fastusers::store::connect_with::<Member>("sqlite::memory:", &options).await
+/// else {
+///     panic!("an empty database passed the check");
+/// };
+/// assert!(matches!(error, ConnectError::Schema(_)));
+/// assert!(error.to_string().contains(r#""user": the table is missing"#));
+/// # }
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub async fn connect_with<U>(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<std::sync::Arc<dyn UserStore<U>>, ConnectError>
+where
+    U: ConnectableUser,
+{
     #[cfg(feature = "sqlite")]
     if url.starts_with("sqlite:") {
-        let store = SqlStore::<U, sqlx::Sqlite>::connect_sqlite(url).await?;
-        store.migrate().await?;
+        let store = SqlStore::<U, sqlx::Sqlite>::connect_sqlite_with(url, options).await?;
+        store.prepare(options).await?;
         return Ok(std::sync::Arc::new(store));
     }
     #[cfg(feature = "postgres")]
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let store = SqlStore::<U, sqlx::Postgres>::connect_postgres(url).await?;
-        store.migrate().await?;
+        let store = SqlStore::<U, sqlx::Postgres>::connect_postgres_with(url, options).await?;
+        store.prepare(options).await?;
         return Ok(std::sync::Arc::new(store));
     }
     Err(ConnectError::Unsupported(url.to_owned()))
+}
+
+/// The SQL of every table fastusers needs for the model `U` in `dialect`: the user table, the
+/// tables of its own (`accesstoken`, `fastusers_revocation`, `oauth_account` with
+/// `#[fastusers(oauth)]`), their indexes, and on PostgreSQL the triggers of the user cache;
+/// statements ending in `;`, to check in as a migration (sqlx-cli, refinery, Flyway...).
+///
+/// ```
+/// # use fastusers::prelude::*;
+/// # #[derive(User, Clone, Debug)]
+/// # pub struct Member { pub id: uuid::Uuid, pub email: String, pub hashed_password: String,
+/// #     pub is_active: bool, pub is_superuser: bool, pub is_verified: bool }
+/// let sql = fastusers::store::schema_sql::<Member>(fastusers::store::Dialect::Sqlite);
+/// assert!(sql.starts_with("CREATE TABLE IF NOT EXISTS \"user\" (\n    \"id\" CHAR(36) NOT NULL PRIMARY KEY,"));
+/// assert!(sql.contains("CREATE TABLE IF NOT EXISTS \"accesstoken\""));
+/// ```
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub fn schema_sql<U: ConnectableUser>(dialect: Dialect) -> String {
+    match dialect {
+        #[cfg(feature = "sqlite")]
+        Dialect::Sqlite => SqlStore::<U, sqlx::Sqlite>::schema(),
+        #[cfg(feature = "postgres")]
+        Dialect::Postgres => SqlStore::<U, sqlx::Postgres>::schema(),
+    }
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

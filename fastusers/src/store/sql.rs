@@ -7,9 +7,10 @@ use async_trait::async_trait;
 use sqlx::query::Query;
 use sqlx::{Database, Pool};
 
+use super::schema::{self, Column, Dialect, Found, SchemaMismatch};
 use super::{
-    AccessTokenStore, CacheChannel, OAuthAccount, OAuthAccountStore, RefreshRow, RefreshTokenStore,
-    StoreError, UserStore,
+    AccessTokenStore, CacheChannel, ConnectError, OAuthAccount, OAuthAccountStore, RefreshRow,
+    RefreshTokenStore, StoreError, StoreOptions, UserStore,
 };
 use crate::email::fold_case;
 use crate::revocation::{self, Revocable, Timestamp};
@@ -23,6 +24,10 @@ use crate::user::{User, UserChanges as _};
 // A new item here also goes into the derive's stand-in for a model with errors
 // (`stub` in fastusers-macros/src/user/generate.rs); the UI tests fail until it does.
 pub trait SqlUser<DB: Database>: User {
+    /// The user table's name.
+    const TABLE: &'static str;
+    /// The user table's columns, in the order of the struct's fields.
+    const COLUMNS: &'static [Column];
     /// Statements that create the table and its indexes if they do not exist.
     const SCHEMA: &'static [&'static str];
     /// Selects one user by id (`$1`), with the user's revocation time as
@@ -105,7 +110,8 @@ impl<U, DB: Database> Clone for SqlStore<U, DB> {
 }
 
 impl<U, DB: Database> SqlStore<U, DB> {
-    /// A store on an existing pool. Call [`migrate`](Self::migrate) to create the table.
+    /// A store on a pool the application already has, with the settings it chose. Call
+    /// `migrate` (or `prepare`) to create the missing tables and check the others.
     pub fn from_pool(pool: Pool<DB>) -> Self {
         Self {
             pool,
@@ -120,8 +126,6 @@ impl<U, DB: Database> SqlStore<U, DB> {
     }
 }
 
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// How long a PostgreSQL connection may sit idle before it is pinged on its next use.
 #[cfg(feature = "postgres")]
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -131,27 +135,40 @@ impl<U> SqlStore<U, sqlx::Sqlite> {
     /// Opens a SQLite database (created if missing, WAL journal). `sqlite::memory:` gets a
     /// single shared connection, since every connection would see its own empty database.
     pub async fn connect_sqlite(url: &str) -> Result<Self, StoreError> {
+        Self::connect_sqlite_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`connect_sqlite`](Self::connect_sqlite) with the pool's settings (8 connections and
+    /// no idle timeout unless they say otherwise; one connection for a database in memory).
+    pub async fn connect_sqlite_with(
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
         use std::str::FromStr;
-        let options = SqliteConnectOptions::from_str(url)?
+        let connect = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let memory = url.contains(":memory:") || url.contains("mode=memory");
-        let options = if memory {
-            options
+        let connect = if memory {
+            connect
         } else {
-            options.journal_mode(SqliteJournalMode::Wal)
+            connect.journal_mode(SqliteJournalMode::Wal)
         };
         let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 8 })
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .max_connections(if memory {
+                1
+            } else {
+                options.get_max_connections().unwrap_or(8)
+            })
+            .acquire_timeout(options.get_acquire_timeout())
             // A file in this process does not go away; sqlx's ping before every query would
             // only cost a round trip to the connection's thread.
             .test_before_acquire(false)
-            .idle_timeout(None)
+            .idle_timeout(options.get_idle_timeout().flatten())
             .max_lifetime(None)
-            .connect_with(options)
+            .connect_with(connect)
             .await?;
         Ok(Self::from_pool(pool))
     }
@@ -167,9 +184,22 @@ impl<U> SqlStore<U, sqlx::Postgres> {
     /// it goes back to the pool. sqlx's default pings before every query, which doubles the
     /// round trips of a `GET /users/me`.
     pub async fn connect_postgres(url: &str) -> Result<Self, StoreError> {
-        let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+        Self::connect_postgres_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`connect_postgres`](Self::connect_postgres) with the pool's settings (16 connections
+    /// and sqlx's 10-minute idle timeout unless they say otherwise).
+    pub async fn connect_postgres_with(
+        url: &str,
+        options: &StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let mut pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(options.get_max_connections().unwrap_or(16))
+            .acquire_timeout(options.get_acquire_timeout());
+        if let Some(idle) = options.get_idle_timeout() {
+            pool = pool.idle_timeout(idle);
+        }
+        let pool = pool
             .test_before_acquire(false)
             .before_acquire(|conn, meta| {
                 Box::pin(async move {
@@ -356,6 +386,62 @@ fn cutoff(lifetime_seconds: Option<u64>) -> Timestamp {
     chrono::DateTime::from_timestamp(oldest as i64, 0).unwrap_or_default()
 }
 
+/// The columns of a SQLite table; none when there is no such table.
+#[cfg(feature = "sqlite")]
+async fn sqlite_columns(pool: &Pool<sqlx::Sqlite>, table: &str) -> Result<Vec<Found>, StoreError> {
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        r#"SELECT "name", "type", "notnull", "dflt_value" IS NOT NULL AS "has_default", "pk" FROM pragma_table_info(?1)"#,
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Found {
+                name: row.try_get("name")?,
+                sql_type: row.try_get("type")?,
+                not_null: row.try_get::<i64, _>("notnull")? != 0,
+                has_default: row.try_get::<i64, _>("has_default")? != 0,
+                primary_key: row.try_get::<i64, _>("pk")? != 0,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
+/// The columns of a PostgreSQL table (of the search path); none when there is no such table.
+#[cfg(feature = "postgres")]
+async fn postgres_columns(
+    pool: &Pool<sqlx::Postgres>,
+    table: &str,
+) -> Result<Vec<Found>, StoreError> {
+    use sqlx::Row as _;
+    let rows = sqlx::query(
+        r#"SELECT a.attname::text AS "name", format_type(a.atttypid, a.atttypmod) AS "type", a.attnotnull AS "not_null",
+    (a.atthasdef OR a.attidentity <> '') AS "has_default",
+    COALESCE(a.attnum = ANY(i.indkey), FALSE) AS "pk"
+FROM pg_attribute a LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum"#,
+    )
+    .bind(format!("\"{table}\""))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Found {
+                name: row.try_get("name")?,
+                sql_type: row.try_get("type")?,
+                not_null: row.try_get("not_null")?,
+                has_default: row.try_get("has_default")?,
+                primary_key: row.try_get("pk")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
 macro_rules! sql_store {
     (
         $feature:literal,
@@ -368,7 +454,9 @@ macro_rules! sql_store {
         $email_begin:expr,
         $email_lock:expr,
         $cache_schema:expr,
-        $cache_channel:expr
+        $cache_channel:expr,
+        $dialect:expr,
+        $columns_of:path
     ) => {
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
@@ -468,31 +556,104 @@ macro_rules! sql_store {
 
         #[cfg(feature = $feature)]
         impl<U: SqlUser<$db>> SqlStore<U, $db> {
-            /// Creates the user table and its indexes if they do not exist, in one transaction.
-            /// On PostgreSQL the transaction first takes an advisory lock, so that several
-            /// instances starting at once on an empty database create the tables once instead
-            /// of racing on the catalog; it also creates the triggers that notify the user
-            /// caches of every change to a user (see
+            /// Creates the tables that do not exist, then checks that every table is what the
+            /// model expects ([`check_schema`](Self::check_schema)); it alters no table.
+            /// [`connect`](super::connect) calls it unless
+            /// [`StoreOptions::create_tables`](super::StoreOptions::create_tables) is off.
+            pub async fn migrate(&self) -> Result<(), ConnectError> {
+                self.create_tables().await?;
+                self.check_schema().await
+            }
+
+            /// What [`connect_with`](super::connect_with) does once connected: [`migrate`](Self::migrate),
+            /// or only [`check_schema`](Self::check_schema) when the options create no tables.
+            /// Call it on a store made with [`from_pool`](SqlStore::from_pool) to set it up as
+            /// `connect_with` would.
+            pub async fn prepare(&self, options: &StoreOptions) -> Result<(), ConnectError> {
+                if options.get_create_tables() {
+                    self.migrate().await
+                } else {
+                    self.check_schema().await
+                }
+            }
+
+            /// Creates the user table and the tables of fastusers' own (`accesstoken`,
+            /// `fastusers_revocation`, `oauth_account` with `#[fastusers(oauth)]`) and their
+            /// indexes if they do not exist, in one transaction: the statements of
+            /// [`schema`](Self::schema). On PostgreSQL the transaction first takes an advisory
+            /// lock, so that several instances starting at once on an empty database create the
+            /// tables once instead of racing on the catalog; it also creates the triggers that
+            /// notify the user caches of every change to a user (see
             /// [`CachedUserStore`](super::CachedUserStore)).
-            pub async fn migrate(&self) -> Result<(), StoreError> {
+            pub async fn create_tables(&self) -> Result<(), StoreError> {
                 let mut transaction = self.pool.begin().await?;
                 if let Some(lock) = $migration_lock {
                     sqlx::query::<$db>(lock).execute(&mut *transaction).await?;
                 }
-                for statement in U::SCHEMA
+                for statement in Self::statements() {
+                    sqlx::query::<$db>(statement)
+                        .execute(&mut *transaction)
+                        .await?;
+                }
+                transaction.commit().await?;
+                Ok(())
+            }
+
+            fn statements() -> impl Iterator<Item = &'static str> {
+                U::SCHEMA
                     .iter()
                     .chain(U::TOKEN_SCHEMA)
                     .chain(U::OAUTH_SCHEMA)
                     .chain(U::REVOCATION_SCHEMA)
                     .chain(U::REFRESH_SCHEMA)
                     .chain($cache_schema)
-                {
-                    sqlx::query::<$db>(*statement)
-                        .execute(&mut *transaction)
-                        .await?;
+                    .copied()
+            }
+
+            /// The SQL of every table fastusers needs for this model, with its indexes (and on
+            /// PostgreSQL the triggers of the user cache), as [`create_tables`](Self::create_tables)
+            /// runs it: statements ending in `;`, for a migration of your own.
+            pub fn schema() -> String {
+                Self::statements()
+                    .map(|statement| format!("{statement};\n"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }
+
+            /// Compares each table fastusers uses with what the model expects: a missing table
+            /// or column, a column of another type, a nullable column for a field that is not
+            /// an `Option` (or the other way round), a `NOT NULL` column without a default that
+            /// no field writes. Each difference is named in the error with the SQL that would
+            /// fix it; nothing is changed.
+            pub async fn check_schema(&self) -> Result<(), ConnectError> {
+                let tables = schema::tables(
+                    $dialect,
+                    U::TABLE,
+                    U::COLUMNS,
+                    [
+                        U::SCHEMA,
+                        U::TOKEN_SCHEMA,
+                        U::REVOCATION_SCHEMA,
+                        U::OAUTH_SCHEMA,
+                        U::REFRESH_SCHEMA,
+                    ],
+                );
+                let mut found = Vec::with_capacity(tables.len());
+                for table in &tables {
+                    let columns = $columns_of(&self.pool, &table.name).await?;
+                    found.push((!columns.is_empty()).then_some(columns));
                 }
-                transaction.commit().await?;
-                Ok(())
+                let differences = schema::compare($dialect, &tables, &found);
+                if differences.is_empty() {
+                    return Ok(());
+                }
+                Err(ConnectError::Schema(SchemaMismatch {
+                    model: std::any::type_name::<U>()
+                        .rsplit("::")
+                        .next()
+                        .unwrap_or_default(),
+                    differences,
+                }))
             }
         }
 
@@ -919,7 +1080,9 @@ sql_store!(
     Some("BEGIN IMMEDIATE"),
     None,
     &[] as &[&str],
-    CacheChannel::sqlite
+    CacheChannel::sqlite,
+    Dialect::Sqlite,
+    sqlite_columns
 );
 #[cfg(feature = "postgres")]
 sql_store!(
@@ -940,5 +1103,7 @@ sql_store!(
     )),
     // The triggers that notify the user caches of every change (see `CacheChannel::postgres`).
     super::cache::POSTGRES_TRIGGERS,
-    CacheChannel::postgres
+    CacheChannel::postgres,
+    Dialect::Postgres,
+    postgres_columns
 );

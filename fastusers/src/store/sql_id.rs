@@ -46,4 +46,6 @@ macro_rules! native_id {
 
 native_id!("sqlite", sqlx::Sqlite, i64);
 native_id!("postgres", sqlx::Postgres, i64);
+native_id!("sqlite", sqlx::Sqlite, i32);
+native_id!("postgres", sqlx::Postgres, i32);
 native_id!("postgres", sqlx::Postgres, uuid::Uuid);

@@ -15,7 +15,8 @@ const CHANNEL: &str = "fastusers_user_changed";
 pub(super) const APPLICATION_NAME: &str = "fastusers user cache";
 
 /// Created by `SqlStore::migrate` after the tables: the trigger function, then the triggers on
-/// the user table (found as the table that `fastusers_revocation` references) and on the
+/// the user table (found as the table that `fastusers_revocation` references, with the name of
+/// its id column, which `#[fastusers(column = "...")]` may have renamed) and on the
 /// revocation table. A row trigger notifies the row's user (before and after an update, which
 /// PostgreSQL folds into one when the id did not change); a `TRUNCATE` notifies every user.
 pub(crate) const TRIGGERS: &[&str] = &[
@@ -38,14 +39,17 @@ $$"#,
 DECLARE
     users regclass;
     revocations regclass := '"fastusers_revocation"'::regclass;
+    id_column text;
 BEGIN
-    SELECT confrelid::regclass INTO STRICT users FROM pg_constraint
-        WHERE conrelid = revocations AND contype = 'f';
+    SELECT c.confrelid::regclass, a.attname INTO STRICT users, id_column
+        FROM pg_constraint c
+        JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = c.confkey[1]
+        WHERE c.conrelid = revocations AND c.contype = 'f';
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = users AND tgname = 'fastusers_user_changed') THEN
-        EXECUTE format('CREATE TRIGGER "fastusers_user_changed" AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "fastusers_user_changed"(''id'')', users);
+        EXECUTE format('CREATE TRIGGER "fastusers_user_changed" AFTER UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION "fastusers_user_changed"(%L)', users, id_column);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = users AND tgname = 'fastusers_user_truncated') THEN
-        EXECUTE format('CREATE TRIGGER "fastusers_user_truncated" AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION "fastusers_user_changed"(''id'')', users);
+        EXECUTE format('CREATE TRIGGER "fastusers_user_truncated" AFTER TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION "fastusers_user_changed"(%L)', users, id_column);
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = revocations AND tgname = 'fastusers_user_changed') THEN
         CREATE TRIGGER "fastusers_user_changed" AFTER INSERT OR UPDATE OR DELETE ON "fastusers_revocation"
