@@ -8,6 +8,7 @@ mod csrf;
 mod devices;
 mod email_case;
 mod extract;
+mod fresh;
 mod hostile;
 mod instances;
 mod keys;

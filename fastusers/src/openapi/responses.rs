@@ -76,6 +76,11 @@ fn summary(code: ErrorCode) -> &'static str {
         ErrorCode::RefreshTokenReused => {
             "The refresh token was already used: every token of its login is revoked."
         }
+        ErrorCode::FreshLoginRequired => {
+            "A new email or password needs a recent login (or `current_password`, when accepted)."
+        }
+        ErrorCode::CurrentPasswordRequired => "A new email or password needs `current_password`.",
+        ErrorCode::CurrentPasswordInvalid => "The `current_password` is wrong.",
     }
 }
 
