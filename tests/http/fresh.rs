@@ -14,10 +14,14 @@ const PASSWORD: &str = "green knight";
 const HOUR: Duration = Duration::from_secs(3600);
 
 async fn app(db: Db, rule: SensitiveChanges) -> TestApp {
-    app_with(db, rule, None).await
+    app_with(db, Some(rule), None).await
 }
 
-async fn app_with(db: Db, rule: SensitiveChanges, throttle: Option<LoginThrottle>) -> TestApp {
+async fn app_with(
+    db: Db,
+    rule: Option<SensitiveChanges>,
+    throttle: Option<LoginThrottle>,
+) -> TestApp {
     let app = TestApp::with(
         db,
         Options {
@@ -45,7 +49,8 @@ fn detail(code: &str) -> Value {
 }
 
 async fn the_default_is_off(db: Db) {
-    let app = app(db, SensitiveChanges::default()).await;
+    // `FastUsers` as built, without `sensitive_changes`.
+    let app = app_with(db, None, None).await;
     let token = app.token(EMAIL, PASSWORD).await;
     // A plain JWT without `auth_time`, no current password: the change goes through, and an
     // extra `current_password` is ignored whatever it holds, never echoed.
@@ -149,7 +154,12 @@ async fn either_a_recent_login_or_the_current_password(db: Db) {
 
 async fn wrong_current_passwords_are_throttled(db: Db) {
     let throttle = LoginThrottle::new().per_account(2, Duration::from_secs(60));
-    let app = app_with(db, SensitiveChanges::current_password(), Some(throttle)).await;
+    let app = app_with(
+        db,
+        Some(SensitiveChanges::current_password()),
+        Some(throttle),
+    )
+    .await;
     let token = fresh_token(&app).await;
     let body = json!({ "password": "a new password", "current_password": "wrong one" });
     for _ in 0..2 {
@@ -184,3 +194,51 @@ db_tests!(
     either_a_recent_login_or_the_current_password,
     wrong_current_passwords_are_throttled,
 );
+
+/// `PATCH /users/me` as the application's document describes it.
+async fn patch_me_doc(rule: Option<SensitiveChanges>) -> Value {
+    let app = app_with(Db::Sqlite, rule, None).await;
+    let doc = serde_json::to_value(app.routes.openapi(&app.state)).expect("the document");
+    doc["paths"]["/users/me"]["patch"].clone()
+}
+
+/// The new codes are documented when the rule is on, and only then: the default document
+/// stays the reference's.
+#[tokio::test]
+async fn the_document_describes_the_rule_in_force() {
+    let off = patch_me_doc(None).await.to_string();
+    for code in [
+        "FRESH_LOGIN_REQUIRED",
+        "CURRENT_PASSWORD_REQUIRED",
+        "CURRENT_PASSWORD_INVALID",
+    ] {
+        assert!(!off.contains(code), "{code} documented while off: {off}");
+    }
+    let either = patch_me_doc(Some(SensitiveChanges::either(HOUR))).await;
+    assert!(
+        either["responses"]["403"]
+            .to_string()
+            .contains("FRESH_LOGIN_REQUIRED")
+    );
+    assert!(
+        either["responses"]["400"]
+            .to_string()
+            .contains("CURRENT_PASSWORD_INVALID")
+    );
+    assert!(
+        either["responses"]["400"]
+            .to_string()
+            .contains("UPDATE_USER_EMAIL_ALREADY_EXISTS")
+    );
+    let password = patch_me_doc(Some(SensitiveChanges::current_password())).await;
+    assert!(
+        password["responses"]["400"]
+            .to_string()
+            .contains("CURRENT_PASSWORD_REQUIRED")
+    );
+    assert!(
+        password["responses"]
+            .get("403")
+            .is_none_or(|r| !r.to_string().contains("FRESH"))
+    );
+}

@@ -59,13 +59,10 @@ fn sensitive_errors(
         ),
     );
     if rule.max_age().is_some() {
-        op.response(
-            403,
-            crate::openapi::prelude::coded_error(
-                "A new email or password needs a recent login (or the current password in \
-                 `current_password`, when accepted).",
-                &[ErrorCode::FreshLoginRequired],
-            ),
+        op.forbidden(
+            "A new email or password needs a recent login (or the current password in \
+             `current_password`, when accepted).",
+            ErrorCode::FreshLoginRequired,
         )
     } else {
         op
