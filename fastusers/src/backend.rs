@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use crate::manager::UserManager;
 use crate::refresh::{NoRefresh, RefreshTokens};
+use crate::revocation::Timestamp;
 use crate::strategy::{Session, Strategy, StrategyError};
 use crate::transport::Transport;
 use crate::user::User;
@@ -111,6 +112,8 @@ pub trait DynStrategy<U: User>: Send + Sync {
         user: &'a U,
         id: &'a str,
     ) -> BoxFuture<'a, Result<bool, StrategyError>>;
+    /// [`Strategy::auth_time`].
+    fn auth_time(&self, token: &str) -> Option<Timestamp>;
 }
 
 /// A boxed future of a [`DynStrategy`].
@@ -134,6 +137,10 @@ impl<U: User, S: Strategy<U>> DynStrategy<U> for S {
         id: &'a str,
     ) -> BoxFuture<'a, Result<bool, StrategyError>> {
         Box::pin(Strategy::revoke_session(self, user, id))
+    }
+
+    fn auth_time(&self, token: &str) -> Option<Timestamp> {
+        Strategy::auth_time(self, token)
     }
 }
 

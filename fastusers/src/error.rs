@@ -68,6 +68,14 @@ pub enum ErrorCode {
     /// fastusers: the refresh token was already exchanged for another: two parties hold it, so
     /// every token of its login is now revoked. The client must log in again.
     RefreshTokenReused,
+    /// fastusers: a sensitive change (a new email or password through `PATCH /users/me`) needs
+    /// a recent login, or the current password where that is accepted (a 403; see
+    /// [`SensitiveChanges`](crate::SensitiveChanges)).
+    FreshLoginRequired,
+    /// fastusers: a sensitive change needs the current password in `current_password`.
+    CurrentPasswordRequired,
+    /// fastusers: the `current_password` of a sensitive change is wrong.
+    CurrentPasswordInvalid,
 }
 
 impl ErrorCode {
@@ -97,6 +105,9 @@ impl ErrorCode {
             Self::CsrfCheckFailed => "CSRF_CHECK_FAILED",
             Self::RefreshTokenInvalid => "REFRESH_TOKEN_INVALID",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::FreshLoginRequired => "FRESH_LOGIN_REQUIRED",
+            Self::CurrentPasswordRequired => "CURRENT_PASSWORD_REQUIRED",
+            Self::CurrentPasswordInvalid => "CURRENT_PASSWORD_INVALID",
         }
     }
 }

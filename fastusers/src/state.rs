@@ -22,6 +22,7 @@ struct Inner<A: Backends> {
     requires_verification: bool,
     throttle: Option<crate::throttle::LoginThrottle>,
     proxy: ProxyHeaders,
+    sensitive: crate::sensitive::SensitiveChanges,
 }
 
 /// The backends as the manager's token revoker.
@@ -77,6 +78,7 @@ impl<A: Backends> FastUsers<A> {
                 requires_verification: false,
                 throttle: Some(crate::throttle::LoginThrottle::new()),
                 proxy: ProxyHeaders::Ignored,
+                sensitive: crate::sensitive::SensitiveChanges::off(),
             }),
         }
     }
@@ -121,6 +123,18 @@ impl<A: Backends> FastUsers<A> {
         self.configure("behind_proxy", |inner| {
             inner.proxy = ProxyHeaders::behind_proxy(behind_proxy);
         })
+    }
+
+    /// What a sensitive change through `PATCH /users/me` (a new email or a new password)
+    /// requires: a recent login, the current password, either, or nothing more than any other
+    /// update (the default, as in fastapi-users). See [`SensitiveChanges`](crate::SensitiveChanges).
+    pub fn sensitive_changes(self, rule: crate::sensitive::SensitiveChanges) -> Self {
+        self.configure("sensitive_changes", |inner| inner.sensitive = rule)
+    }
+
+    /// What a sensitive change requires.
+    pub fn sensitive_changes_rule(&self) -> crate::sensitive::SensitiveChanges {
+        self.inner.sensitive
     }
 
     /// How the client's address, scheme and host are read.

@@ -9,6 +9,7 @@ mod devices;
 mod email_case;
 mod extract;
 mod field_types;
+mod fresh;
 mod hostile;
 mod instances;
 mod keys;

@@ -363,6 +363,8 @@ pub struct Options {
     /// Keep the user cache true through this channel (default: the store's own, as
     /// `UserManager::new` does).
     pub cache_channel: Option<fastusers::store::CacheChannel>,
+    /// `FastUsers::sensitive_changes` (default: not called, so `FastUsers`' own default).
+    pub sensitive_changes: Option<fastusers::SensitiveChanges>,
 }
 
 /// A path for an [`Options::outbox`] file of a test's own, in the temporary directory.
@@ -582,6 +584,10 @@ impl TestApp {
         let state = FastUsers::new(manager, auth)
             .requires_verification(options.requires_verification)
             .behind_proxy(options.behind_proxy);
+        let state = match options.sensitive_changes {
+            Some(rule) => state.sensitive_changes(rule),
+            None => state,
+        };
         let state = match (options.throttle, options.default_throttle) {
             (Some(throttle), _) => state.with_login_throttle(throttle),
             (None, true) => state,

@@ -229,6 +229,7 @@ pub struct Context<'a, A> {
     user: &'a UserNames,
     requires_verification: bool,
     device_tokens: bool,
+    sensitive: crate::sensitive::SensitiveChanges,
     path: &'a str,
     method: &'a HttpMethod,
     schemas: &'a mut BTreeMap<String, RefOr<Schema>>,
@@ -283,6 +284,12 @@ impl<A> Context<'_, A> {
     /// ([`FastUsers::requires_verification`](crate::FastUsers::requires_verification)).
     pub fn requires_verification(&self) -> bool {
         self.requires_verification
+    }
+
+    /// What a sensitive change through `PATCH /users/me` requires
+    /// ([`FastUsers::sensitive_changes`](crate::FastUsers::sensitive_changes)).
+    pub fn sensitive_changes(&self) -> crate::sensitive::SensitiveChanges {
+        self.sensitive
     }
 
     /// Whether logins give device tokens (the login throttle's
@@ -364,6 +371,7 @@ pub(crate) fn document<'r, A>(
     backends: &A,
     requires_verification: bool,
     device_tokens: bool,
+    sensitive: crate::sensitive::SensitiveChanges,
     routes: impl IntoIterator<Item = (&'r Method, &'r str, &'r Describe<A>)>,
 ) -> OpenApi
 where
@@ -416,6 +424,7 @@ where
             user: &user,
             requires_verification,
             device_tokens,
+            sensitive,
             path,
             method: &method,
             schemas: &mut schemas,

@@ -76,6 +76,11 @@ fn summary(code: ErrorCode) -> &'static str {
         ErrorCode::RefreshTokenReused => {
             "The refresh token was already used: every token of its login is revoked."
         }
+        ErrorCode::FreshLoginRequired => {
+            "A new email or password needs a recent login (or `current_password`, when accepted)."
+        }
+        ErrorCode::CurrentPasswordRequired => "A new email or password needs `current_password`.",
+        ErrorCode::CurrentPasswordInvalid => "The `current_password` is wrong.",
     }
 }
 
@@ -168,12 +173,8 @@ pub(crate) fn unauthorized() -> Response {
 
 /// The 403 of an authenticated route, for these reasons: FastAPI's plain `Forbidden`, and
 /// `CSRF_CHECK_FAILED` when `csrf`.
-pub(crate) fn forbidden(reasons: &[&str], csrf: bool) -> Response {
-    let mut content = error_content(if csrf {
-        &[ErrorCode::CsrfCheckFailed]
-    } else {
-        &[]
-    });
+pub(crate) fn forbidden(reasons: &[&str], codes: &[ErrorCode]) -> Response {
+    let mut content = error_content(codes);
     content.examples.insert(
         "Forbidden".to_owned(),
         ExampleBuilder::new()
@@ -232,6 +233,7 @@ pub struct Op {
     responses: BTreeMap<u16, Response>,
     secured: bool,
     superuser: bool,
+    forbidden: Vec<(&'static str, ErrorCode)>,
 }
 
 impl std::fmt::Debug for Op {
@@ -254,6 +256,7 @@ impl Op {
             responses: BTreeMap::new(),
             secured: false,
             superuser: false,
+            forbidden: Vec::new(),
         }
     }
 
@@ -318,6 +321,13 @@ impl Op {
         self
     }
 
+    /// One more reason for the 403 of an authenticated route, answered with this code (merged
+    /// with the reasons every such route has).
+    pub fn forbidden(mut self, reason: &'static str, code: ErrorCode) -> Self {
+        self.forbidden.push((reason, code));
+        self
+    }
+
     /// For a superuser.
     pub fn requires_superuser(mut self) -> Self {
         self.superuser = true;
@@ -343,12 +353,17 @@ impl Op {
             if requires_verification {
                 reasons.push("The user is not verified.");
             }
-            let csrf = has_cookie && is_unsafe(method);
-            if csrf {
+            let mut codes = Vec::new();
+            if has_cookie && is_unsafe(method) {
                 reasons.push("A cookie-authenticated request from an untrusted origin.");
+                codes.push(ErrorCode::CsrfCheckFailed);
+            }
+            for (reason, code) in std::mem::take(&mut self.forbidden) {
+                reasons.push(reason);
+                codes.push(code);
             }
             if !reasons.is_empty() {
-                self = self.response(403, forbidden(&reasons, csrf));
+                self = self.response(403, forbidden(&reasons, &codes));
             }
             self = self.with(|b| b.securities(Some(security.to_vec())));
         }

@@ -163,6 +163,26 @@ fn user_error(
 /// superuser when `SUPER` is set.
 pub(crate) struct RouteUser<A: Backends, const SUPER: bool>(A::User);
 
+/// [`RouteUser`] (not a superuser) with the token that named the user and its backend.
+pub(crate) struct RouteSession<A: Backends>(crate::backend::Authenticated<A::User>);
+
+async fn route_authenticate<A: Backends, S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    superuser: bool,
+) -> Result<crate::backend::Authenticated<A::User>, AuthRejection>
+where
+    FastUsers<A>: FromRef<S>,
+{
+    let state = FastUsers::<A>::from_ref(state);
+    let requirements = Requirements {
+        active: true,
+        verified: state.verification_required(),
+        superuser,
+    };
+    authenticate(parts, &state, requirements, ALL_BACKENDS).await
+}
+
 impl<A: Backends, S: Send + Sync, const SUPER: bool> FromRequestParts<S> for RouteUser<A, SUPER>
 where
     FastUsers<A>: FromRef<S>,
@@ -170,17 +190,20 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let state = FastUsers::<A>::from_ref(state);
-        let requirements = Requirements {
-            active: true,
-            verified: state.verification_required(),
-            superuser: SUPER,
-        };
         Ok(Self(
-            authenticate(parts, &state, requirements, ALL_BACKENDS)
-                .await?
-                .user,
+            route_authenticate::<A, S>(parts, state, SUPER).await?.user,
         ))
+    }
+}
+
+impl<A: Backends, S: Send + Sync> FromRequestParts<S> for RouteSession<A>
+where
+    FastUsers<A>: FromRef<S>,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(route_authenticate::<A, S>(parts, state, false).await?))
     }
 }
 

@@ -293,6 +293,7 @@ where
             users.backends(),
             users.verification_required(),
             device_tokens,
+            users.sensitive_changes_rule(),
             self.entries.iter().filter_map(|entry| {
                 Some((
                     entry.method.as_ref()?,

@@ -5,10 +5,13 @@ use axum::extract::{FromRef, Path, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 
-use super::{RouteUser, Routes, describe, user_error};
-use crate::backend::Backends;
+use super::{RouteSession, RouteUser, Routes, describe, user_error};
+use crate::backend::{Authenticated, Backends};
 use crate::body::{FromJson, JsonBody, ValidationError, ValidationErrors};
 use crate::error::{ApiError, ErrorCode};
+use crate::revocation;
+#[cfg(doc)]
+use crate::sensitive::SensitiveChanges;
 use crate::state::FastUsers;
 use crate::user::{User, UserId};
 
@@ -25,6 +28,45 @@ fn update_errors() -> utoipa::openapi::Response {
             ErrorCode::UpdateUserInvalidPassword,
         ],
     )
+}
+
+/// The answers of `PATCH /me`: the update's, and those of [`SensitiveChanges`] when it is on
+/// (only then, so that the default document is the reference's).
+#[cfg(feature = "openapi")]
+fn sensitive_errors(
+    op: crate::openapi::Op,
+    rule: crate::sensitive::SensitiveChanges,
+) -> crate::openapi::Op {
+    let mut codes = vec![
+        ErrorCode::UpdateUserEmailAlreadyExists,
+        ErrorCode::UpdateUserInvalidPassword,
+    ];
+    if !rule.is_on() {
+        return op.response(400, update_errors());
+    }
+    if rule.accepts_current_password() {
+        codes.extend([ErrorCode::CurrentPasswordInvalid]);
+        if rule.max_age().is_none() {
+            codes.push(ErrorCode::CurrentPasswordRequired);
+        }
+    }
+    let op = op.response(
+        400,
+        crate::openapi::prelude::coded_error(
+            "The email is taken, the password was refused, or the current password \
+             (`current_password`, beside the update's fields) is missing or wrong.",
+            &codes,
+        ),
+    );
+    if rule.max_age().is_some() {
+        op.forbidden(
+            "A new email or password needs a recent login (or the current password in \
+             `current_password`, when accepted).",
+            ErrorCode::FreshLoginRequired,
+        )
+    } else {
+        op
+    }
 }
 
 /// The `id` of `/{id}`.
@@ -55,13 +97,16 @@ where
             Method::PATCH,
             "/me",
             patch_me::<A>,
-            describe!(|cx| cx
-                .op("users:patch_current_user", "Update the current user")
-                .tag("users")
-                .requires_user()
-                .json_body(cx.user_update())
-                .json_response(200, "The user.", cx.user_read())
-                .response(400, update_errors())),
+            describe!(|cx| {
+                let rule = cx.sensitive_changes();
+                let op = cx
+                    .op("users:patch_current_user", "Update the current user")
+                    .tag("users")
+                    .requires_user()
+                    .json_body(cx.user_update())
+                    .json_response(200, "The user.", cx.user_read());
+                sensitive_errors(op, rule)
+            }),
         )
         .add(
             Method::DELETE,
@@ -124,16 +169,120 @@ async fn me<A: Backends>(RouteUser(user): RouteUser<A, false>) -> Json<Read<A>> 
 
 async fn patch_me<A: Backends>(
     State(state): State<FastUsers<A>>,
-    RouteUser(user): RouteUser<A, false>,
+    RouteSession(session): RouteSession<A>,
     parts: Parts,
-    JsonBody(update): JsonBody<Update<A>>,
+    JsonBody(body): JsonBody<MeUpdate<Update<A>>>,
 ) -> Result<Json<Read<A>>, ApiError> {
+    let user = &session.user;
+    let sensitive = crate::user::UserUpdate::password(&body.update).is_some()
+        || body
+            .email
+            .as_deref()
+            .is_some_and(|email| email != user.email());
+    if sensitive {
+        check_sensitive(&state, &session, body.current_password, &parts).await?;
+    }
+    let update = body.update;
     let user = state
         .manager()
-        .update(update, &user, true, Some(&parts))
+        .update(update, user, true, Some(&parts))
         .await
         .map_err(update_error)?;
     Ok(Json(user.to_read()))
+}
+
+/// A `PATCH /me` body: the update, with the two fields a sensitive change is judged by, read
+/// from the same JSON. `current_password` is taken out here and never reaches the update (so
+/// never stored or echoed); a value that is not a string counts as absent, so that with the
+/// rule off the field is ignored whatever it holds, as any unknown field.
+struct MeUpdate<U> {
+    update: U,
+    email: Option<String>,
+    current_password: Option<String>,
+}
+
+impl<U: FromJson> FromJson for MeUpdate<U> {
+    fn from_json(value: &serde_json::Value) -> Result<Self, ValidationErrors> {
+        let text = |name: &str| value.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        Ok(Self {
+            update: U::from_json(value)?,
+            email: text("email"),
+            current_password: text("current_password"),
+        })
+    }
+}
+
+/// Whether a sensitive change may go ahead under the application's [`SensitiveChanges`]:
+/// a login recent enough (the token's `auth_time`), or else the right current password.
+async fn check_sensitive<A: Backends>(
+    state: &FastUsers<A>,
+    session: &Authenticated<A::User>,
+    current_password: Option<String>,
+    parts: &Parts,
+) -> Result<(), ApiError> {
+    let rule = state.sensitive_changes_rule();
+    if !rule.is_on() {
+        return Ok(());
+    }
+    if let Some(max_age) = rule.max_age() {
+        let auth_time = state
+            .backends()
+            .strategies()
+            .get(session.backend)
+            .and_then(|strategy| strategy.auth_time(&session.token));
+        let max_age = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::MAX);
+        if auth_time.is_some_and(|at| revocation::now() - at <= max_age) {
+            return Ok(());
+        }
+    }
+    if !rule.accepts_current_password() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::FreshLoginRequired.as_str(),
+        ));
+    }
+    let Some(password) = current_password else {
+        return Err(match rule.max_age() {
+            Some(_) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::FreshLoginRequired.as_str(),
+            ),
+            None => ApiError::code(ErrorCode::CurrentPasswordRequired),
+        });
+    };
+    let user = &session.user;
+    // A wrong current password is a guess at the account's password: the login throttle
+    // counts it as a failed login of the account (and of the address).
+    let attempt = match state.login_throttle() {
+        Some(throttle) => {
+            let address = state.proxy().client_address(parts);
+            match throttle.begin(user.email(), address, None).await {
+                Ok(attempt) => Some(attempt),
+                Err(throttled) => return Err(ApiError::too_many_attempts(throttled.retry_after)),
+            }
+        }
+        None => None,
+    };
+    let verified = state
+        .manager()
+        .passwords()
+        .verify_and_update(password, user.hashed_password().to_owned())
+        .await;
+    match verified {
+        Ok((true, _)) => {
+            if let Some(attempt) = attempt {
+                attempt.succeeded().await;
+            }
+            Ok(())
+        }
+        Ok((false, _)) => Err(ApiError::code(ErrorCode::CurrentPasswordInvalid)),
+        Err(error) => {
+            if let Some(attempt) = attempt {
+                attempt.abandon().await;
+            }
+            Err(update_error(error.into()))
+        }
+    }
 }
 
 /// The user named by the path; an id that does not parse is a 404, as in the reference.

@@ -94,6 +94,13 @@ pub trait Strategy<U: User>: Send + Sync + 'static {
         None
     }
 
+    /// The time of the login a valid token descends from (a JWT's `auth_time` claim), when
+    /// the token carries it. The default knows none.
+    fn auth_time(&self, token: &str) -> Option<Timestamp> {
+        let _ = token;
+        None
+    }
+
     /// Revokes the token, where the strategy can (see [`JwtStrategy`]: it cannot).
     fn destroy_token(
         &self,
@@ -163,6 +170,11 @@ impl<U: User, S: Strategy<U>> Strategy<U> for Option<S> {
 
     fn lifetime_seconds(&self) -> Option<u64> {
         self.as_ref().and_then(Strategy::<U>::lifetime_seconds)
+    }
+
+    fn auth_time(&self, token: &str) -> Option<Timestamp> {
+        self.as_ref()
+            .and_then(|s| Strategy::<U>::auth_time(s, token))
     }
 
     async fn destroy_token(&self, token: &str, user: &U) -> Result<(), StrategyError> {
@@ -246,6 +258,7 @@ struct ReadClaims {
     /// Checked by the decoder when present (a number in the future).
     exp: Option<serde_json::Value>,
     iat: Option<serde_json::Value>,
+    auth_time: Option<serde_json::Value>,
 }
 
 impl JwtStrategy {
@@ -326,6 +339,12 @@ impl<U: User> Strategy<U> for JwtStrategy {
 
     fn lifetime_seconds(&self) -> Option<u64> {
         self.lifetime_seconds
+    }
+
+    fn auth_time(&self, token: &str) -> Option<Timestamp> {
+        let audience: Vec<&str> = self.audience.iter().map(String::as_str).collect();
+        let claims: ReadClaims = self.keys.decode(token, &audience)?;
+        revocation::from_seconds(claims.auth_time?.as_f64()?)
     }
 
     async fn destroy_token(&self, _token: &str, _user: &U) -> Result<(), StrategyError> {
