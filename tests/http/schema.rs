@@ -201,6 +201,7 @@ async fn schema_text_creates_what_the_check_expects(db: Db) {
             "user",
             "accesstoken",
             "fastusers_revocation",
+            "fastusers_refresh_token",
             "oauth_account"
         ]
     );
