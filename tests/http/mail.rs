@@ -307,7 +307,11 @@ async fn slow_server_does_not_hold_the_answer() {
 
 /// The 202 of `forgot-password` takes as long for a known email as for an unknown one: the
 /// token, the hooks and the email (to a real SMTP server) all happen after the answer.
-/// Medians of interleaved samples, bound on their ratio (not on any absolute time).
+/// Medians of interleaved samples, bound on their ratio (not on any absolute time). The bound
+/// is 1.5: in process, a known address still costs the decoding of its row (about 20 µs on a
+/// 150 µs answer, ratios of 1.1 to 1.3 measured), far below a network's jitter; the work this
+/// test keeps out of the answer (the token, the hooks, the SMTP exchange) costs milliseconds,
+/// a ratio of 10 or more.
 #[tokio::test]
 async fn forgot_password_timing_tells_nothing() {
     let smtp = server(Security::Plain, false);
@@ -348,7 +352,7 @@ async fn forgot_password_timing_tells_nothing() {
     );
     smtp.wait_for(225).await;
     assert!(
-        (0.8..1.25).contains(&ratio),
+        (0.67..1.5).contains(&ratio),
         "a known email's 202 takes {ratio:.2} times an unknown one's"
     );
 }

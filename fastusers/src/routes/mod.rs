@@ -244,12 +244,16 @@ where
     let email = fields.required_email("email");
     let email = fields.finish(|| email)?;
     let manager = state.manager().clone();
-    if let Some(user) = manager.get_by_email(&email).await.map_err(|e| match e {
+    let user = manager.get_by_email(&email).await.map_err(|e| match e {
         UserError::Store(e) => ApiError::from(e),
         _ => ApiError::internal(),
-    })? {
-        tokio::spawn(action(manager, user, parts));
-    }
+    })?;
+    // A task either way, so that a known address costs the answer no more than an unknown one.
+    tokio::spawn(async move {
+        if let Some(user) = user {
+            action(manager, user, parts).await;
+        }
+    });
     Ok((
         axum::http::StatusCode::ACCEPTED,
         axum::Json(serde_json::Value::Null),
