@@ -152,7 +152,7 @@ fn login_doc<A>(
         .required(Some(REQUIRED))
         .build();
     let codes = cx.login_codes(vec![ErrorCode::LoginBadCredentials]);
-    let mut op = op
+    let op = op
         .body(body)
         .response(status, response)
         .response(
@@ -171,16 +171,42 @@ fn login_doc<A>(
             .header("retry-after", header(schema::integer(), None))
             .build(),
         );
-    if csrf {
-        op = op.response(
-            403,
-            coded_error(
-                "A login from an untrusted origin (the cookie transport's CSRF check).",
-                &[ErrorCode::CsrfCheckFailed],
-            ),
-        );
+    csrf_refusal(op, csrf, "A login")
+}
+
+/// `op` with the 403 of a cookie backend's CSRF check, when `csrf`: `what` from an untrusted
+/// origin.
+#[cfg(feature = "openapi")]
+fn csrf_refusal(op: crate::openapi::Op, csrf: bool, what: &str) -> crate::openapi::Op {
+    use crate::openapi::prelude::*;
+    if !csrf {
+        return op;
     }
-    op
+    op.response(
+        403,
+        coded_error(
+            &format!("{what} from an untrusted origin (the cookie transport's CSRF check)."),
+            &[ErrorCode::CsrfCheckFailed],
+        ),
+    )
+}
+
+/// The form body of a refresh route: optional on a cookie backend, whose refresh cookie
+/// stands in for it.
+#[cfg(feature = "openapi")]
+fn refresh_form_body(
+    form: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+    csrf: bool,
+) -> utoipa::openapi::request_body::RequestBody {
+    use crate::openapi::prelude::*;
+    RequestBodyBuilder::new()
+        .content("application/x-www-form-urlencoded", schema_content(form))
+        .required(Some(if csrf {
+            utoipa::openapi::Required::False
+        } else {
+            REQUIRED
+        }))
+        .build()
 }
 
 /// `POST /refresh` of the backend at `index`: RFC 6749 section 6's form (or the refresh
@@ -197,31 +223,14 @@ fn refresh_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crat
         .op(&format!("auth:{name}.refresh"), "Exchange a refresh token")
         .tag("auth");
     let form = cx.schema(&format!("Body_{}", op.id()), schema::refresh_form(csrf));
-    let body = RequestBodyBuilder::new()
-        .content("application/x-www-form-urlencoded", schema_content(form))
-        .required(Some(if csrf {
-            utoipa::openapi::Required::False
-        } else {
-            REQUIRED
-        }))
-        .build();
-    let mut op = op.body(body).response(status, response).response(
+    let op = op.body(refresh_form_body(form, csrf)).response(status, response).response(
         400,
         coded_error(
             "The refresh token is invalid, expired or revoked, or was already used (then every token of its login is revoked).",
             &[ErrorCode::RefreshTokenInvalid, ErrorCode::RefreshTokenReused],
         ),
     );
-    if csrf {
-        op = op.response(
-            403,
-            coded_error(
-                "A refresh from an untrusted origin (the cookie transport's CSRF check).",
-                &[ErrorCode::CsrfCheckFailed],
-            ),
-        );
-    }
-    op
+    csrf_refusal(op, csrf, "A refresh")
 }
 
 /// `POST /refresh/revoke` of the backend at `index`: RFC 7009's form (or the refresh cookie).
@@ -238,30 +247,15 @@ fn revoke_doc<A>(cx: &mut crate::openapi::Context<'_, A>, index: usize) -> crate
         )
         .tag("auth");
     let form = cx.schema(&format!("Body_{}", op.id()), schema::revoke_form(csrf));
-    let body = RequestBodyBuilder::new()
-        .content("application/x-www-form-urlencoded", schema_content(form))
-        .required(Some(if csrf {
-            utoipa::openapi::Required::False
-        } else {
-            REQUIRED
-        }))
-        .build();
     let done = if csrf {
         "Revoked (every token of its login), and the cookies cleared. Also for a token that is unknown or already revoked."
     } else {
         "Revoked (every token of its login). Also for a token that is unknown or already revoked (RFC 7009)."
     };
-    let mut op = op.body(body).response(204, Response::new(done));
-    if csrf {
-        op = op.response(
-            403,
-            coded_error(
-                "A revocation from an untrusted origin (the cookie transport's CSRF check).",
-                &[ErrorCode::CsrfCheckFailed],
-            ),
-        );
-    }
-    op
+    let op = op
+        .body(refresh_form_body(form, csrf))
+        .response(204, Response::new(done));
+    csrf_refusal(op, csrf, "A revocation")
 }
 
 async fn login<A, T, St, R>(
